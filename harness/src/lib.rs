@@ -1,0 +1,1 @@
+//! The gate that verifies a Lambda container image before it is pushed.

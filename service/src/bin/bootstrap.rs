@@ -1,0 +1,2 @@
+//! Lambda entry point (filled in by the handler work).
+fn main() {}

@@ -1,0 +1,3 @@
+//! The Lambda function that serves a CatBoost model.
+//!
+//! A request travels `event -> FeatureEngineering -> PredictionStage -> response`.
