@@ -1,0 +1,179 @@
+//! The few Docker Engine calls the gate makes outside testcontainers: build, inspect, export.
+//!
+//! testcontainers runs the containers; it cannot build for another platform, so image builds and
+//! image inspection go through the same `bollard` client it uses (re-exported by testcontainers,
+//! so both agree on the Engine API version). The gate is synchronous, so each call blocks on a
+//! private current-thread runtime.
+
+use futures_util::StreamExt;
+use std::collections::HashMap;
+use std::io::Write;
+use std::path::Path;
+use testcontainers::bollard::{self, Docker};
+
+/// Why a Docker call failed.
+#[derive(Debug, thiserror::Error)]
+pub enum DockerError {
+    /// The engine is not reachable.
+    #[error(
+        "Docker is not reachable ({source}).\n\
+         Start the Docker daemon (or set DOCKER_HOST to a reachable engine) and run the gate again."
+    )]
+    Unavailable {
+        /// The client error.
+        source: bollard::errors::Error,
+    },
+    /// The image build failed; `log` holds the builder's output.
+    #[error("docker build of {tag} failed: {message}\n--- build log ---\n{log}")]
+    Build {
+        /// The tag being built.
+        tag: String,
+        /// The builder's error.
+        message: String,
+        /// Everything the builder printed.
+        log: String,
+    },
+    /// The image does not exist locally.
+    #[error("image {reference} is not in the local Docker image store: build it first (`harness build`) or check the reference")]
+    NoSuchImage {
+        /// The reference asked for.
+        reference: String,
+    },
+    /// Another Engine API error.
+    #[error("Docker API call `{call}` failed: {source}")]
+    Api {
+        /// What was being done.
+        call: &'static str,
+        /// The client error.
+        source: bollard::errors::Error,
+    },
+    /// Local I/O while streaming an export.
+    #[error("writing the exported image to {path}: {source}")]
+    Io {
+        /// The file being written.
+        path: String,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// The private runtime could not start.
+    #[error("cannot start the async runtime for Docker calls: {0}")]
+    Runtime(std::io::Error),
+}
+
+/// A connected Docker Engine client.
+pub(crate) struct DockerClient {
+    runtime: tokio::runtime::Runtime,
+    docker: Docker,
+}
+
+impl DockerClient {
+    /// Connects with the usual defaults (`DOCKER_HOST`, else the local socket) and checks that
+    /// the engine answers, so a missing daemon is reported once, clearly, before any work.
+    pub(crate) fn connect() -> Result<Self, DockerError> {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(DockerError::Runtime)?;
+        let docker = runtime.block_on(async {
+            let docker = Docker::connect_with_defaults()?;
+            let docker = docker.negotiate_version().await?;
+            docker.ping().await?;
+            Ok::<_, bollard::errors::Error>(docker)
+        });
+        let docker = docker.map_err(|source| DockerError::Unavailable { source })?;
+        Ok(DockerClient { runtime, docker })
+    }
+
+    /// Whether `reference` is in the local image store.
+    pub(crate) fn image_exists(&self, reference: &str) -> Result<bool, DockerError> {
+        match self.inspect(reference) {
+            Ok(_) => Ok(true),
+            Err(DockerError::NoSuchImage { .. }) => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// The engine's view of an image: config, architecture, size.
+    pub(crate) fn inspect(
+        &self,
+        reference: &str,
+    ) -> Result<bollard::models::ImageInspect, DockerError> {
+        self.runtime
+            .block_on(self.docker.inspect_image(reference))
+            .map_err(|source| match source {
+                bollard::errors::Error::DockerResponseServerError {
+                    status_code: 404, ..
+                } => DockerError::NoSuchImage {
+                    reference: reference.to_owned(),
+                },
+                source => DockerError::Api {
+                    call: "inspect image",
+                    source,
+                },
+            })
+    }
+
+    /// Builds `context` (an uncompressed tar holding a `Dockerfile`) for `platform` with the
+    /// classic builder, which stores a plain single-platform image (no attestation index).
+    pub(crate) fn build(
+        &self,
+        context: Vec<u8>,
+        tag: &str,
+        platform: &str,
+        build_args: HashMap<String, String>,
+    ) -> Result<String, DockerError> {
+        let options = bollard::query_parameters::BuildImageOptions {
+            dockerfile: "Dockerfile".to_owned(),
+            t: Some(tag.to_owned()),
+            platform: platform.to_owned(),
+            buildargs: Some(build_args),
+            rm: true,
+            forcerm: true,
+            ..Default::default()
+        };
+        self.runtime.block_on(async {
+            let mut stream =
+                self.docker
+                    .build_image(options, None, Some(bollard::body_full(context.into())));
+            let mut log = String::new();
+            while let Some(item) = stream.next().await {
+                let info = item.map_err(|source| DockerError::Build {
+                    tag: tag.to_owned(),
+                    message: source.to_string(),
+                    log: log.clone(),
+                })?;
+                if let Some(line) = info.stream {
+                    log.push_str(&line);
+                }
+                if let Some(detail) = info.error_detail {
+                    return Err(DockerError::Build {
+                        tag: tag.to_owned(),
+                        message: detail.message.unwrap_or_default(),
+                        log,
+                    });
+                }
+            }
+            Ok(log)
+        })
+    }
+
+    /// Streams `docker save` of `reference` into `path` (a tar of manifests, config and layers).
+    pub(crate) fn export(&self, reference: &str, path: &Path) -> Result<(), DockerError> {
+        let io = |source| DockerError::Io {
+            path: path.display().to_string(),
+            source,
+        };
+        let mut file = std::io::BufWriter::new(std::fs::File::create(path).map_err(io)?);
+        self.runtime.block_on(async {
+            let mut stream = self.docker.export_image(reference);
+            while let Some(chunk) = stream.next().await {
+                let chunk = chunk.map_err(|source| DockerError::Api {
+                    call: "export image",
+                    source,
+                })?;
+                file.write_all(&chunk).map_err(io)?;
+            }
+            file.flush().map_err(io)
+        })
+    }
+}

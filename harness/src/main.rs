@@ -1,0 +1,2 @@
+//! CLI (in progress).
+fn main() {}

@@ -1,0 +1,66 @@
+//! Live progress on stderr, so a user watching a slow emulated run sees which check is running
+//! and how far it got. stdout stays free for results (`harness build` prints the image reference
+//! there as its last line).
+
+use std::fmt::Display;
+use std::io::{IsTerminal, Write};
+
+/// Where progress goes: stderr, or nowhere.
+#[derive(Clone, Copy, Debug)]
+pub struct Progress {
+    enabled: bool,
+    terminal: bool,
+}
+
+impl Progress {
+    /// Progress lines on stderr; counters redraw in place on a terminal and are printed every
+    /// tenth of the way otherwise (CI logs).
+    pub fn stderr() -> Self {
+        Progress {
+            enabled: true,
+            terminal: std::io::stderr().is_terminal(),
+        }
+    }
+
+    /// No progress output.
+    pub fn silent() -> Self {
+        Progress {
+            enabled: false,
+            terminal: false,
+        }
+    }
+
+    /// Announces a step.
+    pub(crate) fn step(&self, message: impl Display) {
+        if self.enabled {
+            eprintln!("==> {message}");
+        }
+    }
+
+    /// A detail line under the current step.
+    pub(crate) fn note(&self, message: impl Display) {
+        if self.enabled {
+            eprintln!("    {message}");
+        }
+    }
+
+    /// Reports that `done` of `total` items of `what` are finished.
+    pub(crate) fn count(&self, what: &str, done: usize, total: usize) {
+        if !self.enabled || total == 0 {
+            return;
+        }
+        if self.terminal {
+            let mut err = std::io::stderr().lock();
+            let _ = write!(err, "\r    {what}: {done}/{total}");
+            if done == total {
+                let _ = writeln!(err);
+            }
+            let _ = err.flush();
+        } else {
+            let tenth = total.div_ceil(10);
+            if done == total || done % tenth == 0 {
+                eprintln!("    {what}: {done}/{total}");
+            }
+        }
+    }
+}
