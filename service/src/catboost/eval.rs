@@ -1,0 +1,404 @@
+//! Evaluation: the compiled model's structures and the block evaluator.
+//!
+//! Rows are evaluated in blocks of [`BLOCK`] rows. For a block, every binary feature ("bin": a
+//! float border test, a one-hot equality, a CTR border test) is computed once per row into a
+//! bin-major byte matrix; trees then read whole bin rows, so the per-tree inner loops run over
+//! contiguous memory and vectorise.
+
+use super::ctr::{HashIndex, fold, fold_cat};
+use super::hash::cat_hash;
+use super::{ClassLabel, EvalError, FeatureKind, FeatureValue, Model, Prediction};
+
+/// Rows per evaluation block.
+pub(crate) const BLOCK: usize = 64;
+
+/// Marks a non-symmetric tree reference as a leaf index rather than a node index.
+pub(crate) const LEAF_FLAG: u32 = 1 << 31;
+
+#[derive(Debug, Clone)]
+pub(crate) struct FloatColumn {
+    pub(crate) flat: usize,
+    pub(crate) first_bin: usize,
+    /// NaN counts as greater than every border (`nan_value_treatment: AsTrue`).
+    pub(crate) nan_as_true: bool,
+    pub(crate) borders: Vec<f32>,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct OneHotBin {
+    /// Position of the categorical feature in `features_info.categorical_features`.
+    pub(crate) cat: usize,
+    pub(crate) value: i32,
+}
+
+/// The parts of a CTR key, folded in CatBoost's order: categorical hashes, then float-border
+/// bits, then one-hot equality bits.
+#[derive(Debug, Clone)]
+pub(crate) struct Projection {
+    pub(crate) cats: Vec<usize>,
+    /// (float column position, border, NaN counts as true)
+    pub(crate) floats: Vec<(usize, f32, bool)>,
+    pub(crate) exact: Vec<(usize, i32)>,
+    pub(crate) lookups: Vec<Lookup>,
+}
+
+/// One table lookup for a projection, shared by every CTR feature that reads that table.
+#[derive(Debug, Clone)]
+pub(crate) struct Lookup {
+    pub(crate) table: usize,
+    pub(crate) ctrs: Vec<usize>,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct CtrFeature {
+    pub(crate) first_bin: usize,
+    /// The CTR value of each bucket of its table, precomputed at load.
+    pub(crate) values: Vec<f32>,
+    /// The value for a key the table does not have.
+    pub(crate) empty: f32,
+    pub(crate) borders: Vec<f32>,
+    pub(crate) target_border_idx: i64,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct NsNode {
+    pub(crate) bin: u32,
+    /// Taken when the bin is 0.
+    pub(crate) left: u32,
+    /// Taken when the bin is 1.
+    pub(crate) right: u32,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) enum Trees {
+    /// Symmetric trees: level `l` of tree `t` tests bin `splits[split_offsets[t] + l]` and
+    /// contributes bit `l` of the leaf index; leaf values are interleaved per dimension.
+    Oblivious {
+        splits: Vec<u32>,
+        split_offsets: Vec<u32>,
+        leaf_offsets: Vec<u32>,
+        leaves: Vec<f64>,
+    },
+    /// Depthwise / Lossguide trees as node arrays; `roots[t]` and children are node indices or
+    /// `LEAF_FLAG | leaf`.
+    NonSymmetric {
+        roots: Vec<u32>,
+        nodes: Vec<NsNode>,
+        leaves: Vec<f64>,
+    },
+}
+
+#[derive(Debug, Clone)]
+pub(crate) enum Output {
+    Binary { labels: Vec<ClassLabel> },
+    MultiClass { labels: Vec<ClassLabel> },
+    OneVsAll { labels: Vec<ClassLabel> },
+    Regression { exponent: bool },
+}
+
+/// Reusable per-call buffers.
+pub(crate) struct Scratch {
+    bins: Vec<u8>,
+    xs: [f32; BLOCK],
+    hashes: Vec<i32>,
+    keys: [u64; BLOCK],
+    idx: [u32; BLOCK],
+}
+
+impl Scratch {
+    pub(crate) fn new(model: &Model) -> Self {
+        Self {
+            bins: vec![0; model.n_bins * BLOCK],
+            xs: [0.0; BLOCK],
+            hashes: vec![0; model.cat_flat.len() * BLOCK],
+            keys: [0; BLOCK],
+            idx: [0; BLOCK],
+        }
+    }
+}
+
+impl Model {
+    /// Checks every value's kind against the model; `base_row` numbers rows in errors.
+    fn validate(&self, rows: &[FeatureValue<'_>], base_row: usize) -> Result<(), EvalError> {
+        let nf = self.kinds.len();
+        for (r, row) in rows.chunks_exact(nf.max(1)).enumerate() {
+            for (i, (v, k)) in row.iter().zip(&self.kinds).enumerate() {
+                let ok = matches!(
+                    (v, k),
+                    (FeatureValue::Float(_), FeatureKind::Float)
+                        | (FeatureValue::Categorical(_), FeatureKind::Categorical)
+                );
+                if !ok {
+                    return Err(EvalError::WrongKind {
+                        row: base_row + r,
+                        index: i,
+                        expected: *k,
+                    });
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Evaluates up to `BLOCK` rows (row-major, already validated) and writes
+    /// `rows x dim` raw values (after scale and bias) into `out`.
+    pub(crate) fn eval_block(
+        &self,
+        rows: &[FeatureValue<'_>],
+        n: usize,
+        scratch: &mut Scratch,
+        out: &mut [f64],
+    ) {
+        let nf = self.kinds.len();
+        debug_assert!(n <= BLOCK);
+        let bins = &mut scratch.bins;
+        let float_at = |r: usize, flat: usize| match rows[r * nf + flat] {
+            FeatureValue::Float(x) => x as f32,
+            FeatureValue::Categorical(_) => f32::NAN,
+        };
+
+        // Float borders.
+        for col in &self.floats {
+            let xs = &mut scratch.xs;
+            for (r, x) in xs.iter_mut().enumerate().take(n) {
+                let v = float_at(r, col.flat);
+                *x = if v.is_nan() && col.nan_as_true {
+                    f32::INFINITY
+                } else {
+                    v
+                };
+            }
+            for (j, &b) in col.borders.iter().enumerate() {
+                let dst = &mut bins[(col.first_bin + j) * BLOCK..][..BLOCK];
+                for (d, &x) in dst.iter_mut().zip(xs.iter()) {
+                    *d = u8::from(x > b);
+                }
+            }
+        }
+
+        // Category hashes.
+        for (c, &flat) in self.cat_flat.iter().enumerate() {
+            if !self.used_cats[c] {
+                continue;
+            }
+            let dst = &mut scratch.hashes[c * BLOCK..][..BLOCK];
+            for (r, h) in dst.iter_mut().enumerate().take(n) {
+                *h = match rows[r * nf + flat] {
+                    FeatureValue::Categorical(s) => cat_hash(s),
+                    FeatureValue::Float(_) => 0,
+                };
+            }
+        }
+
+        // One-hot values.
+        for (i, o) in self.onehots.iter().enumerate() {
+            let src = &scratch.hashes[o.cat * BLOCK..][..BLOCK];
+            let dst = &mut bins[(self.onehot_first_bin + i) * BLOCK..][..BLOCK];
+            for (d, &h) in dst.iter_mut().zip(src) {
+                *d = u8::from(h == o.value);
+            }
+        }
+
+        // CTRs.
+        for p in &self.projections {
+            let keys = &mut scratch.keys;
+            keys.fill(0);
+            for &c in &p.cats {
+                let src = &scratch.hashes[c * BLOCK..][..BLOCK];
+                for (k, &h) in keys.iter_mut().zip(src) {
+                    *k = fold_cat(*k, h);
+                }
+            }
+            for &(pos, border, nan_as_true) in &p.floats {
+                let flat = self.floats[pos].flat;
+                for (r, k) in keys.iter_mut().enumerate().take(n) {
+                    let x = float_at(r, flat);
+                    let bit = if x.is_nan() { nan_as_true } else { x > border };
+                    *k = fold(*k, u64::from(bit));
+                }
+            }
+            for &(c, value) in &p.exact {
+                let src = &scratch.hashes[c * BLOCK..][..BLOCK];
+                for (k, &h) in keys.iter_mut().zip(src) {
+                    *k = fold(*k, u64::from(h == value));
+                }
+            }
+            for l in &p.lookups {
+                let table: &HashIndex = &self.tables[l.table];
+                for (r, &key) in keys.iter().enumerate().take(n) {
+                    let bucket = table.get(key);
+                    for &ci in &l.ctrs {
+                        let ctr = &self.ctrs[ci];
+                        let v = match bucket {
+                            Some(b) => ctr.values.get(b as usize).copied().unwrap_or(ctr.empty),
+                            None => ctr.empty,
+                        };
+                        for (j, &b) in ctr.borders.iter().enumerate() {
+                            bins[(ctr.first_bin + j) * BLOCK + r] = u8::from(v > b);
+                        }
+                    }
+                }
+            }
+        }
+
+        // Trees.
+        let dim = self.dim;
+        let out = &mut out[..n * dim];
+        out.fill(0.0);
+        match &self.trees {
+            Trees::Oblivious {
+                splits,
+                split_offsets,
+                leaf_offsets,
+                leaves,
+            } => {
+                let idx = &mut scratch.idx;
+                for t in 0..split_offsets.len().saturating_sub(1) {
+                    let sp = &splits[split_offsets[t] as usize..split_offsets[t + 1] as usize];
+                    let lv = &leaves[leaf_offsets[t] as usize..leaf_offsets[t + 1] as usize];
+                    idx.fill(0);
+                    for (l, &bin) in sp.iter().enumerate() {
+                        let col: &[u8; BLOCK] = bin_row(bins, bin);
+                        for (i, &b) in idx.iter_mut().zip(col.iter()) {
+                            *i |= u32::from(b) << l;
+                        }
+                    }
+                    if dim == 1 {
+                        for (o, &i) in out.iter_mut().zip(idx.iter()) {
+                            *o += lv[i as usize];
+                        }
+                    } else {
+                        for (o, &i) in out.chunks_exact_mut(dim).zip(idx.iter()) {
+                            let leaf = &lv[i as usize * dim..][..dim];
+                            for (o, &v) in o.iter_mut().zip(leaf) {
+                                *o += v;
+                            }
+                        }
+                    }
+                }
+            }
+            Trees::NonSymmetric {
+                roots,
+                nodes,
+                leaves,
+            } => {
+                for (r, o) in out.chunks_exact_mut(dim).enumerate() {
+                    for &root in roots {
+                        let mut node = root;
+                        while node & LEAF_FLAG == 0 {
+                            let nd = nodes[node as usize];
+                            node = if bins[nd.bin as usize * BLOCK + r] != 0 {
+                                nd.right
+                            } else {
+                                nd.left
+                            };
+                        }
+                        let leaf = (node & !LEAF_FLAG) as usize;
+                        for (o, &v) in o.iter_mut().zip(&leaves[leaf * dim..][..dim]) {
+                            *o += v;
+                        }
+                    }
+                }
+            }
+        }
+        for o in out.chunks_exact_mut(dim) {
+            for (o, &b) in o.iter_mut().zip(&self.bias) {
+                *o = *o * self.scale + b;
+            }
+        }
+    }
+
+    /// Raw values for `rows` (row-major, `feature_kinds().len()` values per row) into `out`
+    /// (`dimension()` values per row).
+    pub(crate) fn raw_batch(
+        &self,
+        rows: &[FeatureValue<'_>],
+        out: &mut [f64],
+    ) -> Result<(), EvalError> {
+        let nf = self.kinds.len();
+        if nf == 0 || !rows.len().is_multiple_of(nf) {
+            return Err(EvalError::WrongLength {
+                row: rows.len() / nf.max(1),
+                expected: nf,
+                actual: rows.len() % nf.max(1),
+            });
+        }
+        let n_rows = rows.len() / nf;
+        if out.len() != n_rows * self.dim {
+            return Err(EvalError::WrongOutputLength {
+                expected: n_rows * self.dim,
+                actual: out.len(),
+            });
+        }
+        let mut scratch = Scratch::new(self);
+        for (b, (block, out)) in rows
+            .chunks(BLOCK * nf)
+            .zip(out.chunks_mut(BLOCK * self.dim))
+            .enumerate()
+        {
+            self.validate(block, b * BLOCK)?;
+            self.eval_block(block, block.len() / nf, &mut scratch, out);
+        }
+        Ok(())
+    }
+
+    /// Turns raw values (one per dimension) into the model's prediction.
+    pub(crate) fn interpret(&self, raw: &[f64]) -> Prediction {
+        let argmax = || {
+            let mut best = 0;
+            for (i, &v) in raw.iter().enumerate() {
+                if v > raw[best] {
+                    best = i;
+                }
+            }
+            best
+        };
+        match &self.output {
+            Output::Binary { labels } => {
+                let p = sigmoid(raw[0]);
+                Prediction::Classification {
+                    raw: raw.to_vec(),
+                    probabilities: vec![1.0 - p, p],
+                    class: labels[usize::from(raw[0] > 0.0)].clone(),
+                }
+            }
+            Output::MultiClass { labels } => {
+                let max = raw.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+                let exps: Vec<f64> = raw.iter().map(|&v| (v - max).exp()).collect();
+                let sum: f64 = exps.iter().sum();
+                Prediction::Classification {
+                    raw: raw.to_vec(),
+                    probabilities: exps.iter().map(|e| e / sum).collect(),
+                    class: labels[argmax()].clone(),
+                }
+            }
+            Output::OneVsAll { labels } => Prediction::Classification {
+                raw: raw.to_vec(),
+                probabilities: raw.iter().map(|&v| sigmoid(v)).collect(),
+                class: labels[argmax()].clone(),
+            },
+            Output::Regression { exponent } => Prediction::Regression {
+                raw: raw.to_vec(),
+                values: if *exponent {
+                    raw.iter().map(|v| v.exp()).collect()
+                } else {
+                    raw.to_vec()
+                },
+            },
+        }
+    }
+}
+
+#[inline(always)]
+fn bin_row(bins: &[u8], bin: u32) -> &[u8; BLOCK] {
+    let start = bin as usize * BLOCK;
+    // Bins are validated at load; an out-of-range bin would read as all zeros.
+    bins.get(start..start + BLOCK)
+        .and_then(|s| s.try_into().ok())
+        .unwrap_or(&[0; BLOCK])
+}
+
+#[inline]
+fn sigmoid(x: f64) -> f64 {
+    1.0 / (1.0 + (-x).exp())
+}

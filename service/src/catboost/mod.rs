@@ -1,0 +1,213 @@
+//! A pure-Rust evaluator for CatBoost models exported as JSON
+//! (`model.save_model(path, format="json")`), with the same results as CatBoost's own
+//! evaluator (the parity corpus under `golden/corpus/` holds the evidence).
+//!
+//! The public surface is deliberately small: load a [`Model`] once with [`Model::from_json`]
+//! (everything the evaluator cannot reproduce exactly is refused there, with a [`LoadError`]
+//! naming the JSON path), ask it which kind of value each input column takes
+//! ([`Model::feature_kinds`]), then call [`Model::predict`] per row or
+//! [`Model::predict_batch`] / [`Model::predict_raw_batch`] for throughput.
+//!
+//! Supported: float features with every NaN treatment, one-hot categorical features, CTRs of
+//! every type CatBoost writes (Borders, Buckets, BinarizedTargetMeanValue,
+//! FloatTargetMeanValue, Counter, FeatureFreq) including feature combinations, symmetric and
+//! non-symmetric (Depthwise, Lossguide) trees, binary and multiclass classification
+//! (softmax and one-vs-all), single and multi-target regression, `scale_and_bias`.
+//! Refused: text and embedding features, multi-label classification and uncertainty losses,
+//! unknown split / CTR / element types, inconsistent documents.
+
+mod compile;
+mod ctr;
+mod error;
+mod eval;
+mod hash;
+mod model;
+
+pub use error::{EvalError, LoadError};
+
+use ctr::HashIndex;
+use eval::{CtrFeature, FloatColumn, OneHotBin, Output, Projection, Trees};
+
+/// One input value, in the model's flat feature order.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum FeatureValue<'a> {
+    /// A float feature; `NaN` means missing.
+    Float(f64),
+    /// A categorical feature, as the category's text (CatBoost hashes the UTF-8 bytes).
+    Categorical(&'a str),
+}
+
+/// What a flat feature column takes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FeatureKind {
+    /// A number ([`FeatureValue::Float`]).
+    Float,
+    /// A category ([`FeatureValue::Categorical`]).
+    Categorical,
+}
+
+impl std::fmt::Display for FeatureKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::Float => "float",
+            Self::Categorical => "categorical",
+        })
+    }
+}
+
+/// A class label as CatBoost's `predict` returns it: the training labels' own type
+/// (`model_info.class_params`), or the class index when the model has no names.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ClassLabel {
+    /// Integer labels (and class indices).
+    Integer(i64),
+    /// Float labels.
+    Float(f64),
+    /// String labels.
+    String(String),
+    /// Boolean labels.
+    Boolean(bool),
+}
+
+impl serde::Serialize for ClassLabel {
+    /// The label as its natural JSON value (number, string or boolean), as Python's
+    /// `json.dumps` writes the label CatBoost's `predict` returns.
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Self::Integer(v) => s.serialize_i64(*v),
+            Self::Float(v) => s.serialize_f64(*v),
+            Self::String(v) => s.serialize_str(v),
+            Self::Boolean(v) => s.serialize_bool(*v),
+        }
+    }
+}
+
+/// The result for one row.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Prediction {
+    /// A classifier's output.
+    Classification {
+        /// `RawFormulaVal`: one value per model dimension.
+        raw: Vec<f64>,
+        /// As Python's `predict_proba`: `[1 - p, p]` for binary, softmax for multiclass,
+        /// per-class sigmoid for one-vs-all.
+        probabilities: Vec<f64>,
+        /// As Python's `predict`.
+        class: ClassLabel,
+    },
+    /// A regressor's output.
+    Regression {
+        /// `RawFormulaVal`: one value per model dimension.
+        raw: Vec<f64>,
+        /// As Python's `predict`: the raw values, or their exponent for Poisson and Tweedie.
+        values: Vec<f64>,
+    },
+}
+
+impl Prediction {
+    /// The raw values (`RawFormulaVal`), one per model dimension.
+    pub fn raw(&self) -> &[f64] {
+        match self {
+            Self::Classification { raw, .. } | Self::Regression { raw, .. } => raw,
+        }
+    }
+}
+
+/// A loaded, validated CatBoost model, ready to evaluate. Immutable and `Sync`: share one
+/// instance between threads.
+#[derive(Debug, Clone)]
+pub struct Model {
+    kinds: Vec<FeatureKind>,
+    floats: Vec<FloatColumn>,
+    /// Flat index of each categorical feature (by position in `categorical_features`).
+    cat_flat: Vec<usize>,
+    /// Whether a categorical feature is read by any split (unused ones are not hashed).
+    used_cats: Vec<bool>,
+    onehots: Vec<OneHotBin>,
+    onehot_first_bin: usize,
+    projections: Vec<Projection>,
+    tables: Vec<HashIndex>,
+    ctrs: Vec<CtrFeature>,
+    n_bins: usize,
+    trees: Trees,
+    dim: usize,
+    scale: f64,
+    bias: Vec<f64>,
+    output: Output,
+}
+
+impl Model {
+    /// Loads a model from CatBoost's JSON export. Never panics on malformed input: anything
+    /// the evaluator cannot evaluate exactly is a [`LoadError`] naming the JSON path.
+    pub fn from_json(bytes: &[u8]) -> Result<Model, LoadError> {
+        compile::compile(model::parse(bytes)?)
+    }
+
+    /// The kind of each flat feature column, in input order; rows passed to the `predict*`
+    /// methods have exactly this many values, of these kinds.
+    pub fn feature_kinds(&self) -> &[FeatureKind] {
+        &self.kinds
+    }
+
+    /// Number of raw values per row (1, or the number of classes / targets).
+    pub fn dimension(&self) -> usize {
+        self.dim
+    }
+
+    /// Class labels in class-index order for classifiers, `None` for regressors.
+    pub fn classes(&self) -> Option<&[ClassLabel]> {
+        match &self.output {
+            Output::Binary { labels }
+            | Output::MultiClass { labels }
+            | Output::OneVsAll { labels } => Some(labels),
+            Output::Regression { .. } => None,
+        }
+    }
+
+    /// Evaluates one row.
+    pub fn predict(&self, row: &[FeatureValue<'_>]) -> Result<Prediction, EvalError> {
+        if row.len() != self.kinds.len() {
+            return Err(EvalError::WrongLength {
+                row: 0,
+                expected: self.kinds.len(),
+                actual: row.len(),
+            });
+        }
+        let mut raw = vec![0.0; self.dim];
+        self.raw_batch(row, &mut raw)?;
+        Ok(self.interpret(&raw))
+    }
+
+    /// Evaluates many rows given row-major (`feature_kinds().len()` values per row).
+    pub fn predict_batch(&self, rows: &[FeatureValue<'_>]) -> Result<Vec<Prediction>, EvalError> {
+        let n = rows.len() / self.kinds.len().max(1);
+        let mut raw = vec![0.0; n * self.dim];
+        self.raw_batch(rows, &mut raw)?;
+        Ok(raw
+            .chunks_exact(self.dim)
+            .map(|r| self.interpret(r))
+            .collect())
+    }
+
+    /// The throughput path: raw values only, no allocation per row. `rows` is row-major
+    /// (`feature_kinds().len()` values per row); `out` receives `dimension()` values per row.
+    pub fn predict_raw_batch(
+        &self,
+        rows: &[FeatureValue<'_>],
+        out: &mut [f64],
+    ) -> Result<(), EvalError> {
+        self.raw_batch(rows, out)
+    }
+
+    /// Turns raw values of one row (as [`Model::predict_raw_batch`] writes them) into a
+    /// [`Prediction`]. `raw` must hold `dimension()` values.
+    pub fn interpret_raw(&self, raw: &[f64]) -> Result<Prediction, EvalError> {
+        if raw.len() != self.dim {
+            return Err(EvalError::WrongOutputLength {
+                expected: self.dim,
+                actual: raw.len(),
+            });
+        }
+        Ok(self.interpret(raw))
+    }
+}
