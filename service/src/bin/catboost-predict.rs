@@ -4,8 +4,9 @@
 //! Input: one JSON array per line, in the model's flat feature order. A float feature is a
 //! number, `null` (missing, i.e. NaN) or one of the strings "NaN", "Infinity", "-Infinity".
 //! A categorical feature is a string, or an integer number, which stands for its decimal text
-//! (`3` is the category "3"), as CatBoost's Python package reads an int in a categorical
-//! column; like CatBoost, a non-integer number there (`3.0`, `3.5`) is an error.
+//! (`3` is the category "3", `-0` is "0"), as CatBoost's Python package reads an int in a
+//! categorical column; like CatBoost, a non-integer number there (`3.0`, `3.5`, `1e3`) is an
+//! error. (One exception: `-0.0` is taken as "0", since it parses to the same value as `-0`.)
 //!
 //! Output: `{"raw": [...], "probability": [...], "class": ...}` for classifiers,
 //! `{"raw": [...], "prediction": ...}` for regressors (`prediction` is a number, or an array
@@ -125,10 +126,14 @@ fn parse_line(line: &str, kinds: &[FeatureKind]) -> Result<Vec<Value>> {
         );
     }
     for (v, kind) in values.iter_mut().zip(kinds) {
-        if let (FeatureKind::Categorical, Value::Number(n)) = (kind, &*v)
-            && (n.is_i64() || n.is_u64())
-        {
-            *v = Value::String(n.to_string());
+        if let (FeatureKind::Categorical, Value::Number(n)) = (kind, &*v) {
+            if n.is_i64() || n.is_u64() {
+                *v = Value::String(n.to_string());
+            } else if n.as_f64().is_some_and(|x| x == 0.0 && x.is_sign_negative()) {
+                // serde_json reads the integer literal `-0` as the float -0.0 (Python reads
+                // it as the int 0). `-0.0` cannot be told apart from it here: both mean "0".
+                *v = Value::String("0".to_string());
+            }
         }
     }
     Ok(values)

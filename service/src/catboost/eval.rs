@@ -402,3 +402,105 @@ fn bin_row(bins: &[u8], bin: u32) -> &[u8; BLOCK] {
 fn sigmoid(x: f64) -> f64 {
     1.0 / (1.0 + (-x).exp())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::hash::cat_hash;
+    use super::*;
+    use serde_json::json;
+
+    fn one_border_model(border: f64, nan: &str) -> Model {
+        let doc = json!({
+            "features_info": {"float_features": [{
+                "feature_index": 0, "flat_feature_index": 0, "borders": [border],
+                "nan_value_treatment": nan
+            }]},
+            "oblivious_trees": [{
+                "splits": [{"split_type": "FloatFeature", "float_feature_index": 0,
+                            "border": border, "split_index": 0}],
+                "leaf_values": [0.0, 1.0]
+            }],
+            "scale_and_bias": [1.0, [0.0]]
+        });
+        Model::from_json(doc.to_string().as_bytes()).unwrap()
+    }
+
+    fn bit(m: &Model, x: f64) -> f64 {
+        m.predict(&[FeatureValue::Float(x)]).unwrap().raw()[0]
+    }
+
+    /// A split is `f32(x) > border`: values that round onto the border in f32 are not above
+    /// it, even when they are above it as f64.
+    #[test]
+    fn float_split_compares_in_f32_strictly() {
+        let b32 = 0.1f32;
+        let b = f64::from(b32);
+        let m = one_border_model(b, "AsIs");
+        assert_eq!(bit(&m, b), 0.0);
+        assert_eq!(bit(&m, 0.1), 0.0, "0.1 rounds onto the f32 border");
+        let just_above = f64::from_bits(b.to_bits() + 1);
+        assert!(just_above > b);
+        assert_eq!(
+            bit(&m, just_above),
+            0.0,
+            "rounds down onto the border in f32"
+        );
+        let next_f32 = f64::from(f32::from_bits(b32.to_bits() + 1));
+        assert_eq!(bit(&m, next_f32), 1.0);
+        assert_eq!(bit(&m, f64::INFINITY), 1.0);
+        assert_eq!(bit(&m, f64::NEG_INFINITY), 0.0);
+        assert_eq!(bit(&m, 1e300), 1.0, "overflows to +inf in f32");
+    }
+
+    #[test]
+    fn nan_treatments() {
+        assert_eq!(bit(&one_border_model(0.5, "AsIs"), f64::NAN), 0.0);
+        assert_eq!(bit(&one_border_model(0.5, "AsFalse"), f64::NAN), 0.0);
+        assert_eq!(bit(&one_border_model(0.5, "AsTrue"), f64::NAN), 1.0);
+        // nan_mode Min adds a border at the lowest f32; NaN (AsFalse) stays below it.
+        let low = f64::from(f32::MIN);
+        assert_eq!(bit(&one_border_model(low, "AsFalse"), f64::NAN), 0.0);
+        assert_eq!(bit(&one_border_model(low, "AsFalse"), -1e30), 1.0);
+    }
+
+    /// CTR types CatBoost trains only on GPU (FeatureFreq, FloatTargetMeanValue) follow the
+    /// same formulas as their CPU siblings (Counter, BinarizedTargetMeanValue).
+    #[test]
+    fn gpu_only_ctr_types_follow_catboost_formulas() {
+        let key_a = fold_cat(0, cat_hash("a")).to_string();
+        let ctr = |ty: &str, id: &str| {
+            json!({
+                "ctr_type": ty, "identifier": id, "target_border_idx": 0,
+                "prior_numerator": 0.5, "prior_denomerator": 1.0, "shift": 0.0, "scale": 1.0,
+                "borders": [0.375],
+                "elements": [{"combination_element": "cat_feature_value", "cat_feature_index": 0}]
+            })
+        };
+        let doc = json!({
+            "features_info": {
+                "categorical_features": [{"feature_index": 0, "flat_feature_index": 0}],
+                "ctrs": [ctr("FeatureFreq", "ff"), ctr("FloatTargetMeanValue", "fm")]
+            },
+            "ctr_data": {
+                "ff": {"hash_stride": 2, "counter_denominator": 4, "hash_map": [key_a, 3]},
+                "fm": {"hash_stride": 3, "hash_map": [key_a, 0.25, 2]}
+            },
+            "oblivious_trees": [{
+                "splits": [
+                    {"split_type": "OnlineCtr", "split_index": 0, "border": 0.375, "ctr_target_border_idx": 0},
+                    {"split_type": "OnlineCtr", "split_index": 1, "border": 0.375, "ctr_target_border_idx": 0}
+                ],
+                "leaf_values": [0.0, 1.0, 2.0, 3.0]
+            }]
+        });
+        let m = Model::from_json(doc.to_string().as_bytes()).unwrap();
+        // "a": FeatureFreq (3 + 0.5) / (4 + 1) = 0.7 > 0.375; mean (0.25 + 0.5) / (2 + 1) = 0.25.
+        assert_eq!(m.ctrs[0].values, vec![0.7f32]);
+        assert_eq!(m.ctrs[1].values, vec![0.25f32]);
+        let raw = |s: &str| m.predict(&[FeatureValue::Categorical(s)]).unwrap().raw()[0];
+        assert_eq!(raw("a"), 1.0);
+        // Unseen: FeatureFreq (0 + 0.5) / (4 + 1) = 0.1, mean 0.5 / 1 = 0.5 > 0.375.
+        assert_eq!(m.ctrs[0].empty, 0.1f32);
+        assert_eq!(raw("b"), 2.0);
+    }
+}

@@ -227,6 +227,50 @@ mod tests {
         }
     }
 
+    /// Every `cat_features_hash` entry CatBoost wrote into the corpus models (the
+    /// `hash_strings` model holds strings of every length bucket 0..=16, 17..=32, 33..=64,
+    /// >64 bytes, and unicode).
+    #[test]
+    fn matches_catboost_hashes_in_the_corpus() {
+        let corpus = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../golden/corpus");
+        let mut checked = 0;
+        let mut lengths = std::collections::BTreeSet::new();
+        for entry in std::fs::read_dir(&corpus).unwrap() {
+            let path = entry.unwrap().path().join("model.json");
+            let Ok(text) = std::fs::read_to_string(&path) else {
+                continue;
+            };
+            let doc: serde_json::Value = serde_json::from_str(&text).unwrap();
+            let Some(list) = doc["features_info"]["cat_features_hash"].as_array() else {
+                continue;
+            };
+            for e in list {
+                let s = e["value"].as_str().unwrap();
+                let h = e["hash"].as_u64().unwrap();
+                assert_eq!(
+                    u64::from(cat_hash(s) as u32),
+                    h,
+                    "{s:?} ({} bytes) in {}",
+                    s.len(),
+                    path.display()
+                );
+                lengths.insert(s.len());
+                checked += 1;
+            }
+        }
+        assert!(checked > 300, "only {checked} hashes checked");
+        for bucket in [0..=0, 1..=16, 17..=32, 33..=64, 65..=1000] {
+            assert!(
+                lengths.iter().any(|l| bucket.contains(l)),
+                "no string of length {bucket:?}"
+            );
+        }
+        assert!(
+            lengths.iter().any(|&l| l > 128),
+            "no string over two 64-byte chunks"
+        );
+    }
+
     #[test]
     fn empty_string_is_k2_low_bits() {
         assert_eq!(city_hash64(b""), K2);
