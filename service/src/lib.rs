@@ -2,3 +2,4 @@
 //!
 //! A request travels `event -> FeatureEngineering -> PredictionStage -> response`.
 pub mod catboost;
+pub mod features;
