@@ -3,3 +3,10 @@
 //! A request travels `event -> FeatureEngineering -> PredictionStage -> response`.
 pub mod catboost;
 pub mod features;
+mod handler;
+mod prediction;
+
+pub use handler::{
+    Function, FunctionError, Incoming, InitError, MAX_RECORDS, PredictionRecord, Response,
+};
+pub use prediction::{ModelMismatch, PredictionError, PredictionStage, Scored};
