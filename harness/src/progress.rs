@@ -37,13 +37,6 @@ impl Progress {
         }
     }
 
-    /// A detail line under the current step.
-    pub(crate) fn note(&self, message: impl Display) {
-        if self.enabled {
-            eprintln!("    {message}");
-        }
-    }
-
     /// Reports that `done` of `total` items of `what` are finished.
     pub(crate) fn count(&self, what: &str, done: usize, total: usize) {
         if !self.enabled || total == 0 {

@@ -1,0 +1,215 @@
+//! The gate's verdict in the forms its readers use: a table on the terminal, JUnit XML for CI
+//! test tabs, JSON for tools, Markdown for the GitHub job summary.
+
+use crate::arch::Arch;
+use crate::checks::{CheckResult, Status};
+use crate::image::ImageFacts;
+use crate::rie::RieOrigin;
+use std::fmt::Write as _;
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// Everything one gate run found.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct Report {
+    /// The architecture verified.
+    pub arch: Arch,
+    /// The image verified.
+    pub image: String,
+    /// Which emulator ran it.
+    pub rie: Option<RieOrigin>,
+    /// `model_version` the goldens belong to.
+    pub model_version: String,
+    /// The checks, in the order they ran.
+    pub checks: Vec<CheckResult>,
+    /// What the image holds.
+    pub image_facts: Option<ImageFacts>,
+    /// Wall time of the whole run (build included).
+    #[serde(serialize_with = "seconds")]
+    pub duration: Duration,
+}
+
+fn seconds<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_f64(d.as_secs_f64())
+}
+
+/// Why a report file could not be written.
+#[derive(Debug, thiserror::Error)]
+pub enum ReportError {
+    /// Writing a file failed.
+    #[error("cannot write {path}: {source}")]
+    Write {
+        /// The file.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// JUnit serialisation failed.
+    #[error("cannot serialise the JUnit report: {0}")]
+    Junit(String),
+}
+
+impl Report {
+    /// Whether every check passed: the image may be pushed.
+    pub fn passed(&self) -> bool {
+        !self.checks.is_empty() && self.checks.iter().all(CheckResult::passed)
+    }
+
+    /// The named check, if it ran.
+    pub fn check(&self, name: &str) -> Option<&CheckResult> {
+        self.checks.iter().find(|c| c.name == name)
+    }
+
+    fn verdict(&self) -> &'static str {
+        if self.passed() {
+            "PASSED: the image may be pushed"
+        } else {
+            "FAILED: do not push this image"
+        }
+    }
+
+    /// The summary table for the terminal, followed by the details of every failure.
+    pub fn table(&self) -> String {
+        let mut table = comfy_table::Table::new();
+        table
+            .load_style(comfy_table::presets::UTF8_FULL_CONDENSED)
+            .set_content_arrangement(comfy_table::ContentArrangement::Dynamic)
+            .set_width(120)
+            .set_header(["check", "result", "cases", "time", "detail"]);
+        for check in &self.checks {
+            table.add_row([
+                check.name.to_owned(),
+                check.status.label().to_owned(),
+                check.cases.to_string(),
+                format!("{:.1}s", check.duration.as_secs_f64()),
+                check.summary.clone(),
+            ]);
+        }
+        let mut out = format!(
+            "Lambda gate, {} image {}\n{table}\n",
+            self.arch, self.image
+        );
+        for check in self.checks.iter().filter(|c| !c.passed()) {
+            let _ = writeln!(out, "\n{} {}: {}", check.status.label(), check.name, check.summary);
+            for detail in check.details.iter().take(20) {
+                let _ = writeln!(out, "  - {}", detail.replace('\n', "\n    "));
+            }
+            if check.details.len() > 20 {
+                let _ = writeln!(out, "  ... and {} more (see the JSON report)", check.details.len() - 20);
+            }
+        }
+        let _ = writeln!(
+            out,
+            "\n{} ({:.0}s)",
+            self.verdict(),
+            self.duration.as_secs_f64()
+        );
+        out
+    }
+
+    /// GitHub-flavoured Markdown, for `$GITHUB_STEP_SUMMARY`.
+    pub fn markdown(&self) -> String {
+        let icon = |s: Status| match s {
+            Status::Passed => "✅",
+            Status::Failed => "❌",
+            Status::NotRun => "⏭️",
+        };
+        let mut md = format!(
+            "### Lambda gate: {} `{}`\n\n**{}** in {:.0}s, model_version `{}`\n\n| check | result | cases | time | detail |\n|---|---|---:|---:|---|\n",
+            self.arch,
+            self.image,
+            self.verdict(),
+            self.duration.as_secs_f64(),
+            self.model_version
+        );
+        for c in &self.checks {
+            let _ = writeln!(
+                md,
+                "| {} | {} {} | {} | {:.1}s | {} |",
+                c.name,
+                icon(c.status),
+                c.status.label(),
+                c.cases,
+                c.duration.as_secs_f64(),
+                c.summary.replace('|', "\\|")
+            );
+        }
+        for c in self.checks.iter().filter(|c| !c.passed()) {
+            let _ = writeln!(md, "\n<details><summary>{} details</summary>\n\n```", c.name);
+            for d in c.details.iter().take(50) {
+                let _ = writeln!(md, "{d}");
+            }
+            let _ = writeln!(md, "```\n</details>");
+        }
+        md
+    }
+
+    /// JUnit XML: one test case per check.
+    pub fn junit_xml(&self) -> Result<String, ReportError> {
+        use quick_junit::{NonSuccessKind, TestCase, TestCaseStatus, TestSuite};
+        let mut report = quick_junit::Report::new("lambda-gate");
+        let mut suite = TestSuite::new(format!("lambda-gate.{}", self.arch));
+        for c in &self.checks {
+            let status = match c.status {
+                Status::Passed => TestCaseStatus::success(),
+                Status::Failed => {
+                    let mut s = TestCaseStatus::non_success(NonSuccessKind::Failure);
+                    s.set_message(c.summary.clone())
+                        .set_description(c.details.join("\n"));
+                    s
+                }
+                Status::NotRun => {
+                    let mut s = TestCaseStatus::non_success(NonSuccessKind::Error);
+                    s.set_message(c.summary.clone());
+                    s
+                }
+            };
+            let mut case = TestCase::new(c.name, status);
+            case.set_classname(format!("lambda-gate.{}", self.arch))
+                .set_time(c.duration);
+            suite.add_test_case(case);
+        }
+        report.add_test_suite(suite);
+        report
+            .to_string()
+            .map_err(|e| ReportError::Junit(e.to_string()))
+    }
+
+    /// Writes `gate-<arch>.json`, `gate-<arch>.junit.xml` and `gate-<arch>.md` into `dir`.
+    pub fn write_files(&self, dir: &Path) -> Result<Vec<PathBuf>, ReportError> {
+        let write = |name: String, contents: &[u8]| {
+            let path = dir.join(name);
+            std::fs::create_dir_all(dir)
+                .and_then(|()| std::fs::write(&path, contents))
+                .map_err(|source| ReportError::Write {
+                    path: path.clone(),
+                    source,
+                })
+                .map(|()| path)
+        };
+        let json = serde_json::to_vec_pretty(self).unwrap_or_default();
+        Ok(vec![
+            write(format!("gate-{}.json", self.arch), &json)?,
+            write(format!("gate-{}.junit.xml", self.arch), self.junit_xml()?.as_bytes())?,
+            write(format!("gate-{}.md", self.arch), self.markdown().as_bytes())?,
+        ])
+    }
+
+    /// Appends the Markdown summary to the file `$GITHUB_STEP_SUMMARY` names, when it is set.
+    pub fn append_step_summary(&self) -> Result<Option<PathBuf>, ReportError> {
+        let Some(path) = std::env::var_os("GITHUB_STEP_SUMMARY").map(PathBuf::from) else {
+            return Ok(None);
+        };
+        std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&path)
+            .and_then(|mut f| f.write_all(self.markdown().as_bytes()))
+            .map_err(|source| ReportError::Write {
+                path: path.clone(),
+                source,
+            })?;
+        Ok(Some(path))
+    }
+}
