@@ -286,6 +286,14 @@ pub(crate) fn compile(json: JsonModel) -> Result<Model, LoadError> {
         tables,
         ctrs,
         n_bins,
+        max_depth: match &trees.0 {
+            Trees::Oblivious { split_offsets, .. } => split_offsets
+                .windows(2)
+                .map(|w| (w[1] - w[0]) as usize)
+                .max()
+                .unwrap_or(0),
+            Trees::NonSymmetric { .. } => 0,
+        },
         trees: trees.0,
         dim,
         scale,

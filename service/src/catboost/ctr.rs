@@ -69,6 +69,8 @@ pub(crate) fn calc(
 pub(crate) struct HashIndex {
     slots: Vec<(u64, u32)>,
     shift: u32,
+    /// Number of buckets of the table (keys given to `build`, empty marker included).
+    len: usize,
 }
 
 const EMPTY: u64 = u64::MAX;
@@ -84,6 +86,7 @@ impl HashIndex {
         let mut index = Self {
             slots: vec![(EMPTY, 0); cap],
             shift,
+            len: keys.len(),
         };
         let mask = cap - 1;
         for (bucket, &key) in keys.iter().enumerate() {
@@ -109,6 +112,11 @@ impl HashIndex {
     #[inline(always)]
     fn start(&self, key: u64) -> usize {
         (key.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> self.shift) as usize
+    }
+
+    /// Number of buckets in the table.
+    pub(crate) fn len(&self) -> usize {
+        self.len
     }
 
     /// The bucket of `key`, if the table has it.

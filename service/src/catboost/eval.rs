@@ -102,7 +102,8 @@ pub(crate) struct Scratch {
     xs: [f32; BLOCK],
     hashes: Vec<i32>,
     keys: [u64; BLOCK],
-    idx: [u32; BLOCK],
+    buckets: [u32; BLOCK],
+    vals: [f32; BLOCK],
 }
 
 impl Scratch {
@@ -112,7 +113,8 @@ impl Scratch {
             xs: [0.0; BLOCK],
             hashes: vec![0; model.cat_flat.len() * BLOCK],
             keys: [0; BLOCK],
-            idx: [0; BLOCK],
+            buckets: [0; BLOCK],
+            vals: [0.0; BLOCK],
         }
     }
 }
@@ -225,16 +227,23 @@ impl Model {
             }
             for l in &p.lookups {
                 let table: &HashIndex = &self.tables[l.table];
-                for (r, &key) in keys.iter().enumerate().take(n) {
-                    let bucket = table.get(key);
-                    for &ci in &l.ctrs {
-                        let ctr = &self.ctrs[ci];
-                        let v = match bucket {
-                            Some(b) => ctr.values.get(b as usize).copied().unwrap_or(ctr.empty),
-                            None => ctr.empty,
-                        };
-                        for (j, &b) in ctr.borders.iter().enumerate() {
-                            bins[(ctr.first_bin + j) * BLOCK + r] = u8::from(v > b);
+                // Bucket per row (a missing key maps to the "empty" slot after the buckets),
+                // then each CTR's value and border bits as straight loops over the block.
+                let buckets = &mut scratch.buckets;
+                let missing = table.len() as u32;
+                for (b, &key) in buckets.iter_mut().zip(keys.iter()).take(n) {
+                    *b = table.get(key).unwrap_or(missing);
+                }
+                for &ci in &l.ctrs {
+                    let ctr = &self.ctrs[ci];
+                    let vals = &mut scratch.vals;
+                    for (v, &b) in vals.iter_mut().zip(buckets.iter()).take(n) {
+                        *v = ctr.values.get(b as usize).copied().unwrap_or(ctr.empty);
+                    }
+                    for (j, &b) in ctr.borders.iter().enumerate() {
+                        let dst = &mut bins[(ctr.first_bin + j) * BLOCK..][..BLOCK];
+                        for (d, &v) in dst.iter_mut().zip(vals.iter()) {
+                            *d = u8::from(v > b);
                         }
                     }
                 }
@@ -252,29 +261,17 @@ impl Model {
                 leaf_offsets,
                 leaves,
             } => {
-                let idx = &mut scratch.idx;
-                for t in 0..split_offsets.len().saturating_sub(1) {
-                    let sp = &splits[split_offsets[t] as usize..split_offsets[t + 1] as usize];
-                    let lv = &leaves[leaf_offsets[t] as usize..leaf_offsets[t + 1] as usize];
-                    idx.fill(0);
-                    for (l, &bin) in sp.iter().enumerate() {
-                        let col: &[u8; BLOCK] = bin_row(bins, bin);
-                        for (i, &b) in idx.iter_mut().zip(col.iter()) {
-                            *i |= u32::from(b) << l;
-                        }
-                    }
-                    if dim == 1 {
-                        for (o, &i) in out.iter_mut().zip(idx.iter()) {
-                            *o += lv[i as usize];
-                        }
-                    } else {
-                        for (o, &i) in out.chunks_exact_mut(dim).zip(idx.iter()) {
-                            let leaf = &lv[i as usize * dim..][..dim];
-                            for (o, &v) in o.iter_mut().zip(leaf) {
-                                *o += v;
-                            }
-                        }
-                    }
+                let trees = ObliviousRef {
+                    splits,
+                    split_offsets,
+                    leaf_offsets,
+                    leaves,
+                };
+                // Depth <= 8 fits leaf indices in bytes: 16 rows per SSE/NEON lane op.
+                if self.max_depth <= 8 {
+                    trees.eval::<u8>(bins, out, dim);
+                } else {
+                    trees.eval::<u16>(bins, out, dim);
                 }
             }
             Trees::NonSymmetric {
@@ -385,6 +382,76 @@ impl Model {
                     raw.to_vec()
                 },
             },
+        }
+    }
+}
+
+/// A leaf index being built level by level: `idx = 2 * idx + bit`, from the deepest level
+/// up, which gives CatBoost's `sum(bit_l << l)` with plain adds (they vectorise on bytes).
+trait LeafIndex: Copy + Default {
+    fn push(self, bit: u8) -> Self;
+    fn get(self) -> usize;
+}
+
+impl LeafIndex for u8 {
+    #[inline(always)]
+    fn push(self, bit: u8) -> Self {
+        self.wrapping_add(self).wrapping_add(bit)
+    }
+    #[inline(always)]
+    fn get(self) -> usize {
+        usize::from(self)
+    }
+}
+
+impl LeafIndex for u16 {
+    #[inline(always)]
+    fn push(self, bit: u8) -> Self {
+        self.wrapping_add(self).wrapping_add(u16::from(bit))
+    }
+    #[inline(always)]
+    fn get(self) -> usize {
+        usize::from(self)
+    }
+}
+
+struct ObliviousRef<'a> {
+    splits: &'a [u32],
+    split_offsets: &'a [u32],
+    leaf_offsets: &'a [u32],
+    leaves: &'a [f64],
+}
+
+impl ObliviousRef<'_> {
+    /// Adds every tree's leaf values to `out` (`dim` values per row of the block), trees in
+    /// model order as CatBoost sums them.
+    #[inline(always)]
+    fn eval<I: LeafIndex>(&self, bins: &[u8], out: &mut [f64], dim: usize) {
+        let mut idx = [I::default(); BLOCK];
+        for t in 0..self.split_offsets.len().saturating_sub(1) {
+            let sp =
+                &self.splits[self.split_offsets[t] as usize..self.split_offsets[t + 1] as usize];
+            let lv = &self.leaves[self.leaf_offsets[t] as usize..self.leaf_offsets[t + 1] as usize];
+            idx.fill(I::default());
+            for &bin in sp.iter().rev() {
+                let col: &[u8; BLOCK] = bin_row(bins, bin);
+                for (i, &b) in idx.iter_mut().zip(col.iter()) {
+                    *i = i.push(b);
+                }
+            }
+            if dim == 1 {
+                for (o, &i) in out.iter_mut().zip(idx.iter()) {
+                    *o += lv.get(i.get()).copied().unwrap_or(0.0);
+                }
+            } else {
+                for (o, &i) in out.chunks_exact_mut(dim).zip(idx.iter()) {
+                    if let Some(leaf) = lv.get(i.get() * dim..(i.get() + 1) * dim) {
+                        for (o, &v) in o.iter_mut().zip(leaf) {
+                            *o += v;
+                        }
+                    }
+                }
+            }
         }
     }
 }

@@ -130,6 +130,8 @@ pub struct Model {
     ctrs: Vec<CtrFeature>,
     n_bins: usize,
     trees: Trees,
+    /// Deepest oblivious tree (picks the width of leaf indices).
+    max_depth: usize,
     dim: usize,
     scale: f64,
     bias: Vec<f64>,
