@@ -1,15 +1,16 @@
 # The image that ships to Lambda: one static binary and the model, nothing else.
 #
 # FROM scratch: a static musl binary needs no libc, shell or package manager, so the image is a
-# few megabytes and has no OS packages to patch. Build it with `harness build --arch arm64`, which
-# cross-compiles target/<TARGET>/release/bootstrap first; `docker build` from the repository root
-# works too once that binary exists (see .dockerignore).
+# few megabytes and has no OS packages to patch. `harness build --arch arm64` cross-compiles
+# bootstrap and builds this file for the right platform. A plain `docker build --platform
+# linux/arm64 .` works too once the binary is at target/lambda/bootstrap/bootstrap (where
+# `cargo lambda build --release --arm64` puts it).
+#
+# COPY comes first on purpose: with the classic builder, a metadata step (ARG, ENV) directly on
+# scratch is committed without a platform, and the next step for a foreign platform fails.
 FROM scratch
 
-# Rust target the bootstrap binary was compiled for (aarch64-unknown-linux-musl for arm64).
-ARG TARGET=aarch64-unknown-linux-musl
-
-COPY target/${TARGET}/release/bootstrap /var/runtime/bootstrap
+COPY target/lambda/bootstrap/bootstrap /var/runtime/bootstrap
 COPY models/artifacts/model.json models/artifacts/feature_set.json models/artifacts/metadata.json /var/task/model/
 
 # Where bootstrap finds the model; the gate also reads it to locate model.json in the image.

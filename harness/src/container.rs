@@ -218,12 +218,13 @@ impl FunctionContainer {
             source,
             logs: logs.text(),
         })?;
-        let port = container
-            .get_host_port_ipv4(RIE_PORT)
-            .map_err(|source| ContainerError::Start {
-                source,
-                logs: logs.text(),
-            })?;
+        let port =
+            container
+                .get_host_port_ipv4(RIE_PORT)
+                .map_err(|source| ContainerError::Start {
+                    source,
+                    logs: logs.text(),
+                })?;
         let client = reqwest::blocking::Client::builder()
             // Past the function timeout, so the RIE's own timeout answer is what we see.
             .timeout(settings.timeout + Duration::from_secs(30))
@@ -363,7 +364,10 @@ mod tests {
             classify(502, br#"{"errorType":"Runtime.ExitError","errorMessage":"exit status 101"}"#),
             Outcome::FunctionError { error_type, .. } if error_type == "Runtime.ExitError"
         ));
-        assert!(matches!(classify(200, br#"{"predictions":[]}"#), Outcome::Success(_)));
+        assert!(matches!(
+            classify(200, br#"{"predictions":[]}"#),
+            Outcome::Success(_)
+        ));
         assert!(matches!(classify(500, b""), Outcome::Unexpected(_)));
     }
 

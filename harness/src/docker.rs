@@ -6,7 +6,6 @@
 //! private current-thread runtime.
 
 use futures_util::StreamExt;
-use std::collections::HashMap;
 use std::io::Write;
 use std::path::Path;
 use testcontainers::bollard::{self, Docker};
@@ -34,7 +33,9 @@ pub enum DockerError {
         log: String,
     },
     /// The image does not exist locally.
-    #[error("image {reference} is not in the local Docker image store: build it first (`harness build`) or check the reference")]
+    #[error(
+        "image {reference} is not in the local Docker image store: build it first (`harness build`) or check the reference"
+    )]
     NoSuchImage {
         /// The reference asked for.
         reference: String,
@@ -120,15 +121,16 @@ impl DockerClient {
         context: Vec<u8>,
         tag: &str,
         platform: &str,
-        build_args: HashMap<String, String>,
     ) -> Result<String, DockerError> {
         let options = bollard::query_parameters::BuildImageOptions {
             dockerfile: "Dockerfile".to_owned(),
             t: Some(tag.to_owned()),
             platform: platform.to_owned(),
-            buildargs: Some(build_args),
             rm: true,
             forcerm: true,
+            // The classic builder's cache ignores the platform: a layer cached from an amd64
+            // build would be reused for arm64 and fail. Builds are two COPY steps; skip it.
+            nocache: true,
             ..Default::default()
         };
         self.runtime.block_on(async {

@@ -190,9 +190,10 @@ pub fn verify(config: &GateConfig) -> Result<Report, GateError> {
                 report.checks.push(function.limits(config.max_records));
             } else {
                 for name in FUNCTION_CHECKS {
-                    report
-                        .checks
-                        .push(CheckResult::not_run(name, "the function did not initialise"));
+                    report.checks.push(CheckResult::not_run(
+                        name,
+                        "the function did not initialise",
+                    ));
                 }
             }
         }

@@ -21,8 +21,17 @@ impl fmt::Debug for Payload {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let text = String::from_utf8_lossy(&self.body);
         let shown: String = text.chars().take(400).collect();
-        let more = if text.chars().count() > 400 { "..." } else { "" };
-        write!(f, "{} ({} bytes): {shown}{more}", self.recipe, self.body.len())
+        let more = if text.chars().count() > 400 {
+            "..."
+        } else {
+            ""
+        };
+        write!(
+            f,
+            "{} ({} bytes): {shown}{more}",
+            self.recipe,
+            self.body.len()
+        )
     }
 }
 
@@ -110,7 +119,12 @@ pub(crate) fn payloads(cases: &[GoldenCase]) -> impl Strategy<Value = Payload> +
     let mutated = {
         let events = events.clone();
         let any_json = any_json.clone();
-        (0..events.len().max(1), any::<prop::sample::Index>(), 0..3u8, any_json)
+        (
+            0..events.len().max(1),
+            any::<prop::sample::Index>(),
+            0..3u8,
+            any_json,
+        )
             .prop_map(move |(case, at, op, value)| {
                 let event = events.get(case).cloned().unwrap_or(Value::Null);
                 let mut all = Vec::new();
@@ -152,16 +166,19 @@ pub(crate) fn payloads(cases: &[GoldenCase]) -> impl Strategy<Value = Payload> +
         recipe: "arbitrary bytes".to_owned(),
         body: b,
     });
-    let truncated = (0..bodies.len().max(1), any::<prop::sample::Index>()).prop_map(
-        move |(case, at)| {
+    let truncated =
+        (0..bodies.len().max(1), any::<prop::sample::Index>()).prop_map(move |(case, at)| {
             let body = bodies.get(case).cloned().unwrap_or_default();
-            let cut = if body.is_empty() { 0 } else { at.index(body.len()) };
+            let cut = if body.is_empty() {
+                0
+            } else {
+                at.index(body.len())
+            };
             Payload {
                 recipe: format!("golden body truncated to {cut} bytes"),
                 body: body[..cut].to_vec(),
             }
-        },
-    );
+        });
     prop_oneof![
         5 => mutated,
         2 => whole,

@@ -113,7 +113,9 @@ pub enum GoldenError {
     },
     /// inputs.jsonl and expected.jsonl do not describe the same cases, or the manifest was
     /// computed for other inputs.
-    #[error("{0}\nThe golden files are out of step: regenerate them with `{REGEN_COMMAND}`, review, then `--accept`.")]
+    #[error(
+        "{0}\nThe golden files are out of step: regenerate them with `{REGEN_COMMAND}`, review, then `--accept`."
+    )]
     Stale(String),
 }
 
@@ -155,11 +157,10 @@ impl GoldenSet {
     /// they describe the same cases.
     pub fn load(dir: &Path) -> Result<Self, GoldenError> {
         let manifest_path = dir.join("manifest.json");
-        let manifest_text =
-            std::fs::read(&manifest_path).map_err(|source| GoldenError::Read {
-                path: manifest_path.clone(),
-                source,
-            })?;
+        let manifest_text = std::fs::read(&manifest_path).map_err(|source| GoldenError::Read {
+            path: manifest_path.clone(),
+            source,
+        })?;
         let manifest: Manifest =
             serde_json::from_slice(&manifest_text).map_err(|e| GoldenError::Format {
                 path: manifest_path.clone(),

@@ -164,7 +164,9 @@ impl TarIndex {
 }
 
 fn normalize(path: &str) -> String {
-    path.trim_start_matches("./").trim_start_matches('/').to_owned()
+    path.trim_start_matches("./")
+        .trim_start_matches('/')
+        .to_owned()
 }
 
 fn blob_path(digest: &str) -> String {
@@ -183,7 +185,8 @@ fn count_manifests(index: &TarIndex) -> Result<(usize, usize, bool), ImageError>
     let mut attestations = 0;
     let mut nested_index = false;
     let root = index.json("index.json")?;
-    let mut pending: Vec<serde_json::Value> = root["manifests"].as_array().cloned().unwrap_or_default();
+    let mut pending: Vec<serde_json::Value> =
+        root["manifests"].as_array().cloned().unwrap_or_default();
     while let Some(descriptor) = pending.pop() {
         let media_type = descriptor["mediaType"].as_str().unwrap_or_default();
         if INDEX_TYPES.contains(&media_type) {
@@ -191,8 +194,7 @@ fn count_manifests(index: &TarIndex) -> Result<(usize, usize, bool), ImageError>
             let digest = descriptor["digest"].as_str().unwrap_or_default();
             let nested = index.json(&blob_path(digest))?;
             pending.extend(nested["manifests"].as_array().cloned().unwrap_or_default());
-        } else if descriptor["annotations"]["vnd.docker.reference.type"] == "attestation-manifest"
-        {
+        } else if descriptor["annotations"]["vnd.docker.reference.type"] == "attestation-manifest" {
             attestations += 1;
         } else {
             platforms += 1;
@@ -250,7 +252,10 @@ fn read_archive(reference: &str, archive: &Path) -> Result<ImageFacts, ImageErro
 
     let mut facts = ImageFacts {
         reference: reference.to_owned(),
-        architecture: config["architecture"].as_str().unwrap_or_default().to_owned(),
+        architecture: config["architecture"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned(),
         os: config["os"].as_str().unwrap_or_default().to_owned(),
         platform_manifests,
         attestation_manifests,

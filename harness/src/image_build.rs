@@ -10,7 +10,6 @@ use crate::arch::Arch;
 use crate::digest::sha256_hex;
 use crate::docker::{DockerClient, DockerError};
 use crate::progress::Progress;
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -136,8 +135,7 @@ pub(crate) fn build_with(
         "building image {reference} for {}",
         arch.docker_platform()
     ));
-    let args = HashMap::from([("TARGET".to_owned(), arch.rust_target().to_owned())]);
-    docker.build(context, &reference, arch.docker_platform(), args)?;
+    docker.build(context, &reference, arch.docker_platform())?;
     Ok(BuiltImage {
         reference,
         arch,
@@ -195,8 +193,8 @@ fn target_dir(workspace: &Path) -> Result<PathBuf, BuildError> {
             .args(["metadata", "--format-version", "1", "--no-deps"]),
         "Is cargo on PATH?",
     )?;
-    let metadata: serde_json::Value = serde_json::from_slice(&output.stdout)
-        .map_err(|e| BuildError::Metadata(e.to_string()))?;
+    let metadata: serde_json::Value =
+        serde_json::from_slice(&output.stdout).map_err(|e| BuildError::Metadata(e.to_string()))?;
     metadata["target_directory"]
         .as_str()
         .map(PathBuf::from)
@@ -247,8 +245,9 @@ fn stage_context(options: &BuildOptions, binary: &Path) -> Result<Vec<u8>, Build
             read(&options.workspace.join("Dockerfile"))?,
             0o644,
         ),
+        // Where the Dockerfile expects it (cargo-lambda's output path).
         (
-            format!("target/{}/release/bootstrap", options.arch.rust_target()),
+            "target/lambda/bootstrap/bootstrap".to_owned(),
             read(binary)?,
             0o755,
         ),

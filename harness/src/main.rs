@@ -11,7 +11,11 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 #[derive(Parser)]
-#[command(name = "harness", version, about = "Verify a Lambda container image before it is pushed")]
+#[command(
+    name = "harness",
+    version,
+    about = "Verify a Lambda container image before it is pushed"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,

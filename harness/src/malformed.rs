@@ -67,6 +67,8 @@ enum Generator {
     ManyRecords { count: usize },
     /// A number literal with `digits` digits at `path` (written into the JSON text).
     LongNumber { path: String, digits: usize },
+    /// Any JSON text (even text serde cannot hold, like `1e400` or `"\ud800"`) at `path`.
+    Literal { path: String, literal: String },
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -220,22 +222,24 @@ fn generate(base: &Value, generator: &Generator) -> Result<Vec<u8>, String> {
             Ok(request.to_string().into_bytes())
         }
         Generator::LongNumber { path, digits } => {
-            // Serde cannot hold the literal, so splice it into the text in place of a marker.
-            const MARKER: &str = "\u{0}long-number\u{0}";
-            let mut request = base.clone();
-            apply(
-                &mut request,
-                &Edit::Set {
-                    path: path.clone(),
-                    value: Value::String(MARKER.to_owned()),
-                },
-            )?;
-            let text = request.to_string();
-            let marker = Value::String(MARKER.to_owned()).to_string();
             let number = format!("1{}", "0".repeat(digits.saturating_sub(1)));
-            Ok(text.replacen(&marker, &number, 1).into_bytes())
+            splice(base, path, &number)
         }
+        Generator::Literal { path, literal } => splice(base, path, literal),
     }
+}
+
+/// The base request as text with `literal` at `path`: serde cannot hold such values, so a
+/// marker string is set there and replaced in the serialized text.
+fn splice(base: &Value, path: &str, literal: &str) -> Result<Vec<u8>, String> {
+    const MARKER: &str = "\u{0}splice\u{0}";
+    let mut request = base.clone();
+    edit_json(&mut request, path, Some(Value::String(MARKER.to_owned())))?;
+    let marker = Value::String(MARKER.to_owned()).to_string();
+    Ok(request
+        .to_string()
+        .replacen(&marker, literal, 1)
+        .into_bytes())
 }
 
 /// A path step: an object key or an array index.
@@ -281,7 +285,11 @@ fn apply(request: &mut Value, edit: &Edit) -> Result<(), String> {
 
 /// Sets (`Some`) or removes (`None`) the value at `path` (`records[0].loan.amount` syntax);
 /// setting may create the last object key.
-pub(crate) fn edit_json(request: &mut Value, path: &str, value: Option<Value>) -> Result<(), String> {
+pub(crate) fn edit_json(
+    request: &mut Value,
+    path: &str,
+    value: Option<Value>,
+) -> Result<(), String> {
     let steps = steps(path)?;
     let (last, parents) = steps.split_last().ok_or("empty path")?;
     let mut node = request;
@@ -373,9 +381,42 @@ mod tests {
             },
         )
         .unwrap();
-        assert_eq!(number, br#"{"records":[{"id":"a","loan":{"amount":10000}}]}"#);
+        assert_eq!(
+            number,
+            br#"{"records":[{"id":"a","loan":{"amount":10000}}]}"#
+        );
         let many = generate(&base(), &Generator::ManyRecords { count: 3 }).unwrap();
         let parsed: Value = serde_json::from_slice(&many).unwrap();
         assert_eq!(parsed["records"].as_array().unwrap().len(), 3);
+    }
+
+    /// The shipped corpus agrees with the shipped service, checked in process so a wrong
+    /// expectation shows up without Docker (the gate then checks the real image).
+    #[test]
+    fn the_shipped_corpus_matches_the_service_in_process() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
+        let corpus = load(&root.join("golden/malformed")).unwrap();
+        assert!(corpus.len() >= 40, "only {} cases", corpus.len());
+        let function = service::Function::load(&root.join("models/artifacts")).unwrap();
+        let mut wrong = Vec::new();
+        for case in &corpus {
+            match (function.handle_json(&case.body), &case.expect) {
+                (Err(_), None) => {}
+                (Err(e), Some(expect)) => {
+                    let prefix = expect.message_starts_with.as_deref().unwrap_or("");
+                    if e.error_type() != expect.error_type || !e.to_string().starts_with(prefix) {
+                        wrong.push(format!(
+                            "{}: expected {} {prefix:?}, got {} {:?}",
+                            case.name,
+                            expect.error_type,
+                            e.error_type(),
+                            e.to_string()
+                        ));
+                    }
+                }
+                (Ok(_), _) => wrong.push(format!("{}: accepted", case.name)),
+            }
+        }
+        assert!(wrong.is_empty(), "{}", wrong.join("\n"));
     }
 }

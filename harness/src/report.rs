@@ -86,17 +86,24 @@ impl Report {
                 check.summary.clone(),
             ]);
         }
-        let mut out = format!(
-            "Lambda gate, {} image {}\n{table}\n",
-            self.arch, self.image
-        );
+        let mut out = format!("Lambda gate, {} image {}\n{table}\n", self.arch, self.image);
         for check in self.checks.iter().filter(|c| !c.passed()) {
-            let _ = writeln!(out, "\n{} {}: {}", check.status.label(), check.name, check.summary);
+            let _ = writeln!(
+                out,
+                "\n{} {}: {}",
+                check.status.label(),
+                check.name,
+                check.summary
+            );
             for detail in check.details.iter().take(20) {
                 let _ = writeln!(out, "  - {}", detail.replace('\n', "\n    "));
             }
             if check.details.len() > 20 {
-                let _ = writeln!(out, "  ... and {} more (see the JSON report)", check.details.len() - 20);
+                let _ = writeln!(
+                    out,
+                    "  ... and {} more (see the JSON report)",
+                    check.details.len() - 20
+                );
             }
         }
         let _ = writeln!(
@@ -136,7 +143,11 @@ impl Report {
             );
         }
         for c in self.checks.iter().filter(|c| !c.passed()) {
-            let _ = writeln!(md, "\n<details><summary>{} details</summary>\n\n```", c.name);
+            let _ = writeln!(
+                md,
+                "\n<details><summary>{} details</summary>\n\n```",
+                c.name
+            );
             for d in c.details.iter().take(50) {
                 let _ = writeln!(md, "{d}");
             }
@@ -191,7 +202,10 @@ impl Report {
         let json = serde_json::to_vec_pretty(self).unwrap_or_default();
         Ok(vec![
             write(format!("gate-{}.json", self.arch), &json)?,
-            write(format!("gate-{}.junit.xml", self.arch), self.junit_xml()?.as_bytes())?,
+            write(
+                format!("gate-{}.junit.xml", self.arch),
+                self.junit_xml()?.as_bytes(),
+            )?,
             write(format!("gate-{}.md", self.arch), self.markdown().as_bytes())?,
         ])
     }

@@ -98,7 +98,9 @@ pub enum RieError {
         detail: String,
     },
     /// The downloaded file's sha256 is not the pinned one.
-    #[error("{what} has sha256 {actual}, pinned {expected}: refusing to run an unverified emulator")]
+    #[error(
+        "{what} has sha256 {actual}, pinned {expected}: refusing to run an unverified emulator"
+    )]
     Checksum {
         /// Which file.
         what: String,

@@ -19,10 +19,37 @@ use std::path::{Path, PathBuf};
 pub const MAX_RECORDS: usize = 1000;
 
 /// The request body: `{"records": [ <loan application>, ... ]}`.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug)]
 struct Request {
     records: Vec<LoanApplication>,
+}
+
+/// The fields of a request, as derived: the derive alone would also accept them as an array
+/// (`[[...]]`), so [`Request`] only hands it a JSON object.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RequestFields {
+    records: Vec<LoanApplication>,
+}
+
+impl<'de> Deserialize<'de> for Request {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct ObjectOnly;
+        impl<'de> serde::de::Visitor<'de> for ObjectOnly {
+            type Value = Request;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("an object with a `records` list")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, map: A) -> Result<Request, A::Error> {
+                let fields =
+                    RequestFields::deserialize(serde::de::value::MapAccessDeserializer::new(map))?;
+                Ok(Request {
+                    records: fields.records,
+                })
+            }
+        }
+        deserializer.deserialize_map(ObjectOnly)
+    }
 }
 
 /// The event as `lambda_runtime` hands it over: the parsed request, or why the body is not one.
@@ -37,11 +64,21 @@ impl<'de> Deserialize<'de> for Incoming {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         let request = serde_path_to_error::deserialize::<_, Request>(deserializer).map_err(|e| {
             FunctionError::InvalidPayload {
-                path: e.path().to_string(),
+                path: display_path(e.path()),
                 message: e.into_inner().to_string(),
             }
         });
         Ok(Incoming(request))
+    }
+}
+
+/// A path as the error message shows it. `serde_path_to_error` writes `?` when the parser
+/// failed before it knew where it was (e.g. an unquoted key at the top); that is the body's
+/// root, `.`.
+fn display_path(path: &serde_path_to_error::Path) -> String {
+    match path.to_string() {
+        p if p == "?" => ".".to_owned(),
+        p => p,
     }
 }
 
@@ -236,7 +273,7 @@ impl Function {
             Ok(incoming) => self.handle(incoming),
             // `Incoming` never fails to deserialize; keep the arm total anyway.
             Err(e) => Err(FunctionError::InvalidPayload {
-                path: e.path().to_string(),
+                path: display_path(e.path()),
                 message: e.into_inner().to_string(),
             }),
         }

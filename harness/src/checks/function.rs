@@ -61,8 +61,11 @@ impl<'a> FunctionChecks<'a> {
         invocation
     }
 
-    /// The first invocation initialises the function (the RIE initialises lazily); it must
-    /// succeed, within Lambda's 10 s init limit.
+    /// The first invocation initialises the function: the RIE starts the bootstrap lazily, with
+    /// the first request. It must succeed, within Lambda's 10 s init limit. The RIE's own
+    /// `Init Duration` only covers its sandbox setup (it does not wait for the runtime to ask for
+    /// work), so the limit is judged on the first request's latency, which holds process start,
+    /// model load and one request: an upper bound of the real init phase.
     pub(crate) fn init(&mut self) -> CheckResult {
         let mut check = CheckResult::new("init");
         let started = Instant::now();
@@ -71,26 +74,24 @@ impl<'a> FunctionChecks<'a> {
         };
         let invocation = self.invoke(&format!("init ({})", case.case_id), &case.request_body());
         check.cases = 1;
-        match self.container.init_duration(Duration::from_secs(30)) {
-            Some(init) => {
-                check.metric("init_duration_ms", init.as_secs_f64() * 1000.0);
-                if init > LAMBDA_INIT_LIMIT {
-                    check.problem(format!(
-                        "Init Duration {:.0} ms is over Lambda's 10 s init limit",
-                        init.as_secs_f64() * 1000.0
-                    ));
-                }
-                check.summary = format!(
-                    "initialised in {:.1} ms (RIE Init Duration; Lambda allows 10 s)",
-                    init.as_secs_f64() * 1000.0
-                );
-            }
-            None => {
-                check.problem("the RIE printed no REPORT line with an Init Duration");
-                check.summary = "the function did not report an init".to_owned();
-            }
+        let first = invocation.elapsed;
+        check.metric("first_invocation_ms", ms(first));
+        let rie_init = self.container.init_duration(Duration::from_secs(30));
+        if let Some(init) = rie_init {
+            check.metric("rie_init_duration_ms", ms(init));
         }
         if let Outcome::Success(_) = invocation.outcome {
+            if first > LAMBDA_INIT_LIMIT {
+                check.problem(format!(
+                    "the first request (process start, model load and one prediction) took {:.0} ms, over Lambda's 10 s init limit",
+                    ms(first)
+                ));
+            }
+            check.summary = format!(
+                "first request incl. init {:.1} ms (Lambda allows 10 s for init); RIE Init Duration {}",
+                ms(first),
+                rie_init.map_or("not reported".to_owned(), |d| format!("{:.1} ms", ms(d)))
+            );
         } else {
             check.problem(format!(
                 "the first invocation ({}) failed: {}\n--- container log (tail) ---\n{}",
@@ -132,7 +133,10 @@ impl<'a> FunctionChecks<'a> {
                 batch_problems += 1;
                 check.problem(format!("(in one batch of {total}) {p}"));
             }
-            if matches!(batch.outcome, Outcome::FunctionError { .. } | Outcome::TimedOut | Outcome::Unexpected(_)) {
+            if matches!(
+                batch.outcome,
+                Outcome::FunctionError { .. } | Outcome::TimedOut | Outcome::Unexpected(_)
+            ) {
                 break;
             }
         }
@@ -160,7 +164,10 @@ impl<'a> FunctionChecks<'a> {
     fn compare(&self, case: &GoldenCase, outcome: &Outcome, index: usize) -> Vec<String> {
         let id = &case.case_id;
         let Outcome::Success(response) = outcome else {
-            return vec![format!("{id}: expected a prediction, got {}", outcome.describe())];
+            return vec![format!(
+                "{id}: expected a prediction, got {}",
+                outcome.describe()
+            )];
         };
         let Some(prediction) = response["predictions"].get(index) else {
             return vec![format!(
@@ -172,7 +179,8 @@ impl<'a> FunctionChecks<'a> {
         let expected = &case.expected;
         match prediction["probability"].as_f64() {
             Some(actual)
-                if approx::abs_diff_eq!(actual, expected.probability, epsilon = self.tolerance) => {}
+                if approx::abs_diff_eq!(actual, expected.probability, epsilon = self.tolerance) => {
+            }
             Some(actual) => problems.push(format!(
                 "{id}: probability expected {:?}, actual {actual:?}, difference {:e}",
                 expected.probability,
@@ -189,8 +197,7 @@ impl<'a> FunctionChecks<'a> {
                 expected.class, prediction["class"]
             ));
         }
-        let event: serde_json::Value =
-            serde_json::from_str(case.event.get()).unwrap_or_default();
+        let event: serde_json::Value = serde_json::from_str(case.event.get()).unwrap_or_default();
         if prediction.get("id") != event.get("id").filter(|v| !v.is_null()) {
             problems.push(format!(
                 "{id}: id expected {}, actual {}",
@@ -234,7 +241,8 @@ impl<'a> FunctionChecks<'a> {
                 wrong += 1;
                 check.problem(problem);
             }
-            self.progress.count("malformed payloads", i + 1, corpus.len());
+            self.progress
+                .count("malformed payloads", i + 1, corpus.len());
         }
         self.recovery(&mut check, "the malformed corpus");
         check.cases = corpus.len();
@@ -275,8 +283,10 @@ impl<'a> FunctionChecks<'a> {
         };
         let mut seed_bytes = [0u8; 32];
         seed_bytes[..8].copy_from_slice(&seed.to_le_bytes());
-        let mut runner =
-            TestRunner::new_with_rng(config, TestRng::from_seed(RngAlgorithm::ChaCha, &seed_bytes));
+        let mut runner = TestRunner::new_with_rng(
+            config,
+            TestRng::from_seed(RngAlgorithm::ChaCha, &seed_bytes),
+        );
         let strategy = payloads(&self.golden.cases);
         let done = Cell::new(0usize);
         let total = cases as usize;
@@ -329,8 +339,7 @@ impl<'a> FunctionChecks<'a> {
             let invocation = self.invoke(&format!("largest batch ({n} records)"), &body);
             check.cases = 1;
             match &invocation.outcome {
-                Outcome::Success(v)
-                    if v["predictions"].as_array().map(Vec::len) == Some(n) => {}
+                Outcome::Success(v) if v["predictions"].as_array().map(Vec::len) == Some(n) => {}
                 other => check.problem(format!(
                     "a batch of {n} records ({}) did not get {n} predictions: {}",
                     human_bytes(body.len() as u64),
@@ -352,7 +361,9 @@ impl<'a> FunctionChecks<'a> {
                 human_bytes(*largest as u64)
             ));
         }
-        check.details.extend(stats.oversized_requests.iter().cloned());
+        check
+            .details
+            .extend(stats.oversized_requests.iter().cloned());
         let mut sorted = stats.latencies.clone();
         sorted.sort();
         let pick = |q: f64| {
@@ -378,6 +389,10 @@ impl<'a> FunctionChecks<'a> {
         check.duration = started.elapsed();
         check
     }
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
 }
 
 /// `None` if the function answered `case` as the corpus says, else the problem.
@@ -438,8 +453,11 @@ fn crash(outcome: &Outcome) -> Option<String> {
     match outcome {
         Outcome::TimedOut => Some("the function timed out".to_owned()),
         Outcome::Unexpected(what) => Some(format!("no structured answer: {what}")),
-        Outcome::FunctionError { error_type, error_message }
-            if error_type.starts_with("Runtime.") || !error_type.chars().all(|c| c.is_ascii_alphanumeric()) =>
+        Outcome::FunctionError {
+            error_type,
+            error_message,
+        } if error_type.starts_with("Runtime.")
+            || !error_type.chars().all(|c| c.is_ascii_alphanumeric()) =>
         {
             Some(format!(
                 "the function crashed ({error_type}: {error_message}) instead of answering with a contract error"
@@ -449,7 +467,11 @@ fn crash(outcome: &Outcome) -> Option<String> {
     }
 }
 
-fn judge_generated(payload: &Payload, invocation: &Invocation, allowed: &[String]) -> Result<(), String> {
+fn judge_generated(
+    payload: &Payload,
+    invocation: &Invocation,
+    allowed: &[String],
+) -> Result<(), String> {
     if let Some(crash) = crash(&invocation.outcome) {
         return Err(crash);
     }
@@ -460,7 +482,10 @@ fn judge_generated(payload: &Payload, invocation: &Invocation, allowed: &[String
         ));
     }
     match &invocation.outcome {
-        Outcome::FunctionError { error_type, error_message } => {
+        Outcome::FunctionError {
+            error_type,
+            error_message,
+        } => {
             if !allowed.iter().any(|a| a == error_type) {
                 return Err(format!(
                     "errorType {error_type} is not one of the contract's ({}): {error_message}",
@@ -475,7 +500,8 @@ fn judge_generated(payload: &Payload, invocation: &Invocation, allowed: &[String
         // A mutation can leave a valid request (e.g. an optional field removed): then it must
         // be a real answer, one prediction per record.
         Outcome::Success(v) => {
-            let request: serde_json::Value = serde_json::from_slice(&payload.body).unwrap_or_default();
+            let request: serde_json::Value =
+                serde_json::from_slice(&payload.body).unwrap_or_default();
             let records = request["records"].as_array().map(Vec::len);
             let predictions = v["predictions"].as_array().map(Vec::len);
             if records.is_some() && records == predictions {
