@@ -13,8 +13,9 @@ written to be reproducible in another language:
   of the f64 range and lone surrogates are refused, `-0` is a float, duplicate keys are kept so
   that validation can refuse them.
 * `validate` mirrors the serde derive of `LoanApplication` (deny_unknown_fields, strict types,
-  JSON objects only) plus the semantic rules of `FeatureEngineering::transform`, and reports
-  the first error in document order with the same JSON path as `serde_path_to_error`.
+  JSON objects only) plus the value rules of `check_values` (signs, ranges, length limits in
+  code points), and reports the first error in document order with the same JSON path as
+  `serde_path_to_error` (and, for value rules, the same message).
 
 Public entry points: `FEATURES`, `FEATURE_ENGINEERING_ID`, `InvalidRecord`, `loads_strict`,
 `validate`, `transform`, `parse_and_transform`.
@@ -78,6 +79,12 @@ NONE_CATEGORY = "(none)"
 
 NAN = math.nan
 U32_MAX = 4_294_967_295
+
+# Length limits (value rules, see `_semantic`), in code points (`len`), not bytes.
+MAX_ID_CHARS = 128  # id
+MAX_TITLE_CHARS = 2048  # applicant.employment.title
+MAX_TEXT_CHARS = 128  # every other string: categories and verification statuses
+MAX_TRADELINES = 10_000  # entries of tradelines
 
 # ---------------------------------------------------------------------------------------------
 # Strict JSON
@@ -342,22 +349,37 @@ def _object(obj: JsonObject | dict, name: str, path: str) -> dict[str, Any]:
 
 
 def _semantic(r: dict[str, Any]) -> None:
-    """The rules of `FeatureEngineering::transform`, in the same order."""
+    """The rules of `check_values` (service/src/features/engineering.rs), in the same order: the
+    declaration order of the fields."""
 
     def non_negative(v: float | None, path: str) -> None:
         if v is not None and not v >= 0.0:
             raise InvalidRecord(path, "must not be negative")
 
-    income = r["applicant"]["income"]
+    def at_most(v: str | None, limit: int, path: str) -> None:
+        if v is not None and len(v) > limit:  # code points, as Rust's chars().count()
+            raise InvalidRecord(path, f"longer than {limit} characters")
+
+    at_most(r["id"], MAX_ID_CHARS, "id")
+    applicant = r["applicant"]
+    employment = applicant["employment"]
+    if employment is not None:
+        at_most(employment["title"], MAX_TITLE_CHARS, "applicant.employment.title")
+    at_most(applicant["home_ownership"], MAX_TEXT_CHARS, "applicant.home_ownership")
+    at_most(applicant["state"], MAX_TEXT_CHARS, "applicant.state")
+    income = applicant["income"]
     non_negative(income["annual"], "applicant.income.annual")
+    at_most(income["verification"], MAX_TEXT_CHARS, "applicant.income.verification")
     non_negative(income["debt_to_income"], "applicant.income.debt_to_income")
     joint = r["joint"]
     if joint is not None:
         non_negative(joint["annual_income"], "joint.annual_income")
+        at_most(joint["verification"], MAX_TEXT_CHARS, "joint.verification")
         non_negative(joint["debt_to_income"], "joint.debt_to_income")
     non_negative(r["loan"]["amount"], "loan.amount")
     if r["loan"]["term_months"] == 0:
         raise InvalidRecord("loan.term_months", "must be positive")
+    at_most(r["loan"]["purpose"], MAX_TEXT_CHARS, "loan.purpose")
     ch = r["credit_history"]
     pct = ch["never_delinquent_percent"]
     if not 0.0 <= pct <= 100.0:
@@ -365,6 +387,8 @@ def _semantic(r: dict[str, Any]) -> None:
     non_negative(ch["total_credit_limit"], "credit_history.total_credit_limit")
     non_negative(ch["total_credit_utilized"], "credit_history.total_credit_utilized")
     non_negative(ch["total_collection_amount_ever"], "credit_history.total_collection_amount_ever")
+    if len(r["tradelines"]) > MAX_TRADELINES:
+        raise InvalidRecord("tradelines", f"more than {MAX_TRADELINES} entries")
 
 
 def validate(event: Any) -> dict[str, Any]:

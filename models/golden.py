@@ -364,8 +364,12 @@ def _validation_cases() -> list[dict[str, Any]]:
     def text_of(ev: Any) -> str:
         return json.dumps(ev, ensure_ascii=False)
 
-    def add(name: str, path: str | None, ev: Any = None, text: str | None = None) -> None:
-        cases.append({"name": name, "json": text if text is not None else text_of(ev), "path": path})
+    def add(name: str, path: str | None, ev: Any = None, text: str | None = None,
+            message: str | None = None) -> None:
+        case = {"name": name, "json": text if text is not None else text_of(ev), "path": path}
+        if message is not None:  # value rules: both sides must also give the same message
+            case["message"] = message
+        cases.append(case)
 
     def edited(fn) -> dict[str, Any]:
         ev = copy.deepcopy(base)
@@ -516,10 +520,94 @@ def _validation_cases() -> list[dict[str, Any]]:
                         ("credit_history.total_credit_limit", -1),
                         ("credit_history.total_credit_utilized", -1),
                         ("credit_history.total_collection_amount_ever", -1)]:
-        add(f"rule-{path}-{value}", path, edited(put(path, value)))
+        message = ("must be positive" if path == "loan.term_months" else
+                   "must be between 0 and 100" if path.endswith("never_delinquent_percent") else
+                   "must not be negative")
+        add(f"rule-{path}-{value}", path, edited(put(path, value)), message=message)
     add("rule-order", "applicant.income.annual",
         edited(lambda ev: (put("credit_history.total_credit_limit", -1)(ev),
-                           put("applicant.income.annual", -1)(ev))))
+                           put("applicant.income.annual", -1)(ev))), message="must not be negative")
+
+    # length limits (value rules), counted in code points: not UTF-8 bytes, not UTF-16 units
+    def chars(n: int) -> str:
+        # 2, 4 and 3 bytes in UTF-8; U+1F600 is two UTF-16 units (one code point)
+        return ("\u00e9\U0001F600\u62a4" * (n // 3 + 1))[:n]
+
+    def too_long(limit: int) -> str:
+        return f"longer than {limit} characters"
+
+    limits = [("id", features.MAX_ID_CHARS),
+              ("applicant.employment.title", features.MAX_TITLE_CHARS),
+              ("applicant.home_ownership", features.MAX_TEXT_CHARS),
+              ("applicant.state", features.MAX_TEXT_CHARS),
+              ("applicant.income.verification", features.MAX_TEXT_CHARS),
+              ("joint.verification", features.MAX_TEXT_CHARS),
+              ("loan.purpose", features.MAX_TEXT_CHARS)]
+    for path, limit in limits:
+        add(f"len-{path}-at-limit", None, edited(put(path, chars(limit))))
+        add(f"len-{path}-over-limit", path, edited(put(path, chars(limit + 1))),
+            message=too_long(limit))
+    title, max_title = "applicant.employment.title", features.MAX_TITLE_CHARS
+    add("len-title-ascii-at-limit", None, edited(put(title, "a" * max_title)))
+    add("len-title-ascii-over-limit", title, edited(put(title, "a" * (max_title + 1))),
+        message=too_long(max_title))
+    add("len-title-golden-1057", None, edited(put(title, "senior " * 150 + "manager")))
+    # combining marks are code points of their own (e + U+0301 is two)
+    add("len-title-combining-at-limit", None, edited(put(title, "e\u0301" * (max_title // 2))))
+    add("len-title-combining-over-limit", title,
+        edited(put(title, "e\u0301" * (max_title // 2) + "e")), message=too_long(max_title))
+    # escaped surrogate pairs are one code point each
+    pair = "\\ud83d\\ude00"
+    add("len-id-escaped-pairs-at-limit", None,
+        text=replace_once('"id": "app-000001"', f'"id": "{pair * features.MAX_ID_CHARS}"'))
+    add("len-id-escaped-pairs-over-limit", "id",
+        text=replace_once('"id": "app-000001"', f'"id": "{pair * (features.MAX_ID_CHARS + 1)}"'),
+        message=too_long(features.MAX_ID_CHARS))
+    add("len-state-empty", None, edited(put("applicant.state", "")))
+
+    max_lines = features.MAX_TRADELINES
+    add("len-tradelines-at-limit", None,
+        edited(put("tradelines", [{"kind": "other", "open": True}] * max_lines)))
+    add("len-tradelines-over-limit", "tradelines",
+        edited(put("tradelines", [{"kind": "other", "open": True}] * (max_lines + 1))),
+        message=f"more than {max_lines} entries")
+
+    # length rules sit among the other value rules, in the declaration order of the fields
+    over = {p: chars(limit + 1) for p, limit in limits}
+    for name, path, edits in [
+        ("id-before-annual", "id", [("id", over["id"]), ("applicant.income.annual", -1)]),
+        ("title-before-state", title,
+         [(title, over[title]), ("applicant.state", over["applicant.state"])]),
+        ("home-before-state", "applicant.home_ownership",
+         [("applicant.home_ownership", over["applicant.home_ownership"]),
+          ("applicant.state", over["applicant.state"])]),
+        ("annual-before-verification", "applicant.income.annual",
+         [("applicant.income.annual", -1),
+          ("applicant.income.verification", over["applicant.income.verification"])]),
+        ("verification-before-dti", "applicant.income.verification",
+         [("applicant.income.verification", over["applicant.income.verification"]),
+          ("applicant.income.debt_to_income", -1)]),
+        ("joint-income-before-joint-verification", "joint.annual_income",
+         [("joint.annual_income", -1), ("joint.verification", over["joint.verification"])]),
+        ("joint-verification-before-joint-dti", "joint.verification",
+         [("joint.verification", over["joint.verification"]), ("joint.debt_to_income", -1)]),
+        ("term-before-purpose", "loan.term_months",
+         [("loan.term_months", 0), ("loan.purpose", over["loan.purpose"])]),
+        ("purpose-before-credit-history", "loan.purpose",
+         [("loan.purpose", over["loan.purpose"]),
+          ("credit_history.never_delinquent_percent", 150)]),
+    ]:
+        add(f"order-len-{name}", path,
+            edited(lambda ev, edits=edits: [put(p, v)(ev) for p, v in edits]))
+    # value rules follow the declaration order even when the text orders the keys otherwise
+    reordered = edited(lambda ev: (put("loan.purpose", over["loan.purpose"])(ev),
+                                   put("applicant.state", over["applicant.state"])(ev)))
+    reordered = {k: reordered[k] for k in reversed(list(reordered))}
+    add("order-len-declaration-not-text-order", "applicant.state", reordered,
+        message=too_long(features.MAX_TEXT_CHARS))
+    # shape errors come before every value rule
+    add("order-shape-before-len", "loan.zz",
+        edited(lambda ev: (put(title, over[title])(ev), put("loan.zz", 1)(ev))))
     return cases
 
 

@@ -3,8 +3,8 @@
 //! equals NaN; identical category strings). Goldens are written by
 //! `models/golden.py predict`; this test never rewrites them.
 //!
-//! Also checks that Python and Rust refuse the same records with the same JSON path
-//! (`models/validation_cases.jsonl`).
+//! Also checks that Python and Rust refuse the same records with the same JSON path, and for
+//! value rules (signs, ranges, length limits) the same message (`models/validation_cases.jsonl`).
 
 use std::path::{Path, PathBuf};
 
@@ -258,13 +258,15 @@ fn golden_predictions_match_training_time_predictions() {
 }
 
 /// One line of models/validation_cases.jsonl: a record as JSON text and the path of the error
-/// both implementations must report (`null`: valid).
+/// both implementations must report (`null`: valid); for value rules also the message.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct ValidationCase {
     name: String,
     json: String,
     path: Option<String>,
+    #[serde(default)]
+    message: Option<String>,
 }
 
 #[test]
@@ -288,6 +290,14 @@ fn python_and_rust_refuse_the_same_records_at_the_same_path() {
                 path,
                 result.err().map(|e| e.to_string()).unwrap_or_default()
             ));
+        } else if let Some(expected) = &case.message {
+            let message = result.as_ref().err().map(|e| e.message());
+            if message != Some(expected.as_str()) {
+                failures.push(format!(
+                    "{}: expected message {expected:?}, Rust gives {message:?}",
+                    case.name
+                ));
+            }
         }
     }
     assert!(count > 30, "too few validation cases: {count}");

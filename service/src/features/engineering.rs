@@ -395,32 +395,81 @@ fn count(n: impl TryInto<u64>) -> f64 {
     n.try_into().map_or(f64::NAN, |n: u64| n as f64)
 }
 
-/// The value rules, checked in this order (the same order as `_semantic` in
-/// `models/features.py`); the first failure is reported:
+/// Longest `id`, in characters (Unicode code points).
+pub const MAX_ID_CHARS: usize = 128;
+
+/// Longest `applicant.employment.title`, in characters (Unicode code points).
+pub const MAX_TITLE_CHARS: usize = 2048;
+
+/// Longest other string of a record (`applicant.home_ownership`, `applicant.state`,
+/// `applicant.income.verification`, `joint.verification`, `loan.purpose`), in characters
+/// (Unicode code points).
+pub const MAX_TEXT_CHARS: usize = 128;
+
+/// Most entries in `tradelines`.
+pub const MAX_TRADELINES: usize = 10_000;
+
+/// The value rules, checked in the declaration order of the record's fields (the same order as
+/// `_semantic` in `models/features.py`); the first failure is reported:
 ///
-/// - amounts (`applicant.income.annual`, `applicant.income.debt_to_income`,
-///   `joint.annual_income`, `joint.debt_to_income`, `loan.amount`) must not be negative;
-/// - `loan.term_months` must be positive;
+/// - `id`: at most [`MAX_ID_CHARS`] characters;
+/// - `applicant.employment.title`: at most [`MAX_TITLE_CHARS`] characters;
+/// - `applicant.home_ownership`, `applicant.state`: at most [`MAX_TEXT_CHARS`] characters;
+/// - `applicant.income.annual` must not be negative; `applicant.income.verification`: at most
+///   [`MAX_TEXT_CHARS`] characters; `applicant.income.debt_to_income` must not be negative;
+/// - `joint.annual_income` must not be negative; `joint.verification`: at most
+///   [`MAX_TEXT_CHARS`] characters; `joint.debt_to_income` must not be negative;
+/// - `loan.amount` must not be negative; `loan.term_months` must be positive; `loan.purpose`:
+///   at most [`MAX_TEXT_CHARS`] characters;
 /// - `credit_history.never_delinquent_percent` must be between 0 and 100;
 /// - `credit_history.total_credit_limit`, `total_credit_utilized`,
-///   `total_collection_amount_ever` must not be negative.
+///   `total_collection_amount_ever` must not be negative;
+/// - `tradelines`: at most [`MAX_TRADELINES`] entries.
 ///
+/// Lengths count Unicode code points (`chars().count()`, Python's `len`), not bytes; a string
+/// over its limit is refused with `longer than N characters`, a list with `more than N entries`.
 /// Floats must also be finite (JSON cannot express anything else; this guards records built
 /// in code).
 pub fn check_values(record: &LoanApplication) -> Result<(), InvalidRecord> {
-    let income = &record.applicant.income;
+    if let Some(id) = &record.id {
+        at_most_chars(id, MAX_ID_CHARS, "id")?;
+    }
+    let applicant = &record.applicant;
+    if let Some(title) = applicant
+        .employment
+        .as_ref()
+        .and_then(|e| e.title.as_deref())
+    {
+        at_most_chars(title, MAX_TITLE_CHARS, "applicant.employment.title")?;
+    }
+    at_most_chars(
+        &applicant.home_ownership,
+        MAX_TEXT_CHARS,
+        "applicant.home_ownership",
+    )?;
+    at_most_chars(&applicant.state, MAX_TEXT_CHARS, "applicant.state")?;
+    let income = &applicant.income;
     non_negative(income.annual, "applicant.income.annual")?;
+    at_most_chars(
+        &income.verification,
+        MAX_TEXT_CHARS,
+        "applicant.income.verification",
+    )?;
     if let Some(dti) = income.debt_to_income {
         non_negative(dti, "applicant.income.debt_to_income")?;
     }
     if let Some(joint) = &record.joint {
         non_negative(joint.annual_income, "joint.annual_income")?;
+        if let Some(verification) = &joint.verification {
+            at_most_chars(verification, MAX_TEXT_CHARS, "joint.verification")?;
+        }
         non_negative(joint.debt_to_income, "joint.debt_to_income")?;
     }
     non_negative(record.loan.amount, "loan.amount")?;
     if record.loan.term_months == 0 {
         return Err(InvalidRecord::new("loan.term_months", "must be positive"));
     }
+    at_most_chars(&record.loan.purpose, MAX_TEXT_CHARS, "loan.purpose")?;
     let history = &record.credit_history;
     let pct = history.never_delinquent_percent;
     finite(pct, "credit_history.never_delinquent_percent")?;
@@ -442,6 +491,24 @@ pub fn check_values(record: &LoanApplication) -> Result<(), InvalidRecord> {
         history.total_collection_amount_ever,
         "credit_history.total_collection_amount_ever",
     )?;
+    if record.tradelines.len() > MAX_TRADELINES {
+        return Err(InvalidRecord::new(
+            "tradelines",
+            format!("more than {MAX_TRADELINES} entries"),
+        ));
+    }
+    Ok(())
+}
+
+/// Refuses `s` if it has more than `max` characters (code points). A string has at most as
+/// many characters as bytes, so only strings of more than `max` bytes are counted.
+fn at_most_chars(s: &str, max: usize, path: &str) -> Result<(), InvalidRecord> {
+    if s.len() > max && s.chars().count() > max {
+        return Err(InvalidRecord::new(
+            path,
+            format!("longer than {max} characters"),
+        ));
+    }
     Ok(())
 }
 

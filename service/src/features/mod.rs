@@ -10,8 +10,9 @@
 //!   tables, whose versions differ between Python and Rust);
 //! - JSON numbers are parsed with correct rounding (serde_json `float_roundtrip`, like Python's
 //!   `json`), and `-0` is read as `0`;
-//! - validation (shape via serde, values via [`check_values`]) is mirrored by the reference,
-//!   which names the same JSON path for the same error.
+//! - validation (shape via serde, values via [`check_values`], including the length limits
+//!   [`MAX_ID_CHARS`], [`MAX_TITLE_CHARS`], [`MAX_TEXT_CHARS`] and [`MAX_TRADELINES`]) is
+//!   mirrored by the reference, which names the same JSON path and message for the same error.
 //!
 //! ```no_run
 //! # fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -31,7 +32,8 @@ mod text;
 
 pub use engineering::{
     FEATURE_ENGINEERING_ID, FEATURE_SET_FORMAT_VERSION, Feature, FeatureEngineering, FeatureKind,
-    FeatureSet, FeatureSpec, Features, NONE_CATEGORY, Target, check_values,
+    FeatureSet, FeatureSpec, Features, MAX_ID_CHARS, MAX_TEXT_CHARS, MAX_TITLE_CHARS,
+    MAX_TRADELINES, NONE_CATEGORY, Target, check_values,
 };
 pub use error::{FeatureSetError, InvalidRecord};
 pub use record::{

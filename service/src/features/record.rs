@@ -5,6 +5,9 @@
 //! type exactly (counts are non-negative JSON integers that fit in a `u32`; amounts are any JSON
 //! number within the `f64` range). Optional fields may be absent or `null`, with the same
 //! meaning. `models/features.py` mirrors these rules for the training side.
+//!
+//! Value rules, including the length limits of strings and of `tradelines`, are checked after
+//! deserialization by [`check_values`](super::check_values).
 
 use std::fmt;
 use std::marker::PhantomData;
@@ -18,7 +21,8 @@ use super::InvalidRecord;
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(remote = "Self", deny_unknown_fields)]
 pub struct LoanApplication {
-    /// The caller's identifier of the application; echoed, never used as a feature.
+    /// The caller's identifier of the application; echoed, never used as a feature. At most
+    /// [`MAX_ID_CHARS`](super::MAX_ID_CHARS) characters.
     pub id: Option<String>,
     /// The (main) applicant.
     pub applicant: Applicant,
@@ -28,7 +32,8 @@ pub struct LoanApplication {
     pub loan: Loan,
     /// The applicant's credit bureau summary.
     pub credit_history: CreditHistory,
-    /// The applicant's credit lines (accounts); may be empty.
+    /// The applicant's credit lines (accounts); may be empty, at most
+    /// [`MAX_TRADELINES`](super::MAX_TRADELINES) entries.
     pub tradelines: Vec<Tradeline>,
 }
 
@@ -38,7 +43,8 @@ pub struct LoanApplication {
 pub struct Applicant {
     /// Employment; `None` when unknown (e.g. not employed).
     pub employment: Option<Employment>,
-    /// Home ownership, e.g. `MORTGAGE`, `RENT`, `OWN`.
+    /// Home ownership, e.g. `MORTGAGE`, `RENT`, `OWN`; at most
+    /// [`MAX_TEXT_CHARS`](super::MAX_TEXT_CHARS) characters, as every other category.
     pub home_ownership: String,
     /// Two-letter US state code.
     pub state: String,
@@ -50,7 +56,8 @@ pub struct Applicant {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(remote = "Self", deny_unknown_fields)]
 pub struct Employment {
-    /// Free-text job title, as typed by the applicant.
+    /// Free-text job title, as typed by the applicant; at most
+    /// [`MAX_TITLE_CHARS`](super::MAX_TITLE_CHARS) characters.
     pub title: Option<String>,
     /// Years in the current job (10 means 10 or more).
     pub length_years: Option<u32>,

@@ -268,6 +268,278 @@ fn value_rules_name_the_path() {
     assert!(engineering().transform(&record).is_err());
 }
 
+/// The path and message of the error for `json`, from parsing or from the value checks.
+fn error_of(json: &str) -> Option<(String, String)> {
+    let result = LoanApplication::from_json(json.as_bytes())
+        .and_then(|record| engineering().transform(&record).map(|_| ()));
+    result
+        .err()
+        .map(|e| (e.path().to_owned(), e.message().to_owned()))
+}
+
+/// `n` characters cycling through é (2 UTF-8 bytes), 😀 (4 bytes, 2 UTF-16 units), 护 (3 bytes).
+fn wide(n: usize) -> String {
+    "é😀护".chars().cycle().take(n).collect()
+}
+
+/// The string fields with their limits: (path, text in BASE, replacement with `{}` for the value).
+const STRING_FIELDS: &[(&str, &str, &str, usize)] = &[
+    ("id", r#""id": "app-1""#, r#""id": "{}""#, MAX_ID_CHARS),
+    (
+        "applicant.employment.title",
+        r#""title": "Store Manager ""#,
+        r#""title": "{}""#,
+        MAX_TITLE_CHARS,
+    ),
+    (
+        "applicant.home_ownership",
+        r#""home_ownership": "MORTGAGE""#,
+        r#""home_ownership": "{}""#,
+        MAX_TEXT_CHARS,
+    ),
+    (
+        "applicant.state",
+        r#""state": "NJ""#,
+        r#""state": "{}""#,
+        MAX_TEXT_CHARS,
+    ),
+    (
+        "applicant.income.verification",
+        r#""verification": "Verified""#,
+        r#""verification": "{}""#,
+        MAX_TEXT_CHARS,
+    ),
+    (
+        "joint.verification",
+        r#""verification": null"#,
+        r#""verification": "{}""#,
+        MAX_TEXT_CHARS,
+    ),
+    (
+        "loan.purpose",
+        r#""purpose": "moving""#,
+        r#""purpose": "{}""#,
+        MAX_TEXT_CHARS,
+    ),
+];
+
+fn with_string(field: &str, value: &str) -> String {
+    let (_, from, to, _) = STRING_FIELDS
+        .iter()
+        .find(|(path, ..)| *path == field)
+        .expect("known string field");
+    edit(from, &to.replace("{}", value))
+}
+
+#[test]
+fn length_limits() {
+    assert_eq!(MAX_ID_CHARS, 128);
+    assert_eq!(MAX_TITLE_CHARS, 2048);
+    assert_eq!(MAX_TEXT_CHARS, 128);
+    assert_eq!(MAX_TRADELINES, 10_000);
+}
+
+#[test]
+fn every_string_is_refused_just_over_its_limit() {
+    for &(path, _, _, limit) in STRING_FIELDS {
+        let at = wide(limit);
+        assert!(at.len() > limit, "bytes != characters");
+        assert_eq!(error_of(&with_string(path, &at)), None, "{path} at {limit}");
+        assert_eq!(
+            error_of(&with_string(path, &wide(limit + 1))),
+            Some((path.to_owned(), format!("longer than {limit} characters"))),
+            "{path} over {limit}"
+        );
+        // ASCII, where bytes == characters
+        assert_eq!(error_of(&with_string(path, &"a".repeat(limit))), None);
+        assert_eq!(
+            error_of(&with_string(path, &"a".repeat(limit + 1))).map(|(p, _)| p),
+            Some(path.to_owned())
+        );
+    }
+}
+
+#[test]
+fn lengths_count_code_points() {
+    // escaped surrogate pairs: one code point each (two UTF-16 units, four UTF-8 bytes)
+    let pairs = r"\ud83d\ude00".repeat(MAX_ID_CHARS);
+    assert_eq!(error_of(&with_string("id", &pairs)), None);
+    assert_eq!(
+        error_of(&with_string("id", &format!("x{pairs}"))),
+        Some(("id".to_owned(), "longer than 128 characters".to_owned()))
+    );
+    // a combining mark is a code point of its own: e + U+0301 counts two
+    let title = "e\u{0301}".repeat(MAX_TITLE_CHARS / 2);
+    assert_eq!(
+        error_of(&with_string("applicant.employment.title", &title)),
+        None
+    );
+    assert_eq!(
+        error_of(&with_string(
+            "applicant.employment.title",
+            &format!("{title}e")
+        ))
+        .map(|(p, _)| p),
+        Some("applicant.employment.title".to_owned())
+    );
+    // the longest golden title (1057 characters) stays valid
+    let golden = format!("{}manager", "senior ".repeat(150));
+    assert_eq!(golden.chars().count(), 1057);
+    assert_eq!(
+        error_of(&with_string("applicant.employment.title", &golden)),
+        None
+    );
+    // the feature still counts code points
+    let f = features_of(&with_string(
+        "applicant.employment.title",
+        &wide(MAX_TITLE_CHARS),
+    ));
+    assert_eq!(float(&f, "title_length"), 2048.0);
+}
+
+#[test]
+fn huge_strings_are_invalid_records() {
+    let title = "engineer ".repeat(111_112); // 1 MB
+    assert_eq!(
+        error_of(&with_string("applicant.employment.title", &title)),
+        Some((
+            "applicant.employment.title".to_owned(),
+            "longer than 2048 characters".to_owned()
+        ))
+    );
+    assert_eq!(
+        error_of(&with_string("id", &"x".repeat(100_000))),
+        Some(("id".to_owned(), "longer than 128 characters".to_owned()))
+    );
+}
+
+#[test]
+fn tradelines_are_limited() {
+    let lines = |n: usize, last: &str| {
+        let mut items = vec![r#"{"kind": "other", "open": true}"#; n];
+        items.push(last);
+        with_tradelines(&format!("[{}]", items.join(", ")))
+    };
+    let ok = r#"{"kind": "mortgage", "open": false}"#;
+    assert_eq!(error_of(&lines(MAX_TRADELINES - 1, ok)), None);
+    assert_eq!(
+        error_of(&lines(MAX_TRADELINES, ok)),
+        Some((
+            "tradelines".to_owned(),
+            "more than 10000 entries".to_owned()
+        ))
+    );
+    // a shape error in any entry comes before the count
+    assert_eq!(
+        error_of(&lines(MAX_TRADELINES, r#"{"kind": "boat", "open": true}"#)).map(|(p, _)| p),
+        Some("tradelines[10000].kind".to_owned())
+    );
+    // every other value rule comes before the count (tradelines is the last field)
+    let json = lines(MAX_TRADELINES, ok).replacen("70795", "-1", 1);
+    assert_eq!(
+        error_of(&json).map(|(p, _)| p),
+        Some("credit_history.total_credit_limit".to_owned())
+    );
+    // records built in code
+    let mut record = LoanApplication::from_json(BASE.as_bytes()).expect("valid");
+    let line = record.tradelines[0].clone();
+    record.tradelines = vec![line.clone(); MAX_TRADELINES];
+    assert_eq!(check_values(&record), Ok(()));
+    record.tradelines.push(line);
+    assert_eq!(
+        check_values(&record).map_err(|e| e.path().to_owned()),
+        Err("tradelines".to_owned())
+    );
+}
+
+#[test]
+fn length_rules_follow_the_declaration_order() {
+    let over = |path: &str| {
+        let (.., limit) = STRING_FIELDS
+            .iter()
+            .find(|(p, ..)| *p == path)
+            .expect("known string field");
+        "x".repeat(limit + 1)
+    };
+    // (the field made too long, another edit of BASE, the path reported)
+    let long_state = format!(r#""state": "{}""#, over("applicant.state"));
+    let cases: &[(&str, (&str, &str), &str)] = &[
+        ("id", ("90000.0", "-1"), "id"),
+        (
+            "applicant.employment.title",
+            (r#""state": "NJ""#, &long_state),
+            "applicant.employment.title",
+        ),
+        (
+            "applicant.home_ownership",
+            (r#""state": "NJ""#, &long_state),
+            "applicant.home_ownership",
+        ),
+        (
+            "applicant.income.verification",
+            ("90000.0", "-1"),
+            "applicant.income.annual",
+        ),
+        (
+            "applicant.income.verification",
+            ("18.01", "-1"),
+            "applicant.income.verification",
+        ),
+        (
+            "joint.verification",
+            ("150000", "-1"),
+            "joint.annual_income",
+        ),
+        ("joint.verification", ("12.5", "-1"), "joint.verification"),
+        (
+            "loan.purpose",
+            (r#""term_months": 60"#, r#""term_months": 0"#),
+            "loan.term_months",
+        ),
+        ("loan.purpose", ("92.9", "150"), "loan.purpose"),
+        // shape errors come before every value rule
+        (
+            "loan.purpose",
+            (r#""purpose""#, r#""zz": 1, "purpose""#),
+            "loan.zz",
+        ),
+    ];
+    for &(long, (from, to), expected) in cases {
+        let json = with_string(long, &over(long));
+        assert_eq!(json.matches(from).count(), 1, "{from}");
+        assert_eq!(
+            error_of(&json.replacen(from, to, 1))
+                .map(|(p, _)| p)
+                .as_deref(),
+            Some(expected),
+            "{long} too long, {from} -> {to}"
+        );
+    }
+    // the declaration order, not the order of the keys in the text: `loan` moved first
+    let json = with_string("loan.purpose", &over("loan.purpose")).replacen(
+        r#""state": "NJ""#,
+        &long_state,
+        1,
+    );
+    let loan_at = json.find(r#""loan": "#).expect("loan");
+    let loan_end = loan_at + json[loan_at..].find('}').expect("loan ends") + 1;
+    let rest = format!(
+        "{}{}",
+        &json[1..loan_at],
+        json[loan_end..].trim_start_matches([',', '\n', ' '])
+    );
+    let reordered = format!("{{{}, {rest}", &json[loan_at..loan_end]);
+    assert!(reordered.starts_with(r#"{"loan": {"#), "{reordered}");
+    assert_eq!(
+        LoanApplication::from_json(reordered.as_bytes()).map(|_| ()),
+        Ok(())
+    );
+    assert_eq!(
+        error_of(&reordered).map(|(p, _)| p).as_deref(),
+        Some("applicant.state")
+    );
+}
+
 #[test]
 fn optional_fields_absent_or_null_mean_the_same() {
     let absent = features_of(&edit(r#""months_since_last_delinquency": null,"#, ""));
