@@ -149,3 +149,77 @@ pub(crate) fn provenance(facts: &ImageFacts, golden: &GoldenSet) -> CheckResult 
     };
     check
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::image::{Executable, Layer};
+
+    fn facts(config_arch: &str, elf: Arch) -> ImageFacts {
+        ImageFacts {
+            reference: "test".to_owned(),
+            architecture: config_arch.to_owned(),
+            os: "linux".to_owned(),
+            platform_manifests: 1,
+            attestation_manifests: 0,
+            has_index: false,
+            layers: vec![Layer {
+                blob: "l".to_owned(),
+                size_bytes: 10,
+                created_by: None,
+            }],
+            entrypoint: vec!["/var/runtime/bootstrap".to_owned()],
+            user: None,
+            env: vec![],
+            executable: Some(Executable {
+                path: "var/runtime/bootstrap".to_owned(),
+                elf_machine: Some(elf.elf_machine()),
+                statically_linked: true,
+            }),
+            model: None,
+        }
+    }
+
+    #[test]
+    fn an_arm64_config_around_an_x86_64_binary_is_caught() {
+        // The classic mistake: `docker build --platform linux/arm64` around a binary compiled
+        // for the build machine. The config is right; the binary is not.
+        let check = architecture(&facts("arm64", Arch::X86_64), Arch::Arm64);
+        assert!(!check.passed());
+        assert!(
+            check.details[0].contains("built for x86_64"),
+            "{:?}",
+            check.details
+        );
+        assert!(architecture(&facts("arm64", Arch::Arm64), Arch::Arm64).passed());
+    }
+
+    #[test]
+    fn attestation_manifests_and_dynamic_binaries_are_caught() {
+        let mut f = facts("amd64", Arch::X86_64);
+        f.attestation_manifests = 1;
+        f.has_index = true;
+        let check = architecture(&f, Arch::X86_64);
+        assert!(
+            check
+                .details
+                .iter()
+                .any(|d| d.contains("--provenance=false")),
+            "{:?}",
+            check.details
+        );
+        let mut f = facts("amd64", Arch::X86_64);
+        if let Some(exe) = f.executable.as_mut() {
+            exe.statically_linked = false;
+        }
+        let check = architecture(&f, Arch::X86_64);
+        assert!(
+            check
+                .details
+                .iter()
+                .any(|d| d.contains("dynamically linked")),
+            "{:?}",
+            check.details
+        );
+    }
+}
