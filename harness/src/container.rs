@@ -89,31 +89,23 @@ impl Outcome {
     /// One line describing the outcome, for reports.
     pub(crate) fn describe(&self) -> String {
         match self {
-            Outcome::Success(v) => {
-                let text = v.to_string();
-                if text.len() > 300 {
-                    format!("success: {}...", &text[..text.floor_char_boundary(300)])
-                } else {
-                    format!("success: {text}")
-                }
-            }
+            Outcome::Success(v) => format!("success: {}", shorten(&v.to_string())),
             Outcome::FunctionError {
                 error_type,
                 error_message,
-            } => {
-                let message = if error_message.len() > 300 {
-                    format!(
-                        "{}...",
-                        &error_message[..error_message.floor_char_boundary(300)]
-                    )
-                } else {
-                    error_message.clone()
-                };
-                format!("function error {error_type}: {message}")
-            }
+            } => format!("function error {error_type}: {}", shorten(error_message)),
             Outcome::TimedOut => "timed out".to_owned(),
             Outcome::Unexpected(what) => format!("unexpected: {what}"),
         }
+    }
+}
+
+/// At most 300 bytes of `text`, cut at a character boundary: responses can be megabytes.
+fn shorten(text: &str) -> String {
+    if text.len() > 300 {
+        format!("{}...", &text[..text.floor_char_boundary(300)])
+    } else {
+        text.to_owned()
     }
 }
 

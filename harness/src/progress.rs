@@ -51,7 +51,7 @@ impl Progress {
             let _ = err.flush();
         } else {
             let tenth = total.div_ceil(10);
-            if done == total || done % tenth == 0 {
+            if done == total || done.is_multiple_of(tenth) {
                 eprintln!("    {what}: {done}/{total}");
             }
         }

@@ -128,7 +128,9 @@ pub enum FunctionError {
         message: String,
     },
     /// More records than [`MAX_RECORDS`].
-    #[error("records: {count} records in one request; at most {MAX_RECORDS} are accepted, split the batch")]
+    #[error(
+        "records: {count} records in one request; at most {MAX_RECORDS} are accepted, split the batch"
+    )]
     BatchTooLarge {
         /// Records received.
         count: usize,
@@ -196,7 +198,9 @@ pub enum InitError {
         source: serde_json::Error,
     },
     /// `model.json` is not the file `metadata.json` describes.
-    #[error("model.json has sha256 {actual} but metadata.json says {expected}: the model directory mixes two exports; re-export with models/train.py")]
+    #[error(
+        "model.json has sha256 {actual} but metadata.json says {expected}: the model directory mixes two exports; re-export with models/train.py"
+    )]
     ModelChanged {
         /// sha256 recorded at export.
         expected: String,

@@ -38,7 +38,9 @@ pub enum PredictionError {
 #[derive(Debug, thiserror::Error)]
 pub enum ModelMismatch {
     /// The model is not a binary classifier.
-    #[error("the model must be a binary classifier (one raw dimension, two classes); it has {dimension} dimension(s) and {classes} class(es)")]
+    #[error(
+        "the model must be a binary classifier (one raw dimension, two classes); it has {dimension} dimension(s) and {classes} class(es)"
+    )]
     NotBinary {
         /// Raw dimensions of the model.
         dimension: usize,
@@ -54,7 +56,9 @@ pub enum ModelMismatch {
         feature_set: usize,
     },
     /// A column's kind differs.
-    #[error("column {index} (`{name}`) is {feature_set} in feature_set.json but {model} in the model")]
+    #[error(
+        "column {index} (`{name}`) is {feature_set} in feature_set.json but {model} in the model"
+    )]
     ColumnKind {
         /// Column index.
         index: usize,
@@ -93,11 +97,13 @@ impl PredictionStage {
         for (index, (kind, spec)) in kinds.iter().zip(specs).enumerate() {
             let same = matches!(
                 (kind, spec.kind),
-                (catboost::FeatureKind::Float, crate::features::FeatureKind::Float)
-                    | (
-                        catboost::FeatureKind::Categorical,
-                        crate::features::FeatureKind::Categorical
-                    )
+                (
+                    catboost::FeatureKind::Float,
+                    crate::features::FeatureKind::Float
+                ) | (
+                    catboost::FeatureKind::Categorical,
+                    crate::features::FeatureKind::Categorical
+                )
             );
             if !same {
                 return Err(ModelMismatch::ColumnKind {

@@ -27,11 +27,11 @@ fn golden() -> &'static [(String, String, Value)] {
 }
 
 fn read_golden() -> Vec<(String, String, Value)> {
-    let inputs = std::fs::read_to_string(root().join("golden/inputs.jsonl")).unwrap();
-    let expected = std::fs::read_to_string(root().join("golden/expected.jsonl")).unwrap();
+    let inputs = std::fs::read_to_string(root().join("golden/inputs.jsonl")).expect("inputs");
+    let expected = std::fs::read_to_string(root().join("golden/expected.jsonl")).expect("expected");
     let expected: Vec<Value> = expected
         .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
+        .map(|l| serde_json::from_str(l).expect("an expected.jsonl line"))
         .collect();
     inputs
         .lines()
@@ -43,7 +43,7 @@ fn read_golden() -> Vec<(String, String, Value)> {
                 #[serde(borrow)]
                 event: &'a serde_json::value::RawValue,
             }
-            let input: Input<'_> = serde_json::from_str(line).unwrap();
+            let input: Input<'_> = serde_json::from_str(line).expect("an inputs.jsonl line");
             assert_eq!(exp["case_id"], input.case_id.as_str());
             (input.case_id, input.event.get().to_owned(), exp)
         })
@@ -148,7 +148,11 @@ fn field_level_problems_name_the_record_and_the_field() {
 
     let mut wrong_type = base.clone();
     wrong_type["loan"]["amount"] = json!("a lot");
-    let e = error(json!({"records": [base.clone(), wrong_type]}).to_string().as_bytes());
+    let e = error(
+        json!({"records": [base.clone(), wrong_type]})
+            .to_string()
+            .as_bytes(),
+    );
     assert_eq!(e.error_type(), "InvalidPayload");
     assert!(e.to_string().starts_with("records[1].loan.amount"), "{e}");
 
@@ -183,7 +187,11 @@ fn oversized_batches_and_deep_nesting_are_refused_cleanly() {
     let e = error(&body(&events));
     assert_eq!(e.error_type(), "BatchTooLarge", "{e}");
 
-    let deep = format!("{{\"records\":{}{}}}", "[".repeat(10_000), "]".repeat(10_000));
+    let deep = format!(
+        "{{\"records\":{}{}}}",
+        "[".repeat(10_000),
+        "]".repeat(10_000)
+    );
     let e = error(deep.as_bytes());
     assert_eq!(e.error_type(), "InvalidPayload", "{e}");
 }
@@ -194,7 +202,8 @@ fn arbitrary_json() -> impl Strategy<Value = Value> {
         Just(Value::Null),
         any::<bool>().prop_map(Value::Bool),
         any::<i64>().prop_map(Value::from),
-        any::<f64>().prop_filter_map("finite", |f| serde_json::Number::from_f64(f).map(Value::Number)),
+        any::<f64>().prop_filter_map("finite", |f| serde_json::Number::from_f64(f)
+            .map(Value::Number)),
         "\\PC{0,12}".prop_map(Value::String),
     ];
     let key = prop_oneof![

@@ -25,7 +25,9 @@ async fn main() -> ExitCode {
     };
     let function = &function;
     let handler =
-        service_fn(move |event: LambdaEvent<Incoming>| async move { function.handle(event.payload) });
+        service_fn(
+            move |event: LambdaEvent<Incoming>| async move { function.handle(event.payload) },
+        );
     match lambda_runtime::run(handler).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
