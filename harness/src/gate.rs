@@ -32,8 +32,11 @@ pub struct GateConfig {
     pub image: ImageSource,
     /// Directory with `inputs.jsonl`, `expected.jsonl`, `manifest.json`.
     pub golden_dir: PathBuf,
-    /// Directory with the malformed corpus `cases.json` (and proptest's regressions file).
+    /// Directory with the malformed corpus `cases.json`.
     pub malformed_dir: PathBuf,
+    /// Where proptest persists the seeds of failing generated payloads (replayed first on the
+    /// next run). Tests of deliberately broken images point it elsewhere.
+    pub regressions: PathBuf,
     /// Image size budget in bytes (uncompressed).
     pub max_image_size: u64,
     /// Absolute tolerance on probabilities.
@@ -68,6 +71,10 @@ impl GateConfig {
             image: ImageSource::Build(BuildOptions::new(arch, &workspace)),
             golden_dir: workspace.join("golden"),
             malformed_dir: workspace.join("golden").join("malformed"),
+            regressions: workspace
+                .join("golden")
+                .join("malformed")
+                .join("proptest-regressions.txt"),
             max_image_size: DEFAULT_MAX_IMAGE_SIZE,
             tolerance: 1e-9,
             rie: None,
@@ -183,7 +190,7 @@ pub fn verify(config: &GateConfig) -> Result<Report, GateError> {
                 report.checks.push(function.generated(
                     config.generated_cases,
                     config.seed,
-                    &config.malformed_dir.join("proptest-regressions.txt"),
+                    &config.regressions,
                     &allowed,
                 ));
                 progress.step("Lambda limits");

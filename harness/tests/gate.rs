@@ -170,8 +170,15 @@ fn a_handler_that_panics_on_bad_input_is_caught() {
     let mut config = GateConfig::new(Arch::X86_64, workspace());
     config.image = ImageSource::Existing(build(&options));
     config.generated_cases = 50;
+    // Its failures are expected: keep them out of the project's regressions file.
+    let scratch = tempfile::tempdir().unwrap();
+    config.regressions = scratch.path().join("regressions.txt");
     let report = run(&config);
     assert!(!report.passed());
+    assert!(
+        std::fs::read_to_string(&config.regressions).is_ok_and(|s| s.contains("cc ")),
+        "the shrunk failure is persisted"
+    );
     // Valid input still works; bad input crashes the handler instead of getting an error.
     assert_eq!(status(&report, "golden-replay"), Status::Passed);
     assert_eq!(status(&report, "malformed-corpus"), Status::Failed);
