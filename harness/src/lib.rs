@@ -25,6 +25,7 @@ mod image;
 mod image_build;
 mod malformed;
 mod progress;
+mod regen;
 mod report;
 mod rie;
 
@@ -41,5 +42,9 @@ pub use image::{Executable, ImageError, ImageFacts, ImageFile, Layer, MODEL_DIR_
 pub use image_build::{BuildError, BuildOptions, BuiltImage, DEFAULT_REPOSITORY, build};
 pub use malformed::{CorpusError, LAMBDA_PAYLOAD_LIMIT};
 pub use progress::Progress;
+pub use regen::{
+    CheckOutcome, FieldChange, GoldenPaths, MODELS_PYTHON_ENV, PENDING_DIR, PYTHON_SETUP,
+    RegenError, Review, check as check_goldens, regen as regen_goldens,
+};
 pub use report::{Report, ReportError};
 pub use rie::{PYTHON_ENV, RIE_PATH_ENV, Rie, RieError, RieOrigin, SAM_CLI_VERSION, provision};

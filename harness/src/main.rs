@@ -1,7 +1,8 @@
 //! `harness`: build the Lambda image and verify it before it is pushed.
 //!
-//! Exit status: 0 when every check passed, 1 when a check failed, 2 for setup or usage errors
-//! (Docker missing, no emulation, unreadable goldens, bad flags).
+//! Exit status: 0 when every check passed, 1 when a check failed (or goldens are stale, or
+//! regenerated goldens wait for `--accept`), 2 for setup or usage errors (Docker missing, no
+//! emulation, unreadable goldens, no Python for the training side, bad flags).
 
 use anyhow::Context as _;
 use clap::{Args, Parser, Subcommand};
@@ -27,6 +28,29 @@ enum Command {
     Build(BuildArgs),
     /// Build (or take) the image and run every check; exit 0 only if all pass.
     Verify(VerifyArgs),
+    /// Keep the golden files in step with the training-time model.
+    #[command(subcommand)]
+    Golden(GoldenCommand),
+}
+
+#[derive(Subcommand)]
+enum GoldenCommand {
+    /// Recompute the goldens with the training side (models/, its pinned Python) into
+    /// golden/.pending and review the changes; replace the goldens only with --accept.
+    Regen {
+        /// Replace golden/expected.jsonl and golden/manifest.json with the regenerated ones.
+        #[arg(long)]
+        accept: bool,
+        /// Root of the project; default: found from the current directory upwards.
+        #[arg(long)]
+        workspace: Option<PathBuf>,
+    },
+    /// Fail unless the goldens belong to the model in models/artifacts (no Python needed).
+    Check {
+        /// Root of the project; default: found from the current directory upwards.
+        #[arg(long)]
+        workspace: Option<PathBuf>,
+    },
 }
 
 #[derive(Args)]
@@ -131,6 +155,28 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Verify(args) => verify(args),
+        Command::Golden(GoldenCommand::Check { workspace }) => {
+            let paths = harness::GoldenPaths::new(&find_workspace(workspace)?);
+            let outcome = harness::check_goldens(&paths);
+            println!("{}", outcome.render());
+            Ok(exit(outcome.passed()))
+        }
+        Command::Golden(GoldenCommand::Regen { accept, workspace }) => {
+            let paths = harness::GoldenPaths::new(&find_workspace(workspace)?);
+            let review = harness::regen_goldens(&paths, accept)?;
+            print!("{}", review.render());
+            // Pending, unaccepted changes are not a success: a script must not go on as if the
+            // goldens were current.
+            Ok(exit(!review.differs || review.accepted))
+        }
+    }
+}
+
+fn exit(passed: bool) -> ExitCode {
+    if passed {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
     }
 }
 
@@ -157,9 +203,5 @@ fn verify(args: VerifyArgs) -> anyhow::Result<ExitCode> {
     if let Some(path) = report.append_step_summary()? {
         eprintln!("summary appended to {}", path.display());
     }
-    Ok(if report.passed() {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::FAILURE
-    })
+    Ok(exit(report.passed()))
 }
