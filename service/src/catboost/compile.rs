@@ -294,6 +294,21 @@ pub(crate) fn compile(json: JsonModel) -> Result<Model, LoadError> {
                 .unwrap_or(0),
             Trees::NonSymmetric { .. } => 0,
         },
+        uniform_depth: match &trees.0 {
+            Trees::Oblivious {
+                split_offsets,
+                leaves,
+                ..
+            } if dim == 1 => {
+                let depth = split_offsets.get(1).copied().unwrap_or(0) as usize;
+                let uniform = split_offsets
+                    .windows(2)
+                    .all(|w| (w[1] - w[0]) as usize == depth);
+                (uniform && depth <= 8 && leaves.len() == (split_offsets.len() - 1) << depth)
+                    .then_some(depth)
+            }
+            _ => None,
+        },
         trees: trees.0,
         dim,
         scale,

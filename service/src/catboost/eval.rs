@@ -9,8 +9,12 @@ use super::ctr::{HashIndex, fold, fold_cat};
 use super::hash::cat_hash;
 use super::{ClassLabel, EvalError, FeatureKind, FeatureValue, Model, Prediction};
 
-/// Rows per evaluation block.
-pub(crate) const BLOCK: usize = 64;
+/// Rows per evaluation block (bin matrix rows are this long).
+pub(crate) const BLOCK: usize = 256;
+
+/// Rows processed together by the inner loops (one 16-byte vector of bins), and summed
+/// together in registers by `eval_uniform`. `BLOCK` is a multiple of it.
+pub(crate) const LANES: usize = 16;
 
 /// Marks a non-symmetric tree reference as a leaf index rather than a node index.
 pub(crate) const LEAF_FLAG: u32 = 1 << 31;
@@ -98,23 +102,30 @@ pub(crate) enum Output {
 
 /// Reusable per-call buffers.
 pub(crate) struct Scratch {
+    /// Length of a bin matrix row: rows per block for this call (a multiple of `LANES`).
+    stride: usize,
     bins: Vec<u8>,
     xs: [f32; BLOCK],
     hashes: Vec<i32>,
     keys: [u64; BLOCK],
     buckets: [u32; BLOCK],
     vals: [f32; BLOCK],
+    idx_all: Vec<u8>,
 }
 
 impl Scratch {
-    pub(crate) fn new(model: &Model) -> Self {
+    /// Buffers for evaluating `rows` rows: a single row gets one lane group, not a block.
+    pub(crate) fn new(model: &Model, rows: usize) -> Self {
+        let stride = rows.next_multiple_of(LANES).clamp(LANES, BLOCK);
         Self {
-            bins: vec![0; model.n_bins * BLOCK],
+            stride,
+            bins: vec![0; model.n_bins * stride],
             xs: [0.0; BLOCK],
-            hashes: vec![0; model.cat_flat.len() * BLOCK],
+            hashes: vec![0; model.cat_flat.len() * stride],
             keys: [0; BLOCK],
             buckets: [0; BLOCK],
             vals: [0.0; BLOCK],
+            idx_all: Vec::new(),
         }
     }
 }
@@ -124,19 +135,25 @@ impl Model {
     fn validate(&self, rows: &[FeatureValue<'_>], base_row: usize) -> Result<(), EvalError> {
         let nf = self.kinds.len();
         for (r, row) in rows.chunks_exact(nf.max(1)).enumerate() {
-            for (i, (v, k)) in row.iter().zip(&self.kinds).enumerate() {
-                let ok = matches!(
-                    (v, k),
-                    (FeatureValue::Float(_), FeatureKind::Float)
-                        | (FeatureValue::Categorical(_), FeatureKind::Categorical)
-                );
-                if !ok {
-                    return Err(EvalError::WrongKind {
-                        row: base_row + r,
-                        index: i,
-                        expected: *k,
-                    });
-                }
+            let is_ok = |(v, k): (&FeatureValue<'_>, &FeatureKind)| {
+                matches!(v, FeatureValue::Float(_)) == (*k == FeatureKind::Float)
+            };
+            // Branch-free check of the whole row first; find the culprit only on failure.
+            if !row
+                .iter()
+                .zip(&self.kinds)
+                .fold(true, |acc, p| acc & is_ok(p))
+            {
+                let i = row
+                    .iter()
+                    .zip(&self.kinds)
+                    .position(|p| !is_ok(p))
+                    .unwrap_or(0);
+                return Err(EvalError::WrongKind {
+                    row: base_row + r,
+                    index: i,
+                    expected: self.kinds[i],
+                });
             }
         }
         Ok(())
@@ -144,6 +161,9 @@ impl Model {
 
     /// Evaluates up to `BLOCK` rows (row-major, already validated) and writes
     /// `rows x dim` raw values (after scale and bias) into `out`.
+    ///
+    /// Loops run over `w` = `n` rounded up to [`LANES`] rows, so one row costs one lane group,
+    /// not a whole block; rows past `n` hold stale values whose results are never read.
     pub(crate) fn eval_block(
         &self,
         rows: &[FeatureValue<'_>],
@@ -152,7 +172,9 @@ impl Model {
         out: &mut [f64],
     ) {
         let nf = self.kinds.len();
-        debug_assert!(n <= BLOCK);
+        let stride = scratch.stride;
+        debug_assert!(n <= stride);
+        let w = n.next_multiple_of(LANES).min(stride);
         let bins = &mut scratch.bins;
         let float_at = |r: usize, flat: usize| match rows[r * nf + flat] {
             FeatureValue::Float(x) => x as f32,
@@ -161,7 +183,7 @@ impl Model {
 
         // Float borders.
         for col in &self.floats {
-            let xs = &mut scratch.xs;
+            let xs = &mut scratch.xs[..w];
             for (r, x) in xs.iter_mut().enumerate().take(n) {
                 let v = float_at(r, col.flat);
                 *x = if v.is_nan() && col.nan_as_true {
@@ -171,7 +193,7 @@ impl Model {
                 };
             }
             for (j, &b) in col.borders.iter().enumerate() {
-                let dst = &mut bins[(col.first_bin + j) * BLOCK..][..BLOCK];
+                let dst = &mut bins[(col.first_bin + j) * stride..][..w];
                 for (d, &x) in dst.iter_mut().zip(xs.iter()) {
                     *d = u8::from(x > b);
                 }
@@ -183,7 +205,7 @@ impl Model {
             if !self.used_cats[c] {
                 continue;
             }
-            let dst = &mut scratch.hashes[c * BLOCK..][..BLOCK];
+            let dst = &mut scratch.hashes[c * stride..][..w];
             for (r, h) in dst.iter_mut().enumerate().take(n) {
                 *h = match rows[r * nf + flat] {
                     FeatureValue::Categorical(s) => cat_hash(s),
@@ -194,8 +216,8 @@ impl Model {
 
         // One-hot values.
         for (i, o) in self.onehots.iter().enumerate() {
-            let src = &scratch.hashes[o.cat * BLOCK..][..BLOCK];
-            let dst = &mut bins[(self.onehot_first_bin + i) * BLOCK..][..BLOCK];
+            let src = &scratch.hashes[o.cat * stride..][..w];
+            let dst = &mut bins[(self.onehot_first_bin + i) * stride..][..w];
             for (d, &h) in dst.iter_mut().zip(src) {
                 *d = u8::from(h == o.value);
             }
@@ -203,10 +225,10 @@ impl Model {
 
         // CTRs.
         for p in &self.projections {
-            let keys = &mut scratch.keys;
+            let keys = &mut scratch.keys[..w];
             keys.fill(0);
             for &c in &p.cats {
-                let src = &scratch.hashes[c * BLOCK..][..BLOCK];
+                let src = &scratch.hashes[c * stride..][..w];
                 for (k, &h) in keys.iter_mut().zip(src) {
                     *k = fold_cat(*k, h);
                 }
@@ -220,7 +242,7 @@ impl Model {
                 }
             }
             for &(c, value) in &p.exact {
-                let src = &scratch.hashes[c * BLOCK..][..BLOCK];
+                let src = &scratch.hashes[c * stride..][..w];
                 for (k, &h) in keys.iter_mut().zip(src) {
                     *k = fold(*k, u64::from(h == value));
                 }
@@ -228,20 +250,20 @@ impl Model {
             for l in &p.lookups {
                 let table: &HashIndex = &self.tables[l.table];
                 // Bucket per row (a missing key maps to the "empty" slot after the buckets),
-                // then each CTR's value and border bits as straight loops over the block.
-                let buckets = &mut scratch.buckets;
+                // then each CTR's value and border bits as straight loops over the rows.
+                let buckets = &mut scratch.buckets[..w];
                 let missing = table.len() as u32;
                 for (b, &key) in buckets.iter_mut().zip(keys.iter()).take(n) {
                     *b = table.get(key).unwrap_or(missing);
                 }
                 for &ci in &l.ctrs {
                     let ctr = &self.ctrs[ci];
-                    let vals = &mut scratch.vals;
+                    let vals = &mut scratch.vals[..w];
                     for (v, &b) in vals.iter_mut().zip(buckets.iter()).take(n) {
                         *v = ctr.values.get(b as usize).copied().unwrap_or(ctr.empty);
                     }
                     for (j, &b) in ctr.borders.iter().enumerate() {
-                        let dst = &mut bins[(ctr.first_bin + j) * BLOCK..][..BLOCK];
+                        let dst = &mut bins[(ctr.first_bin + j) * stride..][..w];
                         for (d, &v) in dst.iter_mut().zip(vals.iter()) {
                             *d = u8::from(v > b);
                         }
@@ -266,9 +288,24 @@ impl Model {
                     split_offsets,
                     leaf_offsets,
                     leaves,
+                    w,
+                    stride,
                 };
-                // Depth <= 8 fits leaf indices in bytes: 16 rows per SSE/NEON lane op.
-                if self.max_depth <= 8 {
+                if let Some(depth) = self.uniform_depth {
+                    let idx_all = &mut scratch.idx_all;
+                    match depth {
+                        0 => trees.eval_uniform::<1>(0, bins, out, idx_all),
+                        1 => trees.eval_uniform::<2>(1, bins, out, idx_all),
+                        2 => trees.eval_uniform::<4>(2, bins, out, idx_all),
+                        3 => trees.eval_uniform::<8>(3, bins, out, idx_all),
+                        4 => trees.eval_uniform::<16>(4, bins, out, idx_all),
+                        5 => trees.eval_uniform::<32>(5, bins, out, idx_all),
+                        6 => trees.eval_uniform::<64>(6, bins, out, idx_all),
+                        7 => trees.eval_uniform::<128>(7, bins, out, idx_all),
+                        _ => trees.eval_uniform::<256>(8, bins, out, idx_all),
+                    }
+                } else if self.max_depth <= 8 {
+                    // Depth <= 8 fits leaf indices in bytes: 16 rows per SSE/NEON op.
                     trees.eval::<u8>(bins, out, dim);
                 } else {
                     trees.eval::<u16>(bins, out, dim);
@@ -284,7 +321,7 @@ impl Model {
                         let mut node = root;
                         while node & LEAF_FLAG == 0 {
                             let nd = nodes[node as usize];
-                            node = if bins[nd.bin as usize * BLOCK + r] != 0 {
+                            node = if bins[nd.bin as usize * stride + r] != 0 {
                                 nd.right
                             } else {
                                 nd.left
@@ -327,13 +364,14 @@ impl Model {
                 actual: out.len(),
             });
         }
-        let mut scratch = Scratch::new(self);
+        let mut scratch = Scratch::new(self, n_rows);
+        let stride = scratch.stride;
         for (b, (block, out)) in rows
-            .chunks(BLOCK * nf)
-            .zip(out.chunks_mut(BLOCK * self.dim))
+            .chunks(stride * nf)
+            .zip(out.chunks_mut(stride * self.dim))
             .enumerate()
         {
-            self.validate(block, b * BLOCK)?;
+            self.validate(block, b * stride)?;
             self.eval_block(block, block.len() / nf, &mut scratch, out);
         }
         Ok(())
@@ -420,21 +458,66 @@ struct ObliviousRef<'a> {
     split_offsets: &'a [u32],
     leaf_offsets: &'a [u32],
     leaves: &'a [f64],
+    /// Rows evaluated (a multiple of `LANES`).
+    w: usize,
+    /// Length of a bin matrix row.
+    stride: usize,
 }
 
 impl ObliviousRef<'_> {
-    /// Adds every tree's leaf values to `out` (`dim` values per row of the block), trees in
-    /// model order as CatBoost sums them.
+    /// The common case: one output dimension and every tree of the same depth (<= 8, `N`
+    /// leaves). Leaf indices of all trees are computed first; then each group of rows sums
+    /// its leaves in registers, trees in model order (so results equal CatBoost's bit for
+    /// bit), and fixed-size leaf arrays need no bounds checks.
+    #[inline(always)]
+    fn eval_uniform<const N: usize>(
+        &self,
+        depth: usize,
+        bins: &[u8],
+        out: &mut [f64],
+        idx_all: &mut Vec<u8>,
+    ) {
+        let w = self.w;
+        let (trees, _) = self.leaves.as_chunks::<N>();
+        idx_all.clear();
+        idx_all.resize(trees.len() * w, 0);
+        for (t, idx) in idx_all.chunks_exact_mut(w).enumerate() {
+            let sp = self.splits.get(t * depth..(t + 1) * depth).unwrap_or(&[]);
+            for &bin in sp.iter().rev() {
+                let col = bin_row(bins, bin, self.stride, w);
+                for (i, &b) in idx.iter_mut().zip(col.iter()) {
+                    *i = i.push(b);
+                }
+            }
+        }
+        let mask = N - 1;
+        for (g, out) in out.chunks_mut(LANES).enumerate() {
+            let mut acc = [0.0f64; LANES];
+            for (lv, idx) in trees.iter().zip(idx_all.chunks_exact(w)) {
+                let ids: &[u8; LANES] = idx[g * LANES..][..LANES].try_into().unwrap_or(&[0; LANES]);
+                for (a, &i) in acc.iter_mut().zip(ids) {
+                    *a += lv[usize::from(i) & mask];
+                }
+            }
+            for (o, a) in out.iter_mut().zip(acc) {
+                *o += a;
+            }
+        }
+    }
+
+    /// Adds every tree's leaf values to `out` (`dim` values per row), trees in model order as
+    /// CatBoost sums them.
     #[inline(always)]
     fn eval<I: LeafIndex>(&self, bins: &[u8], out: &mut [f64], dim: usize) {
         let mut idx = [I::default(); BLOCK];
+        let idx = &mut idx[..self.w];
         for t in 0..self.split_offsets.len().saturating_sub(1) {
             let sp =
                 &self.splits[self.split_offsets[t] as usize..self.split_offsets[t + 1] as usize];
             let lv = &self.leaves[self.leaf_offsets[t] as usize..self.leaf_offsets[t + 1] as usize];
             idx.fill(I::default());
             for &bin in sp.iter().rev() {
-                let col: &[u8; BLOCK] = bin_row(bins, bin);
+                let col = bin_row(bins, bin, self.stride, self.w);
                 for (i, &b) in idx.iter_mut().zip(col.iter()) {
                     *i = i.push(b);
                 }
@@ -456,13 +539,12 @@ impl ObliviousRef<'_> {
     }
 }
 
+/// The first `w` rows of bin `bin`'s row of the bin matrix.
 #[inline(always)]
-fn bin_row(bins: &[u8], bin: u32) -> &[u8; BLOCK] {
-    let start = bin as usize * BLOCK;
+fn bin_row(bins: &[u8], bin: u32, stride: usize, w: usize) -> &[u8] {
+    let start = bin as usize * stride;
     // Bins are validated at load; an out-of-range bin would read as all zeros.
-    bins.get(start..start + BLOCK)
-        .and_then(|s| s.try_into().ok())
-        .unwrap_or(&[0; BLOCK])
+    bins.get(start..start + w).unwrap_or(&[0; BLOCK][..w])
 }
 
 #[inline]
