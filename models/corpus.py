@@ -508,8 +508,8 @@ def cmd_random(out_dir, seed, count):
 
 
 def cmd_bench(out_dir, rows, sample):
-    """Writes `<out>/<name>/model.json` and `rows.jsonl` (`sample` rows) for the two benchmark
-    models, and prints CatBoost's own single-thread `predict_proba` throughput on `rows` rows
+    """Writes `<out>/<name>/model.json`, `rows.jsonl` (`sample` rows) and `expected.jsonl` (so
+    the parity tests cover them too) for the two benchmark models, and prints CatBoost's own single-thread `predict_proba` throughput on `rows` rows
     (the sample tiled), the same rows the Rust benchmark evaluates."""
     os.makedirs(out_dir, exist_ok=True)
     for name, n_cat in [("float6_200trees_depth6", 0), ("ctr3_200trees_depth6", 3)]:
@@ -529,6 +529,9 @@ def cmd_bench(out_dir, rows, sample):
         with open(os.path.join(d, "rows.jsonl"), "w", encoding="utf-8") as fh:
             for r in small.itertuples(index=False, name=None):
                 fh.write(json.dumps([float(v) if isinstance(v, float) else v for v in r], ensure_ascii=False) + "\n")
+        with open(os.path.join(d, "expected.jsonl"), "w", encoding="utf-8") as fh:
+            for e in expected_lines(model, small, True):
+                fh.write(json.dumps(e, ensure_ascii=False, allow_nan=False) + "\n")
         big = pd.concat([small] * (rows // sample), ignore_index=True)
         pool_big = catboost.Pool(big, cat_features=cat_names)
         model.predict_proba(pool_big, thread_count=1)  # warm up

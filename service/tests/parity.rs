@@ -73,13 +73,17 @@ fn load(dir: &Path) -> Model {
 
 #[test]
 fn every_corpus_row_matches_catboost() {
-    let dirs = case_dirs(&corpus_dir());
+    let mut dirs = case_dirs(&corpus_dir());
     assert!(
         dirs.len() >= 16,
         "expected the whole corpus under {}, found {} cases",
         corpus_dir().display(),
         dirs.len()
     );
+    // The benchmark models (200 trees, mixed depths, many CTRs) have expected outputs too.
+    let bench = case_dirs(&parity_support::repo_root().join("golden").join("bench"));
+    assert_eq!(bench.len(), 2, "benchmark models missing from golden/bench");
+    dirs.extend(bench);
     let mut results = Vec::new();
     for dir in &dirs {
         let name = dir.file_name().expect("name").to_string_lossy().to_string();

@@ -8,7 +8,8 @@
 use super::ctr::{self, CtrType, HashIndex};
 use super::error::LoadError;
 use super::eval::{
-    CtrFeature, FloatColumn, LEAF_FLAG, Lookup, NsNode, OneHotBin, Output, Projection, Trees,
+    CtrFeature, FloatColumn, FloatPart, LEAF_FLAG, Lookup, NsNode, OneHotBin, Output, PaddedLeaves,
+    Projection, Trees,
 };
 use super::model::{self, JsonModel, LeafValue, Node, Split};
 use super::{ClassLabel, FeatureKind, Model};
@@ -275,6 +276,14 @@ pub(crate) fn compile(json: JsonModel) -> Result<Model, LoadError> {
         used
     };
 
+    let max_depth = match &trees.0 {
+        Trees::Oblivious { split_offsets, .. } => split_offsets
+            .windows(2)
+            .map(|w| (w[1] - w[0]) as usize)
+            .max()
+            .unwrap_or(0),
+        Trees::NonSymmetric { .. } => 0,
+    };
     Ok(Model {
         kinds,
         floats,
@@ -286,26 +295,24 @@ pub(crate) fn compile(json: JsonModel) -> Result<Model, LoadError> {
         tables,
         ctrs,
         n_bins,
-        max_depth: match &trees.0 {
-            Trees::Oblivious { split_offsets, .. } => split_offsets
-                .windows(2)
-                .map(|w| (w[1] - w[0]) as usize)
-                .max()
-                .unwrap_or(0),
-            Trees::NonSymmetric { .. } => 0,
-        },
-        uniform_depth: match &trees.0 {
+        max_depth,
+        padded: match &trees.0 {
             Trees::Oblivious {
                 split_offsets,
+                leaf_offsets,
                 leaves,
                 ..
-            } if dim == 1 => {
-                let depth = split_offsets.get(1).copied().unwrap_or(0) as usize;
-                let uniform = split_offsets
-                    .windows(2)
-                    .all(|w| (w[1] - w[0]) as usize == depth);
-                (uniform && depth <= 8 && leaves.len() == (split_offsets.len() - 1) << depth)
-                    .then_some(depth)
+            } if dim == 1 && max_depth <= 8 => {
+                let n = 1usize << max_depth;
+                let mut padded = vec![0.0; (split_offsets.len() - 1) * n];
+                for (t, dst) in padded.chunks_exact_mut(n).enumerate() {
+                    let src = &leaves[leaf_offsets[t] as usize..leaf_offsets[t + 1] as usize];
+                    dst[..src.len()].copy_from_slice(src);
+                }
+                Some(PaddedLeaves {
+                    depth: max_depth,
+                    leaves: padded,
+                })
             }
             _ => None,
         },
@@ -408,7 +415,17 @@ fn build_projection(
                     .border
                     .ok_or_else(|| LoadError::inconsistent(format!("{epath}.border"), "missing"))?;
                 let border = to_f32_exact(b, &format!("{epath}.border"))?;
-                p.floats.push((pos, border, floats[pos].nan_as_true));
+                let col = &floats[pos];
+                p.floats.push(FloatPart {
+                    pos,
+                    border,
+                    nan_as_true: col.nan_as_true,
+                    bin: col
+                        .borders
+                        .iter()
+                        .position(|&b| b == border)
+                        .map(|j| (col.first_bin + j) as u32),
+                });
             }
             other => {
                 return Err(LoadError::unsupported(

@@ -40,10 +40,21 @@ pub(crate) struct OneHotBin {
 #[derive(Debug, Clone)]
 pub(crate) struct Projection {
     pub(crate) cats: Vec<usize>,
-    /// (float column position, border, NaN counts as true)
-    pub(crate) floats: Vec<(usize, f32, bool)>,
+    pub(crate) floats: Vec<FloatPart>,
     pub(crate) exact: Vec<(usize, i32)>,
     pub(crate) lookups: Vec<Lookup>,
+}
+
+/// A float-border bit of a CTR key.
+#[derive(Debug, Clone)]
+pub(crate) struct FloatPart {
+    /// Position of the float column.
+    pub(crate) pos: usize,
+    pub(crate) border: f32,
+    pub(crate) nan_as_true: bool,
+    /// The bin holding this very test when the border is one of the feature's borders (as
+    /// CatBoost requires); otherwise the bit is computed from the value.
+    pub(crate) bin: Option<u32>,
 }
 
 /// One table lookup for a projection, shared by every CTR feature that reads that table.
@@ -98,6 +109,14 @@ pub(crate) enum Output {
     MultiClass { labels: Vec<ClassLabel> },
     OneVsAll { labels: Vec<ClassLabel> },
     Regression { exponent: bool },
+}
+
+/// Leaves of oblivious trees padded to `2^depth` per tree (`depth` = the deepest tree, at most
+/// 8), for one-dimensional models: the fast path of `eval_padded`.
+#[derive(Debug, Clone)]
+pub(crate) struct PaddedLeaves {
+    pub(crate) depth: usize,
+    pub(crate) leaves: Vec<f64>,
 }
 
 /// Reusable per-call buffers.
@@ -233,12 +252,26 @@ impl Model {
                     *k = fold_cat(*k, h);
                 }
             }
-            for &(pos, border, nan_as_true) in &p.floats {
-                let flat = self.floats[pos].flat;
-                for (r, k) in keys.iter_mut().enumerate().take(n) {
-                    let x = float_at(r, flat);
-                    let bit = if x.is_nan() { nan_as_true } else { x > border };
-                    *k = fold(*k, u64::from(bit));
+            for f in &p.floats {
+                match f.bin {
+                    Some(bin) => {
+                        let src = bin_row(bins, bin, stride, w);
+                        for (k, &bit) in keys.iter_mut().zip(src) {
+                            *k = fold(*k, u64::from(bit));
+                        }
+                    }
+                    None => {
+                        let flat = self.floats[f.pos].flat;
+                        for (r, k) in keys.iter_mut().enumerate().take(n) {
+                            let x = float_at(r, flat);
+                            let bit = if x.is_nan() {
+                                f.nan_as_true
+                            } else {
+                                x > f.border
+                            };
+                            *k = fold(*k, u64::from(bit));
+                        }
+                    }
                 }
             }
             for &(c, value) in &p.exact {
@@ -291,18 +324,19 @@ impl Model {
                     w,
                     stride,
                 };
-                if let Some(depth) = self.uniform_depth {
+                if let Some(padded) = &self.padded {
                     let idx_all = &mut scratch.idx_all;
-                    match depth {
-                        0 => trees.eval_uniform::<1>(0, bins, out, idx_all),
-                        1 => trees.eval_uniform::<2>(1, bins, out, idx_all),
-                        2 => trees.eval_uniform::<4>(2, bins, out, idx_all),
-                        3 => trees.eval_uniform::<8>(3, bins, out, idx_all),
-                        4 => trees.eval_uniform::<16>(4, bins, out, idx_all),
-                        5 => trees.eval_uniform::<32>(5, bins, out, idx_all),
-                        6 => trees.eval_uniform::<64>(6, bins, out, idx_all),
-                        7 => trees.eval_uniform::<128>(7, bins, out, idx_all),
-                        _ => trees.eval_uniform::<256>(8, bins, out, idx_all),
+                    let pl = &padded.leaves;
+                    match padded.depth {
+                        0 => trees.eval_padded::<1>(pl, bins, out, idx_all),
+                        1 => trees.eval_padded::<2>(pl, bins, out, idx_all),
+                        2 => trees.eval_padded::<4>(pl, bins, out, idx_all),
+                        3 => trees.eval_padded::<8>(pl, bins, out, idx_all),
+                        4 => trees.eval_padded::<16>(pl, bins, out, idx_all),
+                        5 => trees.eval_padded::<32>(pl, bins, out, idx_all),
+                        6 => trees.eval_padded::<64>(pl, bins, out, idx_all),
+                        7 => trees.eval_padded::<128>(pl, bins, out, idx_all),
+                        _ => trees.eval_padded::<256>(pl, bins, out, idx_all),
                     }
                 } else if self.max_depth <= 8 {
                     // Depth <= 8 fits leaf indices in bytes: 16 rows per SSE/NEON op.
@@ -465,24 +499,29 @@ struct ObliviousRef<'a> {
 }
 
 impl ObliviousRef<'_> {
-    /// The common case: one output dimension and every tree of the same depth (<= 8, `N`
-    /// leaves). Leaf indices of all trees are computed first; then each group of rows sums
-    /// its leaves in registers, trees in model order (so results equal CatBoost's bit for
-    /// bit), and fixed-size leaf arrays need no bounds checks.
+    /// The common case: one output dimension and trees of depth <= 8, whose leaves were
+    /// padded at load to `N` = 2^(max depth) per tree. Leaf indices of all trees are computed
+    /// first; then each group of `LANES` rows sums its leaves in registers, trees in model
+    /// order (so results equal CatBoost's bit for bit), and fixed-size leaf arrays need no
+    /// bounds checks.
     #[inline(always)]
-    fn eval_uniform<const N: usize>(
+    fn eval_padded<const N: usize>(
         &self,
-        depth: usize,
+        padded: &[f64],
         bins: &[u8],
         out: &mut [f64],
         idx_all: &mut Vec<u8>,
     ) {
         let w = self.w;
-        let (trees, _) = self.leaves.as_chunks::<N>();
+        let (trees, _) = padded.as_chunks::<N>();
         idx_all.clear();
         idx_all.resize(trees.len() * w, 0);
         for (t, idx) in idx_all.chunks_exact_mut(w).enumerate() {
-            let sp = self.splits.get(t * depth..(t + 1) * depth).unwrap_or(&[]);
+            let sp = self
+                .split_offsets
+                .get(t..t + 2)
+                .and_then(|o| self.splits.get(o[0] as usize..o[1] as usize))
+                .unwrap_or(&[]);
             for &bin in sp.iter().rev() {
                 let col = bin_row(bins, bin, self.stride, w);
                 for (i, &b) in idx.iter_mut().zip(col.iter()) {
@@ -610,6 +649,78 @@ mod tests {
         let low = f64::from(f32::MIN);
         assert_eq!(bit(&one_border_model(low, "AsFalse"), f64::NAN), 0.0);
         assert_eq!(bit(&one_border_model(low, "AsFalse"), -1e30), 1.0);
+    }
+
+    /// The fast paths (padded leaves summed in registers; byte and 16-bit leaf indices) give
+    /// bit-identical raw values on every corpus and benchmark model and row.
+    #[test]
+    fn tree_paths_agree_bit_for_bit() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../golden");
+        let mut checked = 0;
+        for dir in ["corpus", "bench"] {
+            for entry in std::fs::read_dir(root.join(dir)).unwrap() {
+                let case = entry.unwrap().path();
+                let Ok(rows) = std::fs::read_to_string(case.join("rows.jsonl")) else {
+                    continue;
+                };
+                let fast =
+                    Model::from_json(&std::fs::read(case.join("model.json")).unwrap()).unwrap();
+                if !matches!(fast.trees, Trees::Oblivious { .. }) {
+                    continue;
+                }
+                let mut bytes = fast.clone();
+                bytes.padded = None;
+                let mut wide = bytes.clone();
+                wide.max_depth = 9;
+                let owned: Vec<Vec<serde_json::Value>> = rows
+                    .lines()
+                    .map(|l| serde_json::from_str(l).unwrap())
+                    .collect();
+                let texts: Vec<Vec<String>> = owned
+                    .iter()
+                    .map(|r| {
+                        r.iter()
+                            .map(|v| match v {
+                                serde_json::Value::String(s) => s.clone(),
+                                other => other.to_string(),
+                            })
+                            .collect()
+                    })
+                    .collect();
+                let values: Vec<FeatureValue<'_>> = owned
+                    .iter()
+                    .zip(&texts)
+                    .flat_map(|(r, t)| {
+                        r.iter()
+                            .zip(t)
+                            .zip(fast.feature_kinds())
+                            .map(|((v, t), k)| match k {
+                                FeatureKind::Float => FeatureValue::Float(match v {
+                                    serde_json::Value::Number(n) => n.as_f64().unwrap(),
+                                    serde_json::Value::String(s) if s == "Infinity" => {
+                                        f64::INFINITY
+                                    }
+                                    serde_json::Value::String(s) if s == "-Infinity" => {
+                                        f64::NEG_INFINITY
+                                    }
+                                    _ => f64::NAN,
+                                }),
+                                FeatureKind::Categorical => FeatureValue::Categorical(t),
+                            })
+                    })
+                    .collect();
+                let raw = |m: &Model| {
+                    let mut out = vec![0.0; owned.len() * m.dimension()];
+                    m.predict_raw_batch(&values, &mut out).unwrap();
+                    out.iter().map(|v| v.to_bits()).collect::<Vec<u64>>()
+                };
+                let reference = raw(&wide);
+                assert_eq!(raw(&bytes), reference, "{}", case.display());
+                assert_eq!(raw(&fast), reference, "{}", case.display());
+                checked += 1;
+            }
+        }
+        assert!(checked >= 10, "only {checked} models checked");
     }
 
     /// CTR types CatBoost trains only on GPU (FeatureFreq, FloatTargetMeanValue) follow the

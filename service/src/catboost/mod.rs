@@ -132,9 +132,8 @@ pub struct Model {
     trees: Trees,
     /// Deepest oblivious tree (picks the width of leaf indices).
     max_depth: usize,
-    /// Depth of every oblivious tree when all have the same depth <= 8 and the model has one
-    /// dimension: the fast path of `eval.rs`.
-    uniform_depth: Option<usize>,
+    /// Oblivious-tree leaves padded to a common size (one-dimensional models, depth <= 8).
+    padded: Option<eval::PaddedLeaves>,
     dim: usize,
     scale: f64,
     bias: Vec<f64>,
