@@ -68,7 +68,7 @@ pub enum ContainerError {
 
 /// What one invocation returned, classified the way Lambda would.
 #[derive(Clone, Debug)]
-pub(crate) enum Outcome {
+pub enum Outcome {
     /// A function result (any JSON value).
     Success(serde_json::Value),
     /// A structured function error `{errorType, errorMessage}` (the RIE answers these with HTTP
@@ -87,7 +87,7 @@ pub(crate) enum Outcome {
 
 impl Outcome {
     /// One line describing the outcome, for reports.
-    pub(crate) fn describe(&self) -> String {
+    pub fn describe(&self) -> String {
         match self {
             Outcome::Success(v) => format!("success: {}", shorten(&v.to_string())),
             Outcome::FunctionError {
@@ -111,15 +111,15 @@ fn shorten(text: &str) -> String {
 
 /// One invocation as observed from outside.
 #[derive(Clone, Debug)]
-pub(crate) struct Invocation {
+pub struct Invocation {
     /// The classified result.
-    pub(crate) outcome: Outcome,
+    pub outcome: Outcome,
     /// Bytes of the request body.
-    pub(crate) request_bytes: usize,
+    pub request_bytes: usize,
     /// Bytes of the response body.
-    pub(crate) response_bytes: usize,
+    pub response_bytes: usize,
     /// Wall time seen by the client.
-    pub(crate) elapsed: Duration,
+    pub elapsed: Duration,
 }
 
 /// Log lines collected from both streams, in arrival order.
@@ -146,8 +146,9 @@ impl LogBuffer {
     }
 }
 
-/// A running function container. Dropping it stops and removes the container.
-pub(crate) struct FunctionContainer {
+/// A running function container: the image under the RIE, ready for invocations. Dropping it
+/// stops and removes the container.
+pub struct FunctionContainer {
     container: Container<GenericImage>,
     endpoint: String,
     client: reqwest::blocking::Client,
@@ -156,7 +157,7 @@ pub(crate) struct FunctionContainer {
 
 impl FunctionContainer {
     /// Starts `image` (for `arch`) under `rie` and waits until the emulator accepts requests.
-    pub(crate) fn start(
+    pub fn start(
         image: &str,
         arch: Arch,
         rie: &Rie,
@@ -232,7 +233,7 @@ impl FunctionContainer {
 
     /// Sends one request body and classifies the answer. Transport failures become
     /// [`Outcome::Unexpected`]: a dead container is a finding, not a harness error.
-    pub(crate) fn invoke(&self, body: &[u8]) -> Invocation {
+    pub fn invoke(&self, body: &[u8]) -> Invocation {
         let started = Instant::now();
         let result = self
             .client
@@ -259,17 +260,26 @@ impl FunctionContainer {
 
     /// The last `lines` lines of the log (stderr lines prefixed `stderr| `), for failure
     /// messages.
-    pub(crate) fn log_tail(&self, lines: usize) -> String {
+    pub fn log_tail(&self, lines: usize) -> String {
         let text = self.logs.text();
         let all: Vec<&str> = text.lines().collect();
         all[all.len().saturating_sub(lines)..].join("\n")
+    }
+
+    /// Peak memory of the container so far, in bytes, as the kernel counts it (the RIE's
+    /// `Max Memory Used` is only the configured size). `None` where the engine reports no peak
+    /// (cgroup v2).
+    pub fn peak_memory_bytes(&self) -> Option<u64> {
+        crate::docker::DockerClient::connect()
+            .ok()?
+            .peak_memory(self.container.id())
     }
 
     /// The RIE's `Init Duration` from its first `REPORT` line. The RIE initialises lazily, on
     /// the first request, and prints the line before answering it; the log reaches us
     /// asynchronously, so this follows the container's stdout until the line arrives (or `wait`
     /// passes, which means the RIE never reported).
-    pub(crate) fn init_duration(&self, wait: Duration) -> Option<Duration> {
+    pub fn init_duration(&self, wait: Duration) -> Option<Duration> {
         let stdout = self.container.stdout(true);
         let (tx, rx) = std::sync::mpsc::channel();
         std::thread::spawn(move || {

@@ -159,6 +159,20 @@ impl DockerClient {
         })
     }
 
+    /// The container's peak memory use in bytes, from the cgroup (v1 only: cgroup v2 keeps no
+    /// peak the engine reports; then `None`).
+    pub(crate) fn peak_memory(&self, container_id: &str) -> Option<u64> {
+        let options = bollard::query_parameters::StatsOptions {
+            stream: false,
+            one_shot: false,
+        };
+        self.runtime.block_on(async {
+            let mut stream = self.docker.stats(container_id, Some(options));
+            let stats = stream.next().await?.ok()?;
+            stats.memory_stats?.max_usage
+        })
+    }
+
     /// Streams `docker save` of `reference` into `path` (a tar of manifests, config and layers).
     pub(crate) fn export(&self, reference: &str, path: &Path) -> Result<(), DockerError> {
         let io = |source| DockerError::Io {

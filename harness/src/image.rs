@@ -107,6 +107,11 @@ pub enum ImageError {
     Io(#[from] std::io::Error),
 }
 
+/// What the local image `reference` really contains (exported with `docker save`).
+pub fn inspect_image(reference: &str) -> Result<ImageFacts, ImageError> {
+    inspect(&DockerClient::connect()?, reference)
+}
+
 /// Exports `reference` and reads its facts.
 pub(crate) fn inspect(docker: &DockerClient, reference: &str) -> Result<ImageFacts, ImageError> {
     // Fail with "no such image" before exporting, which would give a less clear error.

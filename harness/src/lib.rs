@@ -31,14 +31,16 @@ mod rie;
 
 pub use arch::{Arch, UnknownArch};
 pub use checks::{CheckResult, Status};
-pub use container::{ContainerError, LambdaSettings};
+pub use container::{ContainerError, FunctionContainer, Invocation, LambdaSettings, Outcome};
 pub use docker::DockerError;
 pub use gate::{
     DEFAULT_GENERATED_CASES, DEFAULT_MAX_IMAGE_SIZE, DEFAULT_SEED, GateConfig, GateError,
     ImageSource, verify,
 };
 pub use golden::{GoldenError, GoldenSet, Manifest, REGEN_COMMAND};
-pub use image::{Executable, ImageError, ImageFacts, ImageFile, Layer, MODEL_DIR_ENV};
+pub use image::{
+    Executable, ImageError, ImageFacts, ImageFile, Layer, MODEL_DIR_ENV, inspect_image,
+};
 pub use image_build::{BuildError, BuildOptions, BuiltImage, DEFAULT_REPOSITORY, build};
 pub use malformed::{CorpusError, LAMBDA_PAYLOAD_LIMIT};
 pub use progress::Progress;

@@ -377,14 +377,24 @@ impl<'a> FunctionChecks<'a> {
         check.metric("oversized_requests_flagged", stats.oversized_requests.len());
         check.metric("latency_p50_ms", pick(0.5));
         check.metric("latency_p99_ms", pick(0.99));
+        // The RIE does not measure memory (its "Max Memory Used" is the configured size); the
+        // kernel does.
+        let peak = self.container.peak_memory_bytes();
+        if let Some(peak) = peak {
+            check.metric("peak_memory_bytes", peak);
+        }
         check.summary = format!(
-            "{} invocations: {} timed out, largest response {}, {} request(s) over 6 MB flagged; p50 {:.1} ms, p99 {:.1} ms",
+            "{} invocations: {} timed out, largest response {}, {} request(s) over 6 MB flagged; p50 {:.1} ms, p99 {:.1} ms{}",
             stats.count,
             stats.timeouts.len(),
             human_bytes(*largest as u64),
             stats.oversized_requests.len(),
             pick(0.5),
-            pick(0.99)
+            pick(0.99),
+            peak.map_or(String::new(), |p| format!(
+                "; peak memory {}",
+                human_bytes(p)
+            ))
         );
         check.duration = started.elapsed();
         check
