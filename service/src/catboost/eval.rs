@@ -213,9 +213,7 @@ impl Model {
             }
             for (j, &b) in col.borders.iter().enumerate() {
                 let dst = &mut bins[(col.first_bin + j) * stride..][..w];
-                for (d, &x) in dst.iter_mut().zip(xs.iter()) {
-                    *d = u8::from(x > b);
-                }
+                greater_than(dst, xs, b);
             }
         }
 
@@ -297,9 +295,7 @@ impl Model {
                     }
                     for (j, &b) in ctr.borders.iter().enumerate() {
                         let dst = &mut bins[(ctr.first_bin + j) * stride..][..w];
-                        for (d, &v) in dst.iter_mut().zip(vals.iter()) {
-                            *d = u8::from(v > b);
-                        }
+                        greater_than(dst, vals, b);
                     }
                 }
             }
@@ -524,12 +520,21 @@ impl ObliviousRef<'_> {
                 .unwrap_or(&[]);
             for &bin in sp.iter().rev() {
                 let col = bin_row(bins, bin, self.stride, w);
-                for (i, &b) in idx.iter_mut().zip(col.iter()) {
-                    *i = i.push(b);
-                }
+                push_bits(idx, col);
             }
         }
         let mask = N - 1;
+        if out.len() < LANES {
+            // A few rows (typically one): sum only those.
+            for (r, o) in out.iter_mut().enumerate() {
+                let mut acc = 0.0;
+                for (lv, idx) in trees.iter().zip(idx_all.chunks_exact(w)) {
+                    acc += lv[usize::from(idx[r]) & mask];
+                }
+                *o += acc;
+            }
+            return;
+        }
         for (g, out) in out.chunks_mut(LANES).enumerate() {
             let mut acc = [0.0f64; LANES];
             for (lv, idx) in trees.iter().zip(idx_all.chunks_exact(w)) {
@@ -575,6 +580,24 @@ impl ObliviousRef<'_> {
                 }
             }
         }
+    }
+}
+
+/// `dst[r] = (xs[r] > border)`. A function of its own so that the distinct `&mut`/`&`
+/// arguments tell the optimiser the slices do not overlap: the loop becomes whole vectors
+/// without run-time overlap checks.
+#[inline(always)]
+fn greater_than(dst: &mut [u8], xs: &[f32], border: f32) {
+    for (d, &x) in dst.iter_mut().zip(xs) {
+        *d = u8::from(x > border);
+    }
+}
+
+/// `idx[r] = 2 * idx[r] + bits[r]` (see `LeafIndex`), as whole byte vectors.
+#[inline(always)]
+fn push_bits(idx: &mut [u8], bits: &[u8]) {
+    for (i, &b) in idx.iter_mut().zip(bits) {
+        *i = i.wrapping_add(*i).wrapping_add(b);
     }
 }
 
