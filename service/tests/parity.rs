@@ -320,6 +320,34 @@ fn wrong_rows_are_eval_errors() {
 }
 
 #[test]
+fn model_is_shareable_between_threads() {
+    fn shareable<T: Send + Sync + 'static>() {}
+    shareable::<Model>();
+    let model = std::sync::Arc::new(load(&corpus_dir().join("ctr_binary_str_all_types")));
+    let kinds = model.feature_kinds().to_vec();
+    let handles: Vec<_> = (0..2)
+        .map(|t| {
+            let model = std::sync::Arc::clone(&model);
+            let kinds = kinds.clone();
+            std::thread::spawn(move || {
+                let cat = format!("c{t}");
+                let row: Vec<FeatureValue<'_>> = kinds
+                    .iter()
+                    .map(|k| match k {
+                        FeatureKind::Float => FeatureValue::Float(0.25),
+                        FeatureKind::Categorical => FeatureValue::Categorical(&cat),
+                    })
+                    .collect();
+                model.predict(&row).expect("predict").raw().to_vec()
+            })
+        })
+        .collect();
+    for h in handles {
+        assert_eq!(h.join().expect("thread").len(), 1);
+    }
+}
+
+#[test]
 fn class_labels_keep_their_types() {
     let labels = |name: &str| load(&corpus_dir().join(name)).classes().map(<[_]>::to_vec);
     assert_eq!(
