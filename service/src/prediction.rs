@@ -1,7 +1,7 @@
 //! `PredictionStage`: features in, a probability and a class out, plus which model said so.
 
-use crate::catboost::{self, ClassLabel, EvalError, FeatureValue, Model};
-use crate::features::{Feature, FeatureSet, Features};
+use crate::catboost::{self, ClassLabel, EvalError, Model};
+use crate::features::{FeatureSet, Features};
 use sha2::{Digest, Sha256};
 
 /// The model loaded for serving, with the identity every response carries.
@@ -133,15 +133,7 @@ impl PredictionStage {
 
     /// Scores one record's features.
     pub fn predict(&self, features: &Features) -> Result<Scored, PredictionError> {
-        let row: Vec<FeatureValue<'_>> = features
-            .as_slice()
-            .iter()
-            .map(|f| match f {
-                Feature::Float(x) => FeatureValue::Float(*x),
-                Feature::Categorical(s) => FeatureValue::Categorical(s),
-            })
-            .collect();
-        match self.model.predict(&row)? {
+        match self.model.predict(&features.as_values())? {
             catboost::Prediction::Classification {
                 raw,
                 probabilities,
