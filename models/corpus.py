@@ -369,6 +369,9 @@ def corpus_cases():
          dict(iterations=20, depth=3, loss_function="MultiClassOneVsAll")),
         ("crossentropy_depthwise_nan_min", "binary", None, 400, dict(n_float=3, n_cat=1, nan_frac=0.15),
          dict(iterations=20, depth=4, grow_policy="Depthwise", nan_mode="Min", loss_function="Logloss")),
+        # Deeper than 8 levels: 16-bit leaf indices.
+        ("deep_symmetric_regression", "regression", None, 2000, dict(n_float=4, n_cat=1, nan_frac=0.05),
+         dict(iterations=6, depth=10)),
     ]
 
 

@@ -14,7 +14,15 @@
 //! non-symmetric (Depthwise, Lossguide) trees, binary and multiclass classification
 //! (softmax and one-vs-all), single and multi-target regression, `scale_and_bias`.
 //! Refused: text and embedding features, multi-label classification and uncertainty losses,
-//! unknown split / CTR / element types, inconsistent documents.
+//! unknown split / CTR / element types, inconsistent documents, and the CTR models whose JSON
+//! export CatBoost 1.2.10 itself cannot evaluate back to the trained model (CTRs in
+//! multi-target regression; mean-value CTRs with several target borders, which multiclass
+//! models get by default for `BinarizedTargetMeanValue`).
+//!
+//! Speed: everything is precomputed at load (borders as `f32`, CTR tables as hash maps from
+//! the 64-bit key to the final CTR value of every bucket, flat tree arrays). Rows are
+//! evaluated in blocks: each binary feature is computed once per row into a bin-major byte
+//! matrix, then trees read whole rows of it (see `eval.rs`).
 
 mod compile;
 mod ctr;
