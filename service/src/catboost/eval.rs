@@ -124,26 +124,26 @@ pub(crate) struct Scratch {
     /// Length of a bin matrix row: rows per block for this call (a multiple of `LANES`).
     stride: usize,
     bins: Vec<u8>,
-    xs: [f32; BLOCK],
+    xs: Vec<f32>,
     hashes: Vec<i32>,
-    keys: [u64; BLOCK],
-    buckets: [u32; BLOCK],
-    vals: [f32; BLOCK],
+    keys: Vec<u64>,
+    buckets: Vec<u32>,
+    vals: Vec<f32>,
     idx_all: Vec<u8>,
 }
 
 impl Scratch {
     /// Buffers for evaluating `rows` rows: a single row gets one lane group, not a block.
     pub(crate) fn new(model: &Model, rows: usize) -> Self {
-        let stride = rows.next_multiple_of(LANES).clamp(LANES, BLOCK);
+        let stride = lanes_for(rows.clamp(1, BLOCK));
         Self {
             stride,
             bins: vec![0; model.n_bins * stride],
-            xs: [0.0; BLOCK],
+            xs: vec![0.0; stride],
             hashes: vec![0; model.cat_flat.len() * stride],
-            keys: [0; BLOCK],
-            buckets: [0; BLOCK],
-            vals: [0.0; BLOCK],
+            keys: vec![0; stride],
+            buckets: vec![0; stride],
+            vals: vec![0.0; stride],
             idx_all: Vec::new(),
         }
     }
@@ -181,8 +181,9 @@ impl Model {
     /// Evaluates up to `BLOCK` rows (row-major, already validated) and writes
     /// `rows x dim` raw values (after scale and bias) into `out`.
     ///
-    /// Loops run over `w` = `n` rounded up to [`LANES`] rows, so one row costs one lane group,
-    /// not a whole block; rows past `n` hold stale values whose results are never read.
+    /// Loops run over `w` rows: `n` rounded up to [`LANES`] (or exactly `n` below that), so a
+    /// single row costs one row, not a whole block; rows past `n` hold stale values whose
+    /// results are never read.
     pub(crate) fn eval_block(
         &self,
         rows: &[FeatureValue<'_>],
@@ -193,7 +194,7 @@ impl Model {
         let nf = self.kinds.len();
         let stride = scratch.stride;
         debug_assert!(n <= stride);
-        let w = n.next_multiple_of(LANES).min(stride);
+        let w = lanes_for(n).min(stride);
         let bins = &mut scratch.bins;
         let float_at = |r: usize, flat: usize| match rows[r * nf + flat] {
             FeatureValue::Float(x) => x as f32,
@@ -488,7 +489,7 @@ struct ObliviousRef<'a> {
     split_offsets: &'a [u32],
     leaf_offsets: &'a [u32],
     leaves: &'a [f64],
-    /// Rows evaluated (a multiple of `LANES`).
+    /// Rows evaluated (a multiple of `LANES`, or fewer than `LANES`).
     w: usize,
     /// Length of a bin matrix row.
     stride: usize,
@@ -510,6 +511,24 @@ impl ObliviousRef<'_> {
     ) {
         let w = self.w;
         let (trees, _) = padded.as_chunks::<N>();
+        let mask = N - 1;
+        if w == 1 {
+            // One row: walk the trees directly.
+            if let Some(o) = out.first_mut() {
+                let mut acc = *o;
+                for (lv, o) in trees.iter().zip(self.split_offsets.windows(2)) {
+                    let sp = self.splits.get(o[0] as usize..o[1] as usize).unwrap_or(&[]);
+                    let mut i = 0usize;
+                    for &bin in sp.iter().rev() {
+                        let bit = bins.get(bin as usize * self.stride).copied().unwrap_or(0);
+                        i = 2 * i + usize::from(bit);
+                    }
+                    acc += lv[i & mask];
+                }
+                *o = acc;
+            }
+            return;
+        }
         idx_all.clear();
         idx_all.resize(trees.len() * w, 0);
         for (t, idx) in idx_all.chunks_exact_mut(w).enumerate() {
@@ -523,7 +542,6 @@ impl ObliviousRef<'_> {
                 push_bits(idx, col);
             }
         }
-        let mask = N - 1;
         if out.len() < LANES {
             // A few rows (typically one): sum only those.
             for (r, o) in out.iter_mut().enumerate() {
@@ -598,6 +616,17 @@ fn greater_than(dst: &mut [u8], xs: &[f32], border: f32) {
 fn push_bits(idx: &mut [u8], bits: &[u8]) {
     for (i, &b) in idx.iter_mut().zip(bits) {
         *i = i.wrapping_add(*i).wrapping_add(b);
+    }
+}
+
+/// Rows the loops process for `n` rows: fewer than `LANES` rows exactly (a single row stays
+/// cheap), otherwise whole groups of `LANES`.
+#[inline]
+fn lanes_for(n: usize) -> usize {
+    if n < LANES {
+        n
+    } else {
+        n.next_multiple_of(LANES)
     }
 }
 
