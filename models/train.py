@@ -145,12 +145,6 @@ def train(out_dir: str, params: dict[str, Any]) -> dict[str, Any]:
     }
     metrics = {k: round(v, 6) for k, v in metrics.items()}
 
-    with open(os.path.join(out_dir, "model.json"), encoding="utf-8") as f:
-        stumps = sum(1 for t in json.load(f).get("oblivious_trees", []) if not t.get("splits"))
-    if stumps:
-        # CatBoost exports a depth-0 tree as `"splits": null`; the evaluator must accept it.
-        print(f"note: model.json has {stumps} tree(s) without splits", file=sys.stderr)
-
     model_sha = sha256_file(os.path.join(out_dir, "model.json"))
     version = project_version()
     metadata = {

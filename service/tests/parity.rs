@@ -528,3 +528,26 @@ proptest! {
         }
     }
 }
+
+/// CatBoost exports a tree without splits (it grows one when no split helps, e.g. with
+/// Bernoulli bootstrap) as `"splits": null` with one leaf per dimension: it adds that leaf to
+/// every row.
+#[test]
+fn a_tree_without_splits_adds_its_leaf_to_every_row() {
+    let name = "float_asis_binary";
+    let dir = corpus_dir().join(name);
+    let plain = load(&dir);
+    let mut doc = corpus_doc(name);
+    let scale = doc["scale_and_bias"][0].as_f64().unwrap_or(1.0);
+    doc["oblivious_trees"]
+        .as_array_mut()
+        .expect("oblivious trees")
+        .push(json!({"splits": null, "leaf_values": [0.25], "leaf_weights": [10.0]}));
+    let with_stump = Model::from_json(doc.to_string().as_bytes()).expect("a split-less tree loads");
+    for line in read_jsonl(&dir.join("rows.jsonl")).iter().take(50) {
+        let row = parse_row(line, plain.feature_kinds());
+        let a = plain.predict(&borrow(&row)).expect("predict").raw()[0];
+        let b = with_stump.predict(&borrow(&row)).expect("predict").raw()[0];
+        assert!((b - a - 0.25 * scale).abs() < 1e-12, "{a} -> {b}");
+    }
+}

@@ -110,7 +110,8 @@ pub(crate) struct CtrElement {
 
 #[derive(Debug, Deserialize)]
 pub(crate) struct ObliviousTree {
-    #[serde(default)]
+    /// CatBoost writes a tree without splits (a depth-0 tree, one leaf) as `"splits": null`.
+    #[serde(default, deserialize_with = "null_as_empty")]
     pub(crate) splits: Vec<Split>,
     pub(crate) leaf_values: Vec<f64>,
 }
@@ -176,4 +177,13 @@ pub(crate) fn parse(bytes: &[u8]) -> Result<JsonModel, crate::catboost::LoadErro
         message: e.to_string(),
     })?;
     Ok(parsed)
+}
+
+/// `null` read as an empty list.
+fn null_as_empty<'de, D, T>(deserializer: D) -> Result<Vec<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Ok(Option::<Vec<T>>::deserialize(deserializer)?.unwrap_or_default())
 }
