@@ -46,10 +46,12 @@ fn anchor<T: for<'de> Deserialize<'de>>(args: &[&std::ffi::OsStr]) -> Result<T> 
 #[derive(Deserialize)]
 struct Throughput {
     rows_per_s: Vec<f64>,
+    rows_per_s_pool: Vec<f64>,
 }
 
-/// Rows per second of `predict_proba(thread_count=1)` on the model in `dir`.
-pub(crate) fn throughput(dir: &Path) -> Result<Summary> {
+/// Rows per second of `predict_proba(thread_count=1)` on the model in `dir`: with the data as
+/// a handler passes it (numpy array or DataFrame), and from a prebuilt `Pool`.
+pub(crate) fn throughput(dir: &Path) -> Result<(Summary, Summary)> {
     let model = dir.join("model.json");
     let rows = dir.join("rows.jsonl");
     let repeats = THROUGHPUT_REPEATS.to_string();
@@ -62,7 +64,7 @@ pub(crate) fn throughput(dir: &Path) -> Result<Summary> {
         "--repeats".as_ref(),
         repeats.as_ref(),
     ])?;
-    Ok(Summary::of(&t.rows_per_s))
+    Ok((Summary::of(&t.rows_per_s), Summary::of(&t.rows_per_s_pool)))
 }
 
 #[derive(Deserialize)]

@@ -95,17 +95,7 @@ impl PredictionStage {
             });
         }
         for (index, (kind, spec)) in kinds.iter().zip(specs).enumerate() {
-            let same = matches!(
-                (kind, spec.kind),
-                (
-                    catboost::FeatureKind::Float,
-                    crate::features::FeatureKind::Float
-                ) | (
-                    catboost::FeatureKind::Categorical,
-                    crate::features::FeatureKind::Categorical
-                )
-            );
-            if !same {
+            if *kind != spec.kind {
                 return Err(ModelMismatch::ColumnKind {
                     index,
                     name: spec.name.clone(),

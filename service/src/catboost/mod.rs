@@ -45,8 +45,10 @@ pub enum FeatureValue<'a> {
     Categorical(&'a str),
 }
 
-/// What a flat feature column takes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// What a flat feature column takes. `feature_set.json` names the same kinds (`"float"`,
+/// `"categorical"`), so the feature engineering uses this type too.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum FeatureKind {
     /// A number ([`FeatureValue::Float`]).
     Float,

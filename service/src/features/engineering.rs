@@ -16,24 +16,9 @@ pub const FEATURE_SET_FORMAT_VERSION: u32 = 1;
 /// Categorical value of a missing categorical input (and of a title with no token).
 pub const NONE_CATEGORY: &str = "(none)";
 
-/// The kind of a model feature.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum FeatureKind {
-    /// A number; NaN means missing.
-    Float,
-    /// A category, passed to the model as text.
-    Categorical,
-}
-
-impl std::fmt::Display for FeatureKind {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(match self {
-            FeatureKind::Float => "float",
-            FeatureKind::Categorical => "categorical",
-        })
-    }
-}
+/// The kind of a model feature: the evaluator's own (`feature_set.json` spells it `"float"` /
+/// `"categorical"`).
+pub use crate::catboost::FeatureKind;
 
 /// One entry of `feature_set.json`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
