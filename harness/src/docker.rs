@@ -121,7 +121,7 @@ impl DockerClient {
         context: Vec<u8>,
         tag: &str,
         platform: &str,
-    ) -> Result<String, DockerError> {
+    ) -> Result<(), DockerError> {
         let options = bollard::query_parameters::BuildImageOptions {
             dockerfile: "Dockerfile".to_owned(),
             t: Some(tag.to_owned()),
@@ -155,7 +155,7 @@ impl DockerClient {
                     });
                 }
             }
-            Ok(log)
+            Ok(())
         })
     }
 
