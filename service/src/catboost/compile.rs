@@ -8,8 +8,8 @@
 use super::ctr::{self, CtrType, HashIndex};
 use super::error::LoadError;
 use super::eval::{
-    CtrFeature, FloatColumn, FloatPart, LEAF_FLAG, Lookup, NsNode, OneHotBin, Output, PaddedLeaves,
-    Projection, Trees,
+    BinTest, Columns, CtrFeature, FloatColumn, FloatPart, LEAF_FLAG, Lookup, NEVER, NsNode,
+    OneHotBin, Output, PaddedLeaves, Projection, Trees, biased,
 };
 use super::model::{self, JsonModel, LeafValue, Node, Split};
 use super::{ClassLabel, FeatureKind, Model};
@@ -58,6 +58,7 @@ pub(crate) fn compile(json: JsonModel) -> Result<Model, LoadError> {
     let mut float_pos: HashMap<usize, usize> = HashMap::new();
     let mut floats = Vec::with_capacity(fi.float_features.len());
     let mut n_bins = 0usize;
+    let mut n_cols = 0usize;
     for (i, f) in fi.float_features.iter().enumerate() {
         let path = format!("features_info.float_features[{i}]");
         claim(
@@ -89,7 +90,7 @@ pub(crate) fn compile(json: JsonModel) -> Result<Model, LoadError> {
             .collect::<Result<Vec<f32>, _>>()?;
         floats.push(FloatColumn {
             flat: f.flat_feature_index,
-            first_bin: n_bins,
+            columns: Columns::allocate(&borders, &mut n_cols),
             nan_as_true,
             borders,
         });
@@ -121,8 +122,10 @@ pub(crate) fn compile(json: JsonModel) -> Result<Model, LoadError> {
             });
         }
     }
-    let onehot_first_bin = n_bins;
+    // One-hot values take bins (CatBoost's flat split indices count them) and 0/1 columns.
     n_bins += onehots.len();
+    let onehot_first_col = n_cols;
+    n_cols += onehots.len();
 
     let kinds: Vec<FeatureKind> = kinds
         .into_iter()
@@ -201,6 +204,7 @@ pub(crate) fn compile(json: JsonModel) -> Result<Model, LoadError> {
         }
         ctrs.push(CtrFeature {
             first_bin: n_bins,
+            columns: Columns::allocate(&borders, &mut n_cols),
             values,
             empty,
             borders,
@@ -213,7 +217,7 @@ pub(crate) fn compile(json: JsonModel) -> Result<Model, LoadError> {
     let layout = BinLayout {
         floats: &floats,
         onehots: &onehots,
-        onehot_first_bin,
+        onehot_first_col,
         ctrs: &ctrs,
         ctr_first_bin,
         n_bins,
@@ -290,28 +294,33 @@ pub(crate) fn compile(json: JsonModel) -> Result<Model, LoadError> {
         cat_flat,
         used_cats,
         onehots,
-        onehot_first_bin,
+        onehot_first_col,
         projections,
         tables,
         ctrs,
-        n_bins,
+        n_cols,
         max_depth,
         padded: match &trees.0 {
             Trees::Oblivious {
+                splits,
                 split_offsets,
                 leaf_offsets,
                 leaves,
-                ..
             } if dim == 1 && max_depth <= 8 => {
                 let n = 1usize << max_depth;
-                let mut padded = vec![0.0; (split_offsets.len() - 1) * n];
-                for (t, dst) in padded.chunks_exact_mut(n).enumerate() {
+                let n_trees = split_offsets.len() - 1;
+                let mut padded = vec![0.0; n_trees * n];
+                let mut levels = vec![NEVER; n_trees * max_depth];
+                for t in 0..n_trees {
                     let src = &leaves[leaf_offsets[t] as usize..leaf_offsets[t + 1] as usize];
-                    dst[..src.len()].copy_from_slice(src);
+                    padded[t * n..][..src.len()].copy_from_slice(src);
+                    let src = &splits[split_offsets[t] as usize..split_offsets[t + 1] as usize];
+                    levels[t * max_depth..][..src.len()].copy_from_slice(src);
                 }
                 Some(PaddedLeaves {
                     depth: max_depth,
                     leaves: padded,
+                    splits: levels,
                 })
             }
             _ => None,
@@ -424,7 +433,7 @@ fn build_projection(
                         .borders
                         .iter()
                         .position(|&b| b == border)
-                        .map(|j| (col.first_bin + j) as u32),
+                        .map(|j| col.columns.test(j)),
                 });
             }
             other => {
@@ -602,7 +611,7 @@ fn ctr_values(
 struct BinLayout<'a> {
     floats: &'a [FloatColumn],
     onehots: &'a [OneHotBin],
-    onehot_first_bin: usize,
+    onehot_first_col: usize,
     ctrs: &'a [CtrFeature],
     ctr_first_bin: usize,
     n_bins: usize,
@@ -612,7 +621,7 @@ struct BinLayout<'a> {
 
 impl BinLayout<'_> {
     /// The bin a split tests, checked against the model's features.
-    fn resolve(&self, s: &Split, path: &str) -> Result<u32, LoadError> {
+    fn resolve(&self, s: &Split, path: &str) -> Result<BinTest, LoadError> {
         let missing = |field: &str| LoadError::inconsistent(format!("{path}.{field}"), "missing");
         let bin = match s.split_type.as_str() {
             "FloatFeature" => {
@@ -638,7 +647,7 @@ impl BinLayout<'_> {
                             format!("{b} is not a border of float feature {idx}"),
                         )
                     })?;
-                col.first_bin + j
+                col.columns.test(j)
             }
             "OneHotFeature" => {
                 let idx = s
@@ -662,7 +671,10 @@ impl BinLayout<'_> {
                             format!("{v} is not a one-hot value of categorical feature {idx}"),
                         )
                     })?;
-                self.onehot_first_bin + j
+                BinTest {
+                    col: (self.onehot_first_col + j) as u32,
+                    thr: biased(0),
+                }
             }
             "OnlineCtr" => {
                 let idx = s.split_index.ok_or_else(|| missing("split_index"))?;
@@ -687,7 +699,10 @@ impl BinLayout<'_> {
                     Some(c)
                         if c.borders[idx - c.first_bin] == border
                             && s.ctr_target_border_idx
-                                .is_none_or(|t| t == c.target_border_idx) => {}
+                                .is_none_or(|t| t == c.target_border_idx) =>
+                    {
+                        c.columns.test(idx - c.first_bin)
+                    }
                     _ => {
                         return Err(LoadError::inconsistent(
                             format!("{path}.split_index"),
@@ -695,7 +710,6 @@ impl BinLayout<'_> {
                         ));
                     }
                 }
-                idx
             }
             other => {
                 return Err(LoadError::unsupported(
@@ -704,7 +718,7 @@ impl BinLayout<'_> {
                 ));
             }
         };
-        Ok(bin as u32)
+        Ok(bin)
     }
 }
 

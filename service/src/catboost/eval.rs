@@ -1,13 +1,17 @@
 //! Evaluation: the compiled model's structures and the block evaluator.
 //!
-//! Rows are evaluated in blocks of [`BLOCK`] rows. For a block, every binary feature ("bin": a
-//! float border test, a one-hot equality, a CTR border test) is computed once per row into a
-//! bin-major byte matrix; trees then read whole bin rows, so the per-tree inner loops run over
-//! contiguous memory and vectorise.
+//! Rows are evaluated in blocks of [`BLOCK`] rows. A binary feature ("bin": a float border
+//! test, a one-hot equality, a CTR border test) is not stored per row. As CatBoost does, each
+//! float or CTR value is quantized once per row into a byte: how many of its (sorted) borders
+//! it exceeds. A split on border `j` is then `quant > j`, because a value above border `j` is
+//! above every border below it. The quantized matrix has one byte row per column (about one
+//! per feature rather than one per border), so a block stays in L1 while the trees read it;
+//! the per-tree inner loops run over contiguous bytes and vectorise.
 
 use super::ctr::{HashIndex, fold, fold_cat};
 use super::hash::cat_hash;
 use super::{ClassLabel, EvalError, FeatureKind, FeatureValue, Model, Prediction};
+use wide::{f32x4, i8x16, u32x4};
 
 /// Rows per evaluation block (bin matrix rows are this long).
 pub(crate) const BLOCK: usize = 256;
@@ -19,10 +23,63 @@ pub(crate) const LANES: usize = 16;
 /// Marks a non-symmetric tree reference as a leaf index rather than a node index.
 pub(crate) const LEAF_FLAG: u32 = 1 << 31;
 
+/// Most borders one quantized byte column counts: a feature with more borders uses several
+/// columns of this many borders each.
+pub(crate) const COLUMN_BORDERS: usize = 255;
+
+/// A bin as the evaluator reads it: the bin is 1 for a row when the row's byte in quantized
+/// column `col` is greater than `thr` (both [`biased`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct BinTest {
+    pub(crate) col: u32,
+    pub(crate) thr: i8,
+}
+
+/// How a count (0..=255) is stored in the quantized matrix: as `count - 128`, an `i8`, which
+/// keeps the order. SSE2 and NEON compare signed bytes in one instruction; an unsigned byte
+/// compare takes SSE2 three.
+#[inline(always)]
+pub(crate) const fn biased(count: u8) -> i8 {
+    (count ^ 0x80) as i8
+}
+
+/// How a value with `borders` is quantized: which columns hold it and how many borders each
+/// column counts. Counting is exact only for borders in ascending order (then the borders a
+/// value exceeds are always the first ones); borders in any other order, which CatBoost does
+/// not write but a hand-edited model might, get one 0/1 column each.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Columns {
+    pub(crate) first: usize,
+    /// Borders per column: [`COLUMN_BORDERS`], or 1 for unsorted borders.
+    pub(crate) per_column: usize,
+}
+
+impl Columns {
+    /// Columns for `borders`, starting at column `*next`, which is advanced past them.
+    pub(crate) fn allocate(borders: &[f32], next: &mut usize) -> Self {
+        let per_column = if borders.is_sorted() {
+            COLUMN_BORDERS
+        } else {
+            1
+        };
+        let first = *next;
+        *next += borders.len().div_ceil(per_column);
+        Self { first, per_column }
+    }
+
+    /// The test for the value's border `j`.
+    pub(crate) fn test(self, j: usize) -> BinTest {
+        BinTest {
+            col: (self.first + j / self.per_column) as u32,
+            thr: biased((j % self.per_column) as u8),
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 pub(crate) struct FloatColumn {
     pub(crate) flat: usize,
-    pub(crate) first_bin: usize,
+    pub(crate) columns: Columns,
     /// NaN counts as greater than every border (`nan_value_treatment: AsTrue`).
     pub(crate) nan_as_true: bool,
     pub(crate) borders: Vec<f32>,
@@ -54,7 +111,7 @@ pub(crate) struct FloatPart {
     pub(crate) nan_as_true: bool,
     /// The bin holding this very test when the border is one of the feature's borders (as
     /// CatBoost requires); otherwise the bit is computed from the value.
-    pub(crate) bin: Option<u32>,
+    pub(crate) bin: Option<BinTest>,
 }
 
 /// One table lookup for a projection, shared by every CTR feature that reads that table.
@@ -66,7 +123,9 @@ pub(crate) struct Lookup {
 
 #[derive(Debug, Clone)]
 pub(crate) struct CtrFeature {
+    /// CatBoost's flat index of the CTR's first border (`split_index` of `OnlineCtr` splits).
     pub(crate) first_bin: usize,
+    pub(crate) columns: Columns,
     /// The CTR value of each bucket of its table, precomputed at load.
     pub(crate) values: Vec<f32>,
     /// The value for a key the table does not have.
@@ -77,7 +136,7 @@ pub(crate) struct CtrFeature {
 
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct NsNode {
-    pub(crate) bin: u32,
+    pub(crate) bin: BinTest,
     /// Taken when the bin is 0.
     pub(crate) left: u32,
     /// Taken when the bin is 1.
@@ -89,7 +148,7 @@ pub(crate) enum Trees {
     /// Symmetric trees: level `l` of tree `t` tests bin `splits[split_offsets[t] + l]` and
     /// contributes bit `l` of the leaf index; leaf values are interleaved per dimension.
     Oblivious {
-        splits: Vec<u32>,
+        splits: Vec<BinTest>,
         split_offsets: Vec<u32>,
         leaf_offsets: Vec<u32>,
         leaves: Vec<f64>,
@@ -117,13 +176,27 @@ pub(crate) enum Output {
 pub(crate) struct PaddedLeaves {
     pub(crate) depth: usize,
     pub(crate) leaves: Vec<f64>,
+    /// `depth` tests per tree, level 0 first. A shallower tree's missing top levels test
+    /// [`NEVER`]: their bit is 0, which leaves its leaf index unchanged.
+    pub(crate) splits: Vec<BinTest>,
 }
+
+/// A test that is never true (no biased byte is greater than `i8::MAX`).
+pub(crate) const NEVER: BinTest = BinTest {
+    col: 0,
+    thr: i8::MAX,
+};
+
+/// Trees whose leaf indices are computed together before their leaves are summed: their
+/// indices for a whole block (`TREE_CHUNK * BLOCK` bytes) stay in L1.
+const TREE_CHUNK: usize = 32;
 
 /// Reusable per-call buffers.
 pub(crate) struct Scratch {
     /// Length of a bin matrix row: rows per block for this call (a multiple of `LANES`).
     stride: usize,
-    bins: Vec<u8>,
+    /// The quantized matrix: one row of `stride` [`biased`] counts per column.
+    quant: Vec<i8>,
     xs: Vec<f32>,
     hashes: Vec<i32>,
     keys: Vec<u64>,
@@ -138,7 +211,7 @@ impl Scratch {
         let stride = lanes_for(rows.clamp(1, BLOCK));
         Self {
             stride,
-            bins: vec![0; model.n_bins * stride],
+            quant: vec![0; model.n_cols * stride],
             xs: vec![0.0; stride],
             hashes: vec![0; model.cat_flat.len() * stride],
             keys: vec![0; stride],
@@ -195,7 +268,7 @@ impl Model {
         let stride = scratch.stride;
         debug_assert!(n <= stride);
         let w = lanes_for(n).min(stride);
-        let bins = &mut scratch.bins;
+        let quant = &mut scratch.quant;
         let float_at = |r: usize, flat: usize| match rows[r * nf + flat] {
             FeatureValue::Float(x) => x as f32,
             FeatureValue::Categorical(_) => f32::NAN,
@@ -212,10 +285,7 @@ impl Model {
                     v
                 };
             }
-            for (j, &b) in col.borders.iter().enumerate() {
-                let dst = &mut bins[(col.first_bin + j) * stride..][..w];
-                greater_than(dst, xs, b);
-            }
+            quantize(quant, stride, col.columns, &col.borders, xs);
         }
 
         // Category hashes.
@@ -235,9 +305,9 @@ impl Model {
         // One-hot values.
         for (i, o) in self.onehots.iter().enumerate() {
             let src = &scratch.hashes[o.cat * stride..][..w];
-            let dst = &mut bins[(self.onehot_first_bin + i) * stride..][..w];
+            let dst = &mut quant[(self.onehot_first_col + i) * stride..][..w];
             for (d, &h) in dst.iter_mut().zip(src) {
-                *d = u8::from(h == o.value);
+                *d = biased(u8::from(h == o.value));
             }
         }
 
@@ -254,9 +324,9 @@ impl Model {
             for f in &p.floats {
                 match f.bin {
                     Some(bin) => {
-                        let src = bin_row(bins, bin, stride, w);
-                        for (k, &bit) in keys.iter_mut().zip(src) {
-                            *k = fold(*k, u64::from(bit));
+                        let src = quant_row(quant, bin.col, stride, w);
+                        for (k, &q) in keys.iter_mut().zip(src) {
+                            *k = fold(*k, u64::from(q > bin.thr));
                         }
                     }
                     None => {
@@ -294,10 +364,7 @@ impl Model {
                     for (v, &b) in vals.iter_mut().zip(buckets.iter()).take(n) {
                         *v = ctr.values.get(b as usize).copied().unwrap_or(ctr.empty);
                     }
-                    for (j, &b) in ctr.borders.iter().enumerate() {
-                        let dst = &mut bins[(ctr.first_bin + j) * stride..][..w];
-                        greater_than(dst, vals, b);
-                    }
+                    quantize(quant, stride, ctr.columns, &ctr.borders, vals);
                 }
             }
         }
@@ -321,25 +388,24 @@ impl Model {
                     w,
                     stride,
                 };
-                if let Some(padded) = &self.padded {
+                if let Some(p) = &self.padded {
                     let idx_all = &mut scratch.idx_all;
-                    let pl = &padded.leaves;
-                    match padded.depth {
-                        0 => trees.eval_padded::<1>(pl, bins, out, idx_all),
-                        1 => trees.eval_padded::<2>(pl, bins, out, idx_all),
-                        2 => trees.eval_padded::<4>(pl, bins, out, idx_all),
-                        3 => trees.eval_padded::<8>(pl, bins, out, idx_all),
-                        4 => trees.eval_padded::<16>(pl, bins, out, idx_all),
-                        5 => trees.eval_padded::<32>(pl, bins, out, idx_all),
-                        6 => trees.eval_padded::<64>(pl, bins, out, idx_all),
-                        7 => trees.eval_padded::<128>(pl, bins, out, idx_all),
-                        _ => trees.eval_padded::<256>(pl, bins, out, idx_all),
+                    match p.depth {
+                        0 => trees.eval_padded::<1, 0>(p, quant, out, idx_all),
+                        1 => trees.eval_padded::<2, 1>(p, quant, out, idx_all),
+                        2 => trees.eval_padded::<4, 2>(p, quant, out, idx_all),
+                        3 => trees.eval_padded::<8, 3>(p, quant, out, idx_all),
+                        4 => trees.eval_padded::<16, 4>(p, quant, out, idx_all),
+                        5 => trees.eval_padded::<32, 5>(p, quant, out, idx_all),
+                        6 => trees.eval_padded::<64, 6>(p, quant, out, idx_all),
+                        7 => trees.eval_padded::<128, 7>(p, quant, out, idx_all),
+                        _ => trees.eval_padded::<256, 8>(p, quant, out, idx_all),
                     }
                 } else if self.max_depth <= 8 {
                     // Depth <= 8 fits leaf indices in bytes: 16 rows per SSE/NEON op.
-                    trees.eval::<u8>(bins, out, dim);
+                    trees.eval::<u8>(quant, out, dim);
                 } else {
-                    trees.eval::<u16>(bins, out, dim);
+                    trees.eval::<u16>(quant, out, dim);
                 }
             }
             Trees::NonSymmetric {
@@ -352,7 +418,7 @@ impl Model {
                         let mut node = root;
                         while node & LEAF_FLAG == 0 {
                             let nd = nodes[node as usize];
-                            node = if bins[nd.bin as usize * stride + r] != 0 {
+                            node = if quant[nd.bin.col as usize * stride + r] > nd.bin.thr {
                                 nd.right
                             } else {
                                 nd.left
@@ -485,7 +551,7 @@ impl LeafIndex for u16 {
 }
 
 struct ObliviousRef<'a> {
-    splits: &'a [u32],
+    splits: &'a [BinTest],
     split_offsets: &'a [u32],
     leaf_offsets: &'a [u32],
     leaves: &'a [f64],
@@ -497,31 +563,32 @@ struct ObliviousRef<'a> {
 
 impl ObliviousRef<'_> {
     /// The common case: one output dimension and trees of depth <= 8, whose leaves were
-    /// padded at load to `N` = 2^(max depth) per tree. Leaf indices of all trees are computed
-    /// first; then each group of `LANES` rows sums its leaves in registers, trees in model
-    /// order (so results equal CatBoost's bit for bit), and fixed-size leaf arrays need no
-    /// bounds checks.
+    /// padded at load to `N` = 2^`D` per tree and whose splits to `D` levels. Trees go in
+    /// chunks of [`TREE_CHUNK`]: first the chunk's leaf indices for every row, then each group
+    /// of `LANES` rows sums its leaves in registers, continuing from the previous chunks' sum,
+    /// so every row adds its trees in model order (results equal CatBoost's bit for bit).
+    /// Fixed-size leaf arrays and levels need no bounds checks and unroll.
     #[inline(always)]
-    fn eval_padded<const N: usize>(
+    fn eval_padded<const N: usize, const D: usize>(
         &self,
-        padded: &[f64],
-        bins: &[u8],
+        padded: &PaddedLeaves,
+        quant: &[i8],
         out: &mut [f64],
         idx_all: &mut Vec<u8>,
     ) {
         let w = self.w;
-        let (trees, _) = padded.as_chunks::<N>();
+        let (trees, _) = padded.leaves.as_chunks::<N>();
+        let (levels, _) = padded.splits.as_chunks::<D>();
         let mask = N - 1;
         if w == 1 {
             // One row: walk the trees directly.
             if let Some(o) = out.first_mut() {
                 let mut acc = *o;
-                for (lv, o) in trees.iter().zip(self.split_offsets.windows(2)) {
-                    let sp = self.splits.get(o[0] as usize..o[1] as usize).unwrap_or(&[]);
+                for (lv, tests) in trees.iter().zip(levels) {
                     let mut i = 0usize;
-                    for &bin in sp.iter().rev() {
-                        let bit = bins.get(bin as usize * self.stride).copied().unwrap_or(0);
-                        i = 2 * i + usize::from(bit);
+                    for bin in tests.iter().rev() {
+                        let q = quant.get(bin.col as usize * self.stride).copied();
+                        i = 2 * i + usize::from(q.unwrap_or(i8::MIN) > bin.thr);
                     }
                     acc += lv[i & mask];
                 }
@@ -529,40 +596,55 @@ impl ObliviousRef<'_> {
             }
             return;
         }
-        idx_all.clear();
-        idx_all.resize(trees.len() * w, 0);
-        for (t, idx) in idx_all.chunks_exact_mut(w).enumerate() {
-            let sp = self
-                .split_offsets
-                .get(t..t + 2)
-                .and_then(|o| self.splits.get(o[0] as usize..o[1] as usize))
-                .unwrap_or(&[]);
-            for &bin in sp.iter().rev() {
-                let col = bin_row(bins, bin, self.stride, w);
-                push_bits(idx, col);
+        for (trees, levels) in trees.chunks(TREE_CHUNK).zip(levels.chunks(TREE_CHUNK)) {
+            idx_all.clear();
+            idx_all.resize(trees.len() * w, 0);
+            for (idx, tests) in idx_all.chunks_exact_mut(w).zip(levels) {
+                if w < LANES {
+                    for bin in tests.iter().rev() {
+                        push_bits(idx, quant_row(quant, bin.col, self.stride, w), bin.thr);
+                    }
+                    continue;
+                }
+                // Whole groups of LANES rows: each level's column and threshold are set up
+                // once per tree, then a group's leaf indices are built in one register, deepest
+                // level first, and written once.
+                let cols: [(&[[i8; LANES]], i8x16); D] = std::array::from_fn(|l| {
+                    let bin = tests[D - 1 - l];
+                    let col = quant_row(quant, bin.col, self.stride, w);
+                    (col.as_chunks::<LANES>().0, i8x16::splat(bin.thr))
+                });
+                for (g, dst) in idx.as_chunks_mut::<LANES>().0.iter_mut().enumerate() {
+                    let mut leaf = i8x16::ZERO;
+                    for &(col, thr) in &cols {
+                        // 2 * leaf + bit; the compare's mask is -1 where the bit is set.
+                        leaf = leaf + leaf - i8x16::new(col[g]).simd_gt(thr);
+                    }
+                    *dst = leaf.to_array().map(|i| i as u8);
+                }
             }
-        }
-        if out.len() < LANES {
-            // A few rows (typically one): sum only those.
-            for (r, o) in out.iter_mut().enumerate() {
-                let mut acc = 0.0;
+            if out.len() < LANES {
+                // A few rows (typically one): sum only those.
+                for (r, o) in out.iter_mut().enumerate() {
+                    let mut acc = *o;
+                    for (lv, idx) in trees.iter().zip(idx_all.chunks_exact(w)) {
+                        acc += lv[usize::from(idx[r]) & mask];
+                    }
+                    *o = acc;
+                }
+                continue;
+            }
+            // The last group may be partial: its lanes past `n` sum stale indices, unread.
+            for (g, out) in out.chunks_mut(LANES).enumerate() {
+                let mut acc = [0.0f64; LANES];
+                acc[..out.len()].copy_from_slice(out);
                 for (lv, idx) in trees.iter().zip(idx_all.chunks_exact(w)) {
-                    acc += lv[usize::from(idx[r]) & mask];
+                    let ids = idx.as_chunks::<LANES>().0[g];
+                    for (a, i) in acc.iter_mut().zip(ids) {
+                        *a += lv[usize::from(i) & mask];
+                    }
                 }
-                *o += acc;
-            }
-            return;
-        }
-        for (g, out) in out.chunks_mut(LANES).enumerate() {
-            let mut acc = [0.0f64; LANES];
-            for (lv, idx) in trees.iter().zip(idx_all.chunks_exact(w)) {
-                let ids: &[u8; LANES] = idx[g * LANES..][..LANES].try_into().unwrap_or(&[0; LANES]);
-                for (a, &i) in acc.iter_mut().zip(ids) {
-                    *a += lv[usize::from(i) & mask];
-                }
-            }
-            for (o, a) in out.iter_mut().zip(acc) {
-                *o += a;
+                out.copy_from_slice(&acc[..out.len()]);
             }
         }
     }
@@ -570,7 +652,7 @@ impl ObliviousRef<'_> {
     /// Adds every tree's leaf values to `out` (`dim` values per row), trees in model order as
     /// CatBoost sums them.
     #[inline(always)]
-    fn eval<I: LeafIndex>(&self, bins: &[u8], out: &mut [f64], dim: usize) {
+    fn eval<I: LeafIndex>(&self, quant: &[i8], out: &mut [f64], dim: usize) {
         let mut idx = [I::default(); BLOCK];
         let idx = &mut idx[..self.w];
         for t in 0..self.split_offsets.len().saturating_sub(1) {
@@ -579,9 +661,9 @@ impl ObliviousRef<'_> {
             let lv = &self.leaves[self.leaf_offsets[t] as usize..self.leaf_offsets[t + 1] as usize];
             idx.fill(I::default());
             for &bin in sp.iter().rev() {
-                let col = bin_row(bins, bin, self.stride, self.w);
-                for (i, &b) in idx.iter_mut().zip(col.iter()) {
-                    *i = i.push(b);
+                let col = quant_row(quant, bin.col, self.stride, self.w);
+                for (i, &q) in idx.iter_mut().zip(col.iter()) {
+                    *i = i.push(u8::from(q > bin.thr));
                 }
             }
             if dim == 1 {
@@ -601,21 +683,51 @@ impl ObliviousRef<'_> {
     }
 }
 
-/// `dst[r] = (xs[r] > border)`. A function of its own so that the distinct `&mut`/`&`
-/// arguments tell the optimiser the slices do not overlap: the loop becomes whole vectors
-/// without run-time overlap checks.
+/// Writes the quantized columns of one value (`xs`, one per row) with `borders`: per column,
+/// how many of its borders each row's value exceeds.
 #[inline(always)]
-fn greater_than(dst: &mut [u8], xs: &[f32], border: f32) {
-    for (d, &x) in dst.iter_mut().zip(xs) {
-        *d = u8::from(x > border);
+fn quantize(quant: &mut [i8], stride: usize, columns: Columns, borders: &[f32], xs: &[f32]) {
+    let w = xs.len();
+    for (c, borders) in borders.chunks(columns.per_column).enumerate() {
+        count_above(&mut quant[(columns.first + c) * stride..][..w], xs, borders);
     }
 }
 
-/// `idx[r] = 2 * idx[r] + bits[r]` (see `LeafIndex`), as whole byte vectors.
+/// `dst[r] = #{b in borders : xs[r] > b}` (at most [`COLUMN_BORDERS`] borders, so it fits).
+///
+/// Groups of [`LANES`] rows keep their values and counts in four vector registers each for the
+/// whole border list: a border costs one compare and one subtract of the all-ones mask per
+/// four rows, and nothing is written until the group is done. Written with `wide` because,
+/// from plain loops, the optimiser vectorises across borders instead and spills.
 #[inline(always)]
-fn push_bits(idx: &mut [u8], bits: &[u8]) {
-    for (i, &b) in idx.iter_mut().zip(bits) {
-        *i = i.wrapping_add(*i).wrapping_add(b);
+fn count_above(dst: &mut [i8], xs: &[f32], borders: &[f32]) {
+    let (groups, rest) = dst.as_chunks_mut::<LANES>();
+    let (xgroups, xrest) = xs.as_chunks::<LANES>();
+    for (d, x) in groups.iter_mut().zip(xgroups) {
+        let (x4, _) = x.as_chunks::<4>();
+        let x4: [f32x4; 4] = std::array::from_fn(|k| f32x4::new(x4[k]));
+        let mut acc = [u32x4::ZERO; 4];
+        for &b in borders {
+            let b = f32x4::splat(b);
+            for (a, &x) in acc.iter_mut().zip(&x4) {
+                // The mask is all ones (u32::MAX, i.e. -1) where x > b: subtracting it adds 1.
+                *a -= x.simd_gt(b).to_bits();
+            }
+        }
+        for (d, a) in d.as_chunks_mut::<4>().0.iter_mut().zip(acc) {
+            *d = a.to_array().map(|c| biased(c as u8));
+        }
+    }
+    for (d, &x) in rest.iter_mut().zip(xrest) {
+        *d = biased(borders.iter().map(|&b| u8::from(x > b)).sum());
+    }
+}
+
+/// `idx[r] = 2 * idx[r] + (quant[r] > thr)` (see `LeafIndex`), as whole byte vectors.
+#[inline(always)]
+fn push_bits(idx: &mut [u8], quant: &[i8], thr: i8) {
+    for (i, &q) in idx.iter_mut().zip(quant) {
+        *i = i.wrapping_add(*i).wrapping_add(u8::from(q > thr));
     }
 }
 
@@ -630,12 +742,14 @@ fn lanes_for(n: usize) -> usize {
     }
 }
 
-/// The first `w` rows of bin `bin`'s row of the bin matrix.
+/// The first `w` rows of column `col` of the quantized matrix.
 #[inline(always)]
-fn bin_row(bins: &[u8], bin: u32, stride: usize, w: usize) -> &[u8] {
-    let start = bin as usize * stride;
-    // Bins are validated at load; an out-of-range bin would read as all zeros.
-    bins.get(start..start + w).unwrap_or(&[0; BLOCK][..w])
+fn quant_row(quant: &[i8], col: u32, stride: usize, w: usize) -> &[i8] {
+    let start = col as usize * stride;
+    // Columns are validated at load; an out-of-range column would read as all zeros.
+    quant
+        .get(start..start + w)
+        .unwrap_or(&[i8::MIN; BLOCK][..w])
 }
 
 #[inline]

@@ -134,11 +134,13 @@ pub struct Model {
     /// Whether a categorical feature is read by any split (unused ones are not hashed).
     used_cats: Vec<bool>,
     onehots: Vec<OneHotBin>,
-    onehot_first_bin: usize,
+    /// Quantized column of the first one-hot value (one 0/1 column per value).
+    onehot_first_col: usize,
     projections: Vec<Projection>,
     tables: Vec<HashIndex>,
     ctrs: Vec<CtrFeature>,
-    n_bins: usize,
+    /// Columns of the quantized matrix.
+    n_cols: usize,
     trees: Trees,
     /// Deepest oblivious tree (picks the width of leaf indices).
     max_depth: usize,
