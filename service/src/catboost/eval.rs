@@ -817,6 +817,65 @@ mod tests {
         assert_eq!(bit(&one_border_model(low, "AsFalse"), -1e30), 1.0);
     }
 
+    /// Quantization is exact whatever the borders: more than one byte column can count (300
+    /// borders), unsorted borders (one 0/1 column each), and trees shallower than the deepest
+    /// (padded with never-true levels). Checked against the definition, `x > border` per
+    /// split, one row at a time and in blocks.
+    #[test]
+    fn quantized_splits_match_the_definition() {
+        let sorted: Vec<f64> = (0..300).map(|j| f64::from(j) * 0.5).collect();
+        // A fixed permutation of 40 borders (7 is coprime with 40).
+        let unsorted: Vec<f64> = (0..40).map(|j| f64::from((j * 7) % 40)).collect();
+        for borders in [sorted, unsorted] {
+            let split = |b: f64| json!({"split_type": "FloatFeature", "float_feature_index": 0, "border": b});
+            // Tree j adds j + 1 when x > border j; a last, deeper tree encodes two borders'
+            // bits in its leaf index.
+            let mut trees: Vec<_> = borders
+                .iter()
+                .enumerate()
+                .map(|(j, &b)| json!({"splits": [split(b)], "leaf_values": [0.0, j as f64 + 1.0]}))
+                .collect();
+            let (lo, hi) = (borders[3], borders[borders.len() - 2]);
+            trees.push(json!({
+                "splits": [split(lo), split(hi)],
+                "leaf_values": [0.0, 1e4, 2e4, 3e4]
+            }));
+            let doc = json!({
+                "features_info": {"float_features": [{
+                    "feature_index": 0, "flat_feature_index": 0, "borders": borders,
+                    "nan_value_treatment": "AsIs"
+                }]},
+                "oblivious_trees": trees,
+                "scale_and_bias": [1.0, [0.0]]
+            });
+            let m = Model::from_json(doc.to_string().as_bytes()).unwrap();
+            let expected = |x: f64| {
+                let x = x as f32;
+                let above = |b: f64| x > b as f32;
+                let mut sum: f64 = borders
+                    .iter()
+                    .enumerate()
+                    .filter(|&(_, &b)| above(b))
+                    .map(|(j, _)| j as f64 + 1.0)
+                    .sum();
+                sum += 1e4 * f64::from(u8::from(above(lo))) + 2e4 * f64::from(u8::from(above(hi)));
+                sum
+            };
+            let xs: Vec<f64> = (-4..=610)
+                .map(|i| f64::from(i) * 0.25)
+                .chain([f64::NAN, f64::INFINITY, f64::NEG_INFINITY, 1e300])
+                .collect();
+            let rows: Vec<FeatureValue<'_>> = xs.iter().map(|&x| FeatureValue::Float(x)).collect();
+            let mut batch = vec![0.0; xs.len()];
+            m.predict_raw_batch(&rows, &mut batch).unwrap();
+            for ((&x, &got), row) in xs.iter().zip(&batch).zip(&rows) {
+                assert_eq!(got, expected(x), "x = {x}, in a block");
+                let one = m.predict(std::slice::from_ref(row)).unwrap().raw()[0];
+                assert_eq!(one, expected(x), "x = {x}, alone");
+            }
+        }
+    }
+
     /// The fast paths (padded leaves summed in registers; byte and 16-bit leaf indices) give
     /// bit-identical raw values on every corpus and benchmark model and row.
     #[test]
