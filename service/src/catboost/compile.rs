@@ -4,6 +4,8 @@
 //! Binary features ("bins") are numbered like CatBoost's own flat split list: every float
 //! border (float features in order), then every one-hot value, then every CTR border (in
 //! `features_info.ctrs` order). An `OnlineCtr` split only carries a position in that list.
+//! Each split is then compiled to the test the evaluator runs: a quantized column and a
+//! threshold (see `eval.rs`).
 
 use super::ctr::{self, CtrType, HashIndex};
 use super::error::LoadError;

@@ -193,7 +193,7 @@ const TREE_CHUNK: usize = 32;
 
 /// Reusable per-call buffers.
 pub(crate) struct Scratch {
-    /// Length of a bin matrix row: rows per block for this call (a multiple of `LANES`).
+    /// Length of a quantized matrix row: rows per block for this call (a multiple of `LANES`).
     stride: usize,
     /// The quantized matrix: one row of `stride` [`biased`] counts per column.
     quant: Vec<i8>,
