@@ -557,7 +557,7 @@ struct ObliviousRef<'a> {
     leaves: &'a [f64],
     /// Rows evaluated (a multiple of `LANES`, or fewer than `LANES`).
     w: usize,
-    /// Length of a bin matrix row.
+    /// Length of a quantized matrix row.
     stride: usize,
 }
 
