@@ -372,6 +372,9 @@ def corpus_cases():
         # Deeper than 8 levels: 16-bit leaf indices.
         ("deep_symmetric_regression", "regression", None, 2000, dict(n_float=4, n_cat=1, nan_frac=0.05),
          dict(iterations=6, depth=10)),
+        # Features with more than 255 borders: the evaluator counts them in several byte columns.
+        ("float_many_borders_binary", "binary", None, 4000, dict(n_float=2, n_cat=0),
+         dict(iterations=150, depth=8, border_count=1024)),
     ]
 
 

@@ -187,12 +187,7 @@ fn golden_features_match_training_time_features() {
         failures.is_empty(),
         "{} feature mismatches:\n{}",
         failures.len(),
-        failures
-            .iter()
-            .take(60)
-            .cloned()
-            .collect::<Vec<_>>()
-            .join("\n")
+        first_lines(&failures)
     );
 }
 
@@ -248,13 +243,18 @@ fn golden_predictions_match_training_time_predictions() {
         failures.is_empty(),
         "{} prediction mismatches (max |dp| {max_diff:e}):\n{}",
         failures.len(),
-        failures
-            .iter()
-            .take(60)
-            .cloned()
-            .collect::<Vec<_>>()
-            .join("\n")
+        first_lines(&failures)
     );
+}
+
+/// The first 60 failures, one per line: enough to see the pattern without flooding the log.
+fn first_lines(failures: &[String]) -> String {
+    failures
+        .iter()
+        .take(60)
+        .cloned()
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 /// One line of models/validation_cases.jsonl: a record as JSON text and the path of the error

@@ -13,11 +13,11 @@ use super::hash::cat_hash;
 use super::{ClassLabel, EvalError, FeatureKind, FeatureValue, Model, Prediction};
 use wide::{f32x4, i8x16, u32x4};
 
-/// Rows per evaluation block (bin matrix rows are this long).
+/// Rows per evaluation block (quantized matrix rows are this long).
 pub(crate) const BLOCK: usize = 256;
 
-/// Rows processed together by the inner loops (one 16-byte vector of bins), and summed
-/// together in registers by `eval_uniform`. `BLOCK` is a multiple of it.
+/// Rows processed together by the inner loops (one 16-byte vector of quantized bytes), and
+/// summed together in registers by `eval_padded`. `BLOCK` is a multiple of it.
 pub(crate) const LANES: usize = 16;
 
 /// Marks a non-symmetric tree reference as a leaf index rather than a node index.
@@ -746,7 +746,7 @@ fn lanes_for(n: usize) -> usize {
 #[inline(always)]
 fn quant_row(quant: &[i8], col: u32, stride: usize, w: usize) -> &[i8] {
     let start = col as usize * stride;
-    // Columns are validated at load; an out-of-range column would read as all zeros.
+    // Columns are validated at load; an out-of-range column would read as count 0.
     quant
         .get(start..start + w)
         .unwrap_or(&[i8::MIN; BLOCK][..w])
