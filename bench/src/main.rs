@@ -245,11 +245,17 @@ fn run() -> Result<String> {
     )?;
 
     // Size.
+    let spec = harness::Spec::load(&ws.join(harness::SPEC_FILE))?;
+    let harness::ImageSource::Build(build) = &spec.image.source else {
+        bail!("the root lambda-gate.toml must build its image");
+    };
     let image = harness::build(
-        &harness::BuildOptions::new(harness::Arch::X86_64, &ws),
+        build,
+        harness::Arch::X86_64,
+        &spec.root,
         harness::Progress::stderr(),
     )?;
-    let facts = harness::inspect_image(&image.reference)?;
+    let facts = harness::inspect_image(&image.reference, None)?;
     let python_total = size.site_packages_bytes + size.interpreter_bytes;
     writeln!(
         md,
@@ -268,13 +274,14 @@ fn run() -> Result<String> {
 
     // Through the RIE.
     eprintln!("==> the x86_64 image under the RIE");
-    let r = rie::measure(&image.reference, &facts.entrypoint, &ws)?;
+    let settings = harness::LambdaSettings::from_spec(&spec.function);
+    let r = rie::measure(&image.reference, &facts.command_line(), &settings, &ws)?;
     writeln!(
         md,
         "## Through the Runtime Interface Emulator (x86_64 image, native, {} container starts)\n\n\
          | measure | value |\n|---|---:|\n\
          | first request after container start (process start + model load + one prediction) | {} |\n\
-         | RIE `Init Duration` (sandbox setup only; the RIE starts the runtime lazily) | {} |\n\
+         | init, the RIE's `INIT REPORT` (runtime start to its first request for work) | {} |\n\
          | warm invocation, 1 record, p50 / p99 over {} | {} / {} |\n\
          | warm invocation, 100 records, p50 / p99 over {} | {} / {} |\n\
          | container peak memory (kernel cgroup) | {} |\n\

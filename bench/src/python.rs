@@ -9,8 +9,11 @@ use std::process::Command;
 /// Timed `predict_proba` calls per model.
 pub(crate) const THROUGHPUT_REPEATS: usize = 11;
 
+/// Environment variable naming another interpreter for the anchor.
+const MODELS_PYTHON_ENV: &str = "MODELS_PYTHON";
+
 fn interpreter() -> PathBuf {
-    std::env::var_os(harness::MODELS_PYTHON_ENV)
+    std::env::var_os(MODELS_PYTHON_ENV)
         .map(PathBuf::from)
         .unwrap_or_else(|| crate::workspace().join("models/.venv/bin/python"))
 }
@@ -24,9 +27,8 @@ fn anchor<T: for<'de> Deserialize<'de>>(args: &[&std::ffi::OsStr]) -> Result<T> 
     let python = interpreter();
     if !python.is_file() {
         bail!(
-            "the training side's Python is missing at {}: {}",
-            python.display(),
-            harness::PYTHON_SETUP
+            "the training side's Python is missing at {}: create it with `.ci/install python`",
+            python.display()
         );
     }
     let output = Command::new(&python)

@@ -33,9 +33,13 @@ fn seconds(invocation: &harness::Invocation) -> Result<f64> {
     }
 }
 
-pub(crate) fn measure(image: &str, entrypoint: &[String], ws: &Path) -> Result<RieNumbers> {
+pub(crate) fn measure(
+    image: &str,
+    command: &[String],
+    settings: &LambdaSettings,
+    ws: &Path,
+) -> Result<RieNumbers> {
     let rie = harness::provision(Arch::X86_64, None)?;
-    let settings = LambdaSettings::default();
     let inputs = std::fs::read_to_string(ws.join("golden/inputs.jsonl"))?;
     let events: Vec<String> = inputs
         .lines()
@@ -47,9 +51,9 @@ pub(crate) fn measure(image: &str, entrypoint: &[String], ws: &Path) -> Result<R
     let mut init = Vec::new();
     let mut last = None;
     for _ in 0..STARTS {
-        let container = FunctionContainer::start(image, Arch::X86_64, &rie, entrypoint, &settings)?;
+        let container = FunctionContainer::start(image, Arch::X86_64, &rie, command, settings)?;
         first.push(seconds(&container.invoke(&one))?);
-        if let Some(d) = container.init_duration(Duration::from_secs(30)) {
+        if let Some(d) = container.init_report(Duration::from_secs(10)) {
             init.push(d.as_secs_f64());
         }
         last = Some(container);

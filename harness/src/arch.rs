@@ -7,7 +7,7 @@ use std::fmt;
 use std::str::FromStr;
 
 /// CPU architecture of a Lambda function (and of the image built for it).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Arch {
     /// Graviton, `aarch64`.

@@ -6,9 +6,11 @@
 //! user, a memory limit, and Lambda's file-descriptor and process limits.
 
 use crate::arch::Arch;
+use crate::malformed::LAMBDA_PAYLOAD_LIMIT;
 use crate::rie::Rie;
-use std::io::BufRead;
-use std::sync::{Arc, Mutex};
+use crate::spec::FunctionSpec;
+use std::collections::BTreeMap;
+use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 use testcontainers::core::logs::LogFrame;
 use testcontainers::core::wait::HttpWaitStrategy;
@@ -36,16 +38,19 @@ pub struct LambdaSettings {
     pub memory_mb: u32,
     /// Size of the `/tmp` tmpfs in MB (Lambda's default ephemeral storage is 512).
     pub tmp_mb: u32,
+    /// The function's own environment variables.
+    pub environment: BTreeMap<String, String>,
 }
 
-impl Default for LambdaSettings {
-    fn default() -> Self {
+impl LambdaSettings {
+    /// The settings a spec's `[function]` describes.
+    pub fn from_spec(function: &FunctionSpec) -> Self {
         LambdaSettings {
-            function_name: "loan-grade-gate".to_owned(),
-            // Generous: arm64 runs under qemu on x86_64 machines, several times slower.
-            timeout: Duration::from_secs(30),
-            memory_mb: 1024,
+            function_name: function.name.clone(),
+            timeout: function.timeout,
+            memory_mb: function.memory_mb,
             tmp_mb: 512,
+            environment: function.environment.clone(),
         }
     }
 }
@@ -71,8 +76,9 @@ pub enum ContainerError {
 pub enum Outcome {
     /// A function result (any JSON value).
     Success(serde_json::Value),
-    /// A structured function error `{errorType, errorMessage}` (the RIE answers these with HTTP
-    /// 200 and no `X-Amz-Function-Error` header; a crashed runtime gets 502).
+    /// A structured error `{errorType, errorMessage}`: the function's own, or the runtime's (the
+    /// RIE answers these with HTTP 200 and no `X-Amz-Function-Error` header; a crashed runtime
+    /// gets 502).
     FunctionError {
         /// `errorType`.
         error_type: String,
@@ -81,6 +87,9 @@ pub enum Outcome {
     },
     /// The RIE's `Task timed out after N.00 seconds`.
     TimedOut,
+    /// Over Lambda's payload limit: Lambda answers 413 `RequestEntityTooLargeException` before
+    /// the function runs, so the gate does not send it (the RIE would pass it on truncated).
+    RequestTooLarge(usize),
     /// Anything else: no answer, a non-JSON body, an unexpected status.
     Unexpected(String),
 }
@@ -93,8 +102,11 @@ impl Outcome {
             Outcome::FunctionError {
                 error_type,
                 error_message,
-            } => format!("function error {error_type}: {}", shorten(error_message)),
+            } => format!("error {error_type}: {}", shorten(error_message)),
             Outcome::TimedOut => "timed out".to_owned(),
+            Outcome::RequestTooLarge(bytes) => format!(
+                "413 RequestEntityTooLargeException from Lambda: {bytes} bytes is over its {LAMBDA_PAYLOAD_LIMIT}-byte limit (not sent)"
+            ),
             Outcome::Unexpected(what) => format!("unexpected: {what}"),
         }
     }
@@ -122,9 +134,9 @@ pub struct Invocation {
     pub elapsed: Duration,
 }
 
-/// Log lines collected from both streams, in arrival order.
+/// Log lines collected from both streams, in arrival order; readers can wait for a line.
 #[derive(Clone, Default)]
-struct LogBuffer(Arc<Mutex<String>>);
+struct LogBuffer(Arc<(Mutex<String>, Condvar)>);
 
 impl LogBuffer {
     fn push(&self, frame: &LogFrame) {
@@ -132,17 +144,33 @@ impl LogBuffer {
             LogFrame::StdOut(b) => ("", b),
             LogFrame::StdErr(b) => ("stderr| ", b),
         };
-        if let Ok(mut log) = self.0.lock() {
+        let (lock, changed) = &*self.0;
+        if let Ok(mut log) = lock.lock() {
             for line in String::from_utf8_lossy(bytes).lines() {
                 log.push_str(prefix);
                 log.push_str(line);
                 log.push('\n');
             }
         }
+        changed.notify_all();
     }
 
     fn text(&self) -> String {
-        self.0.lock().map(|l| l.clone()).unwrap_or_default()
+        self.0.0.lock().map(|l| l.clone()).unwrap_or_default()
+    }
+
+    /// The first value `find` gets from the log, waiting up to `wait` for it to arrive.
+    fn wait_for<T>(&self, wait: Duration, find: impl Fn(&str) -> Option<T>) -> Option<T> {
+        let (lock, changed) = &*self.0;
+        let deadline = Instant::now() + wait;
+        let mut log = lock.lock().ok()?;
+        loop {
+            if let Some(found) = find(&log) {
+                return Some(found);
+            }
+            let left = deadline.checked_duration_since(Instant::now())?;
+            log = changed.wait_timeout(log, left).ok()?.0;
+        }
     }
 }
 
@@ -156,12 +184,13 @@ pub struct FunctionContainer {
 }
 
 impl FunctionContainer {
-    /// Starts `image` (for `arch`) under `rie` and waits until the emulator accepts requests.
+    /// Starts `image` (for `arch`) under `rie`, running `command` (the image's `ENTRYPOINT` +
+    /// `CMD`, as Lambda does) as the function, and waits until the emulator accepts requests.
     pub fn start(
         image: &str,
         arch: Arch,
         rie: &Rie,
-        entrypoint: &[String],
+        command: &[String],
         settings: &LambdaSettings,
     ) -> Result<Self, ContainerError> {
         let (name, tag) = split_reference(image);
@@ -169,9 +198,9 @@ impl FunctionContainer {
         let sink = logs.clone();
         let memory = i64::from(settings.memory_mb) * 1024 * 1024;
         let tmp = i64::from(settings.tmp_mb) * 1024 * 1024;
-        // Ready when the RIE has exec'd the bootstrap and its HTTP server answers (404 on `/`
+        // Ready when the RIE has exec'd the runtime and its HTTP server answers (404 on `/`
         // without invoking anything): readiness is observed, never slept for.
-        let request = GenericImage::new(name, tag)
+        let mut request = GenericImage::new(name, tag)
             .with_entrypoint(RIE_MOUNT)
             .with_exposed_port(RIE_PORT)
             .with_wait_for(WaitFor::message_on_stderr("exec '"))
@@ -180,7 +209,7 @@ impl FunctionContainer {
                     .with_port(RIE_PORT)
                     .with_expected_status_code(404u16),
             ))
-            .with_cmd(entrypoint.iter().cloned())
+            .with_cmd(command.iter().cloned())
             .with_platform(arch.docker_platform())
             .with_mount(
                 Mount::bind_mount(rie.path.display().to_string(), RIE_MOUNT)
@@ -198,7 +227,11 @@ impl FunctionContainer {
                 "AWS_LAMBDA_FUNCTION_MEMORY_SIZE",
                 settings.memory_mb.to_string(),
             )
-            .with_env_var("AWS_REGION", "us-east-1")
+            .with_env_var("AWS_REGION", "us-east-1");
+        for (key, value) in &settings.environment {
+            request = request.with_env_var(key.clone(), value.clone());
+        }
+        let request = request
             .with_ulimit("nofile", 1024, Some(1024))
             .with_ulimit("nproc", 1024, Some(1024))
             .with_host_config_modifier(move |config| {
@@ -232,8 +265,17 @@ impl FunctionContainer {
     }
 
     /// Sends one request body and classifies the answer. Transport failures become
-    /// [`Outcome::Unexpected`]: a dead container is a finding, not a harness error.
+    /// [`Outcome::Unexpected`]: a dead container is a finding, not a harness error. A body over
+    /// Lambda's payload limit is answered as Lambda answers it, without sending it.
     pub fn invoke(&self, body: &[u8]) -> Invocation {
+        if body.len() > LAMBDA_PAYLOAD_LIMIT {
+            return Invocation {
+                outcome: Outcome::RequestTooLarge(body.len()),
+                request_bytes: body.len(),
+                response_bytes: 0,
+                elapsed: Duration::ZERO,
+            };
+        }
         let started = Instant::now();
         let result = self
             .client
@@ -275,36 +317,23 @@ impl FunctionContainer {
             .peak_memory(self.container.id())
     }
 
-    /// The RIE's `Init Duration` from its first `REPORT` line. The RIE initialises lazily, on
-    /// the first request, and prints the line before answering it; the log reaches us
-    /// asynchronously, so this follows the container's stdout until the line arrives (or `wait`
-    /// passes, which means the RIE never reported).
-    pub fn init_duration(&self, wait: Duration) -> Option<Duration> {
-        let stdout = self.container.stdout(true);
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            for line in stdout.lines() {
-                let Ok(line) = line else { break };
-                if line.starts_with("REPORT RequestId:") {
-                    let _ = tx.send(line);
-                    break;
-                }
-            }
-        });
-        let line = rx.recv_timeout(wait).ok()?;
-        report_field(&line, "Init Duration:")
+    /// The init phase as the RIE measured it: `INIT REPORT(durationMs: N)`, from the runtime's
+    /// start to its first request for work (the RIE initialises lazily, on the first invoke).
+    /// The RIE prints it before answering that invoke, but logs reach us asynchronously, so this
+    /// waits up to `wait` for the line.
+    pub fn init_report(&self, wait: Duration) -> Option<Duration> {
+        self.logs.wait_for(wait, init_report)
     }
 }
 
-/// The value in milliseconds of `field` in the first RIE `REPORT` line that has it.
-fn report_field(logs: &str, field: &str) -> Option<Duration> {
-    logs.lines()
-        .filter(|l| l.starts_with("REPORT RequestId:"))
-        .find_map(|line| {
-            let rest = &line[line.find(field)? + field.len()..];
-            let ms: f64 = rest.trim_start().split(' ').next()?.parse().ok()?;
-            Some(Duration::from_secs_f64(ms / 1000.0))
-        })
+/// `durationMs` of the RIE's `INIT REPORT(durationMs: N)` line.
+fn init_report(logs: &str) -> Option<Duration> {
+    const MARK: &str = "INIT REPORT(durationMs: ";
+    logs.lines().find_map(|line| {
+        let rest = &line[line.find(MARK)? + MARK.len()..];
+        let ms: f64 = rest.split(')').next()?.trim().parse().ok()?;
+        Some(Duration::from_secs_f64(ms / 1000.0))
+    })
 }
 
 fn classify(status: u16, body: &[u8]) -> Outcome {
@@ -320,8 +349,11 @@ fn classify(status: u16, body: &[u8]) -> Outcome {
             _ if status == 200 => Outcome::Success(value),
             _ => Outcome::Unexpected(format!("HTTP {status}: {value}")),
         },
-        Err(_) => Outcome::Unexpected(format!(
-            "HTTP {status} with a non-JSON body: {:?}",
+        Err(_) if body.is_empty() => Outcome::Unexpected(format!(
+            "HTTP {status} with an empty body (the runtime process exited?)"
+        )),
+        Err(e) => Outcome::Unexpected(format!(
+            "HTTP {status} with a body that is not JSON ({e}): {:?}",
             String::from_utf8_lossy(&body[..body.len().min(200)])
         )),
     }
@@ -329,7 +361,7 @@ fn classify(status: u16, body: &[u8]) -> Outcome {
 
 fn split_reference(reference: &str) -> (String, String) {
     // The tag is after the last ':' unless that ':' belongs to a registry port (then a '/'
-    // follows it).
+    // follows it). Joined again with ':', `name@sha256:hex` and `sha256:hex` survive too.
     match reference.rsplit_once(':') {
         Some((name, tag)) if !tag.contains('/') => (name.to_owned(), tag.to_owned()),
         _ => (reference.to_owned(), "latest".to_owned()),
@@ -374,15 +406,14 @@ mod tests {
     }
 
     #[test]
-    fn init_duration_is_read_from_the_first_report_line() {
-        let logs = "START RequestId: a Version: $LATEST\n\
-                    END RequestId: a\n\
-                    REPORT RequestId: a\tInit Duration: 12.50 ms\tDuration: 3.00 ms\tBilled Duration: 3 ms\n\
-                    REPORT RequestId: b\tDuration: 1.00 ms\n";
+    fn init_is_read_from_the_init_report_line() {
+        let logs = "stderr| 01 Dec 2026 20:34:05,850 [INFO] (rapid) INIT RTDONE(status: success)\n\
+                    stderr| 01 Dec 2026 20:34:05,851 [INFO] (rapid) INIT REPORT(durationMs: 116.513000)\n\
+                    REPORT RequestId: a\tInit Duration: 0.31 ms\tDuration: 118.37 ms\n";
+        assert_eq!(init_report(logs), Some(Duration::from_secs_f64(0.116513)));
         assert_eq!(
-            report_field(logs, "Init Duration:"),
-            Some(Duration::from_secs_f64(0.0125))
+            init_report("REPORT RequestId: a\tInit Duration: 0.31 ms"),
+            None
         );
-        assert_eq!(report_field("nothing", "Init Duration:"), None);
     }
 }

@@ -22,19 +22,20 @@ pub enum DockerError {
         /// The client error.
         source: bollard::errors::Error,
     },
-    /// The image build failed; `log` holds the builder's output.
-    #[error("docker build of {tag} failed: {message}\n--- build log ---\n{log}")]
+    /// The image build failed; `log` holds the end of the builder's output.
+    #[error("docker build of {tag} failed: {message}\n--- end of the build log ---\n{log}")]
     Build {
         /// The tag being built.
         tag: String,
         /// The builder's error.
         message: String,
-        /// Everything the builder printed.
+        /// The last lines the builder printed.
         log: String,
     },
     /// The image does not exist locally.
     #[error(
-        "image {reference} is not in the local Docker image store: build it first (`harness build`) or check the reference"
+        "image {reference} is not in the local Docker image store: build it first (`{build}`) or check the reference",
+        build = crate::invocation::command("build")
     )]
     NoSuchImage {
         /// The reference asked for.
@@ -114,22 +115,26 @@ impl DockerClient {
             })
     }
 
-    /// Builds `context` (an uncompressed tar holding a `Dockerfile`) for `platform` with the
+    /// Builds `context` (an uncompressed tar holding `dockerfile`) for `platform` with the
     /// classic builder, which stores a plain single-platform image (no attestation index).
+    /// Each line the builder prints goes to `on_line` as it arrives.
     pub(crate) fn build(
         &self,
         context: Vec<u8>,
+        dockerfile: &str,
         tag: &str,
         platform: &str,
+        mut on_line: impl FnMut(&str),
     ) -> Result<(), DockerError> {
         let options = bollard::query_parameters::BuildImageOptions {
-            dockerfile: "Dockerfile".to_owned(),
+            dockerfile: dockerfile.to_owned(),
             t: Some(tag.to_owned()),
             platform: platform.to_owned(),
             rm: true,
             forcerm: true,
             // The classic builder's cache ignores the platform: a layer cached from an amd64
-            // build would be reused for arm64 and fail. Builds are two COPY steps; skip it.
+            // build would be reused for arm64 and fail. The content tag already skips builds
+            // of unchanged sources.
             nocache: true,
             ..Default::default()
         };
@@ -137,21 +142,32 @@ impl DockerClient {
             let mut stream =
                 self.docker
                     .build_image(options, None, Some(bollard::body_full(context.into())));
-            let mut log = String::new();
+            let mut log: std::collections::VecDeque<String> = std::collections::VecDeque::new();
+            let tail = |log: &std::collections::VecDeque<String>| {
+                log.iter().cloned().collect::<Vec<_>>().join("\n")
+            };
             while let Some(item) = stream.next().await {
                 let info = item.map_err(|source| DockerError::Build {
                     tag: tag.to_owned(),
                     message: source.to_string(),
-                    log: log.clone(),
+                    log: tail(&log),
                 })?;
-                if let Some(line) = info.stream {
-                    log.push_str(&line);
+                for line in info.stream.iter().flat_map(|s| s.lines()) {
+                    let line = line.trim_end();
+                    if line.is_empty() {
+                        continue;
+                    }
+                    on_line(line);
+                    if log.len() == 20 {
+                        log.pop_front();
+                    }
+                    log.push_back(line.to_owned());
                 }
                 if let Some(detail) = info.error_detail {
                     return Err(DockerError::Build {
                         tag: tag.to_owned(),
                         message: detail.message.unwrap_or_default(),
-                        log,
+                        log: tail(&log),
                     });
                 }
             }

@@ -1,87 +1,39 @@
 //! One gate run: build or take the image, read it, run it under the RIE, check it, report.
 
 use crate::arch::Arch;
-use crate::checks::{self, CheckResult, FunctionChecks, InvocationStats};
+use crate::checks::{self, CheckResult, Compiled, FunctionChecks, InvocationStats};
 use crate::container::{ContainerError, FunctionContainer, LambdaSettings};
+use crate::digest::sha256_file;
 use crate::docker::{DockerClient, DockerError};
 use crate::golden::{GoldenError, GoldenSet};
 use crate::image::ImageError;
-use crate::image_build::{BuildError, BuildOptions, build_with};
+use crate::image_build::{BuildError, build_with};
 use crate::malformed::{self, CorpusError};
 use crate::progress::Progress;
 use crate::report::Report;
 use crate::rie::{self, RieError};
+use crate::spec::{Compile, ImageSource, Spec};
 use std::path::PathBuf;
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-/// Which image to verify.
-#[derive(Clone, Debug)]
-pub enum ImageSource {
-    /// Build it first (what `harness verify` does without `--image`).
-    Build(BuildOptions),
-    /// Verify this existing local image.
-    Existing(String),
-}
-
-/// Everything a gate run needs. [`GateConfig::new`] gives the shipped defaults.
+/// A gate run: the function's spec and how to run the gate on this machine.
 #[derive(Clone, Debug)]
 pub struct GateConfig {
-    /// Architecture the function is deployed with.
-    pub arch: Arch,
-    /// The image to verify.
-    pub image: ImageSource,
-    /// Directory with `inputs.jsonl`, `expected.jsonl`, `manifest.json`.
-    pub golden_dir: PathBuf,
-    /// Directory with the malformed corpus `cases.json`.
-    pub malformed_dir: PathBuf,
-    /// Where proptest persists the seeds of failing generated payloads (replayed first on the
-    /// next run). Tests of deliberately broken images point it elsewhere.
-    pub regressions: PathBuf,
-    /// Image size budget in bytes (uncompressed).
-    pub max_image_size: u64,
-    /// Absolute tolerance on probabilities.
-    pub tolerance: f64,
+    /// The function, as its `lambda-gate.toml` describes it (overrides applied).
+    pub spec: Spec,
     /// A local RIE binary instead of the pinned one.
     pub rie: Option<PathBuf>,
-    /// Lambda settings for the container.
-    pub lambda: LambdaSettings,
-    /// Number of proptest-generated payloads.
-    pub generated_cases: u32,
-    /// Seed of the generated payloads.
-    pub seed: u64,
-    /// Most records per request the contract allows (probed by the limits check).
-    pub max_records: usize,
     /// Where progress goes.
     pub progress: Progress,
 }
 
-/// Default image budget: generous for a model service, far below Lambda's 10 GB.
-pub const DEFAULT_MAX_IMAGE_SIZE: u64 = 256 * 1024 * 1024;
-/// Default number of generated payloads.
-pub const DEFAULT_GENERATED_CASES: u32 = 1000;
-/// Default seed of the generated payloads.
-pub const DEFAULT_SEED: u64 = 20_261_126;
-
 impl GateConfig {
-    /// The shipped configuration for `arch`, from the workspace at `workspace`.
-    pub fn new(arch: Arch, workspace: impl Into<PathBuf>) -> Self {
-        let workspace = workspace.into();
+    /// A run of `spec` with the pinned RIE and progress on stderr.
+    pub fn new(spec: Spec) -> Self {
         GateConfig {
-            arch,
-            image: ImageSource::Build(BuildOptions::new(arch, &workspace)),
-            golden_dir: workspace.join("golden"),
-            malformed_dir: workspace.join("golden").join("malformed"),
-            regressions: workspace
-                .join("golden")
-                .join("malformed")
-                .join("proptest-regressions.txt"),
-            max_image_size: DEFAULT_MAX_IMAGE_SIZE,
-            tolerance: 1e-9,
+            spec,
             rie: None,
-            lambda: LambdaSettings::default(),
-            generated_cases: DEFAULT_GENERATED_CASES,
-            seed: DEFAULT_SEED,
-            max_records: 1000,
             progress: Progress::stderr(),
         }
     }
@@ -109,49 +61,71 @@ pub enum GateError {
     #[error(transparent)]
     Corpus(#[from] CorpusError),
     /// The machine cannot run images of this architecture.
-    #[error("{0}")]
-    NoEmulation(String),
+    #[error(
+        "this x86_64 machine cannot run {0} containers: no qemu-aarch64 binfmt handler is registered.\n\
+         Fix: apt-get install qemu-user-static binfmt-support && update-binfmts --enable qemu-aarch64 \
+         (mount binfmt_misc first if /proc/sys/fs/binfmt_misc is empty: mount -t binfmt_misc binfmt_misc /proc/sys/fs/binfmt_misc), \
+         or verify on a native arm64 runner."
+    )]
+    NoEmulation(Arch),
+    /// The provenance compile command could not run or failed.
+    #[error("provenance.compile {0}")]
+    Compile(String),
 }
 
 /// Runs every check against the image and returns the report. `Err` only for setup problems;
 /// a failing image is an `Ok` report whose [`Report::passed`] is false.
 pub fn verify(config: &GateConfig) -> Result<Report, GateError> {
     let started = Instant::now();
+    let spec = &config.spec;
+    let arch = spec.function.arch;
     let progress = config.progress;
     let docker = DockerClient::connect()?;
-    let golden = GoldenSet::load(&config.golden_dir)?;
-    let corpus = malformed::load(&config.malformed_dir)?;
-    check_emulation(config.arch)?;
-    let image = match &config.image {
-        ImageSource::Build(options) => build_with(&docker, options, progress)?.reference,
-        ImageSource::Existing(reference) => reference.clone(),
+    let golden = GoldenSet::load(&spec.goldens.dir)?;
+    let mut corpus = malformed::generic(&spec.malformed.skip_generic);
+    if let Some(path) = &spec.malformed.cases {
+        corpus.extend(malformed::load(path)?);
+    }
+    check_emulation(arch)?;
+    let compiled = spec
+        .provenance
+        .compile
+        .as_ref()
+        .map(|c| compile(c, &spec.root, progress))
+        .transpose()?;
+    let image = match &spec.image.source {
+        ImageSource::Build(build) => {
+            build_with(&docker, build, arch, &spec.root, progress)?.reference
+        }
+        ImageSource::Reference(reference) => reference.clone(),
     };
     progress.step(format!("reading image {image}"));
-    let facts = crate::image::inspect(&docker, &image)?;
+    let facts = crate::image::inspect(&docker, &image, Some(&spec.provenance.model))?;
     let mut report = Report {
-        arch: config.arch,
+        arch,
+        function: spec.function.name.clone(),
         image: image.clone(),
         rie: None,
         model_version: golden.manifest.model_version.clone(),
         checks: vec![
-            checks::architecture(&facts, config.arch),
-            checks::image_size(&facts, config.max_image_size),
-            checks::provenance(&facts, &golden),
+            checks::architecture(&facts, arch),
+            checks::image_size(&facts, spec.image.max_size),
+            checks::provenance(&facts, &golden, &spec.provenance, compiled.as_ref()),
         ],
         image_facts: Some(facts.clone()),
         duration: Duration::ZERO,
     };
-    let rie = rie::provision(config.arch, config.rie.as_deref())?;
+    let rie = rie::provision(arch, config.rie.as_deref())?;
     report.rie = Some(rie.origin.clone());
     progress.step(format!(
         "starting {image} under the RIE ({})",
-        config.arch.docker_platform()
+        arch.docker_platform()
     ));
-    let entrypoint = facts.entrypoint.clone();
-    match FunctionContainer::start(&image, config.arch, &rie, &entrypoint, &config.lambda) {
+    let settings = LambdaSettings::from_spec(&spec.function);
+    match FunctionContainer::start(&image, arch, &rie, &facts.command_line(), &settings) {
         Err(error) => {
             let mut init = CheckResult::new("init");
-            init.problem(start_failure_hint(&error, config.arch));
+            init.problem(start_failure_hint(&error, arch));
             init.summary = "the function container did not start".to_owned();
             report.checks.push(init);
             for name in FUNCTION_CHECKS {
@@ -164,7 +138,7 @@ pub fn verify(config: &GateConfig) -> Result<Report, GateError> {
             let mut function = FunctionChecks {
                 container: &container,
                 golden: &golden,
-                tolerance: config.tolerance,
+                spec,
                 progress,
                 stats: InvocationStats::default(),
             };
@@ -179,22 +153,11 @@ pub fn verify(config: &GateConfig) -> Result<Report, GateError> {
                 report.checks.push(function.malformed_corpus(&corpus));
                 progress.step(format!(
                     "generated payloads: {} (seed {})",
-                    config.generated_cases, config.seed
+                    spec.generated.cases, spec.generated.seed
                 ));
-                let mut allowed: Vec<String> = corpus
-                    .iter()
-                    .filter_map(|c| c.expect.as_ref().map(|e| e.error_type.clone()))
-                    .collect();
-                allowed.sort();
-                allowed.dedup();
-                report.checks.push(function.generated(
-                    config.generated_cases,
-                    config.seed,
-                    &config.regressions,
-                    &allowed,
-                ));
+                report.checks.push(function.generated());
                 progress.step("Lambda limits");
-                report.checks.push(function.limits(config.max_records));
+                report.checks.push(function.limits());
             } else {
                 for name in FUNCTION_CHECKS {
                     report.checks.push(CheckResult::not_run(
@@ -216,6 +179,52 @@ const FUNCTION_CHECKS: [&str; 4] = [
     "malformed-generated",
     "lambda-limits",
 ];
+
+/// Runs the spec's compile command on the host's source model into a scratch file, so the
+/// provenance check can compare the image's model with exactly that.
+fn compile(
+    spec: &Compile,
+    root: &std::path::Path,
+    progress: Progress,
+) -> Result<Compiled, GateError> {
+    let source_sha256 = sha256_file(&spec.source).map_err(|e| {
+        GateError::Compile(format!(
+            "cannot read its source {}: {e}",
+            spec.source.display()
+        ))
+    })?;
+    let scratch = tempfile::tempdir()
+        .map_err(|e| GateError::Compile(format!("cannot create a scratch directory: {e}")))?;
+    let output = scratch.path().join("compiled");
+    let quote =
+        |p: &std::path::Path| format!("'{}'", p.display().to_string().replace('\'', "'\\''"));
+    let source = std::path::absolute(&spec.source).unwrap_or_else(|_| spec.source.clone());
+    let command = spec
+        .command
+        .replace("{source}", &quote(&source))
+        .replace("{output}", &quote(&output));
+    progress.step("compiling the goldens' model for the provenance check (provenance.compile)");
+    let status = Command::new("sh")
+        .arg("-ec")
+        .arg(&command)
+        .current_dir(root)
+        .stdin(Stdio::null())
+        .stdout(crate::progress::stdout_to_stderr())
+        .status()
+        .map_err(|e| GateError::Compile(format!("cannot be started with sh: {e}")))?;
+    if !status.success() {
+        return Err(GateError::Compile(format!(
+            "failed ({status}); its output is above: {command}"
+        )));
+    }
+    let output_sha256 = sha256_file(&output)
+        .map_err(|e| GateError::Compile(format!("wrote no {{output}} file ({e}): {command}")))?;
+    Ok(Compiled {
+        source: spec.source.clone(),
+        source_sha256,
+        output_sha256,
+    })
+}
 
 fn start_failure_hint(error: &ContainerError, arch: Arch) -> String {
     let text = error.to_string();
@@ -254,11 +263,6 @@ fn check_emulation(arch: Arch) -> Result<(), GateError> {
     if registered {
         Ok(())
     } else {
-        Err(GateError::NoEmulation(format!(
-            "this x86_64 machine cannot run {arch} containers: no qemu-aarch64 binfmt handler is registered.\n\
-             Fix: apt-get install qemu-user-static binfmt-support && update-binfmts --enable qemu-aarch64 \
-             (mount binfmt_misc first if /proc/sys/fs/binfmt_misc is empty: mount -t binfmt_misc binfmt_misc /proc/sys/fs/binfmt_misc), \
-             or verify on a native arm64 runner."
-        )))
+        Err(GateError::NoEmulation(arch))
     }
 }

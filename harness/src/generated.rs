@@ -1,12 +1,24 @@
 //! Generated malformed payloads: proptest strategies that derive bad requests from the golden
 //! events (so they reach deep into the contract) and from nothing at all (arbitrary JSON,
-//! arbitrary bytes, truncated bodies).
+//! arbitrary bytes, truncated bodies). Events become requests through the spec's templates.
 
-use crate::golden::{GoldenCase, batch_body};
+use crate::golden::GoldenCase;
 use crate::malformed::edit_json;
+use crate::spec::Contract;
 use proptest::prelude::*;
 use serde_json::{Map, Value};
 use std::fmt;
+
+/// What a valid answer to a payload would look like, if it happens to be a valid request.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(crate) enum Shape {
+    /// One event: the answer holds one prediction.
+    Single,
+    /// A batch of this many events.
+    Batch(usize),
+    /// Not made from a template: either kind of answer.
+    Unknown,
+}
 
 /// A generated request body.
 #[derive(Clone)]
@@ -15,6 +27,8 @@ pub(crate) struct Payload {
     pub(crate) recipe: String,
     /// The bytes sent.
     pub(crate) body: Vec<u8>,
+    /// What an answer must look like if the function accepts it.
+    pub(crate) shape: Shape,
 }
 
 impl fmt::Debug for Payload {
@@ -35,8 +49,7 @@ impl fmt::Debug for Payload {
     }
 }
 
-/// Every JSON path (to a value) in `value`, with `records[0].` in front, as the function
-/// reports them.
+/// Every path (to a value) in `value`, in the `a.b[0]` syntax edits understand.
 fn paths(value: &Value, prefix: &str, out: &mut Vec<String>) {
     match value {
         Value::Object(map) => {
@@ -104,20 +117,24 @@ fn json(known_keys: Vec<String>) -> BoxedStrategy<Value> {
 
 /// The strategy: a mix of mutated golden events, arbitrary JSON, arbitrary bytes and truncated
 /// valid bodies.
-pub(crate) fn payloads(cases: &[GoldenCase]) -> impl Strategy<Value = Payload> + use<> {
-    let events: Vec<Value> = cases
+pub(crate) fn payloads(
+    cases: &[GoldenCase],
+    contract: &Contract,
+) -> impl Strategy<Value = Payload> + use<> {
+    let events: Vec<Value> = cases.iter().map(GoldenCase::event_value).collect();
+    let bodies: Vec<Vec<u8>> = cases
         .iter()
-        .filter_map(|c| serde_json::from_str(c.event.get()).ok())
+        .take(20)
+        .map(|c| c.request_body(contract))
         .collect();
-    let bodies: Vec<Vec<u8>> = cases.iter().take(20).map(|c| batch_body([c])).collect();
     let mut known = std::collections::BTreeSet::new();
     events.iter().for_each(|e| keys(e, &mut known));
-    known.insert("records".to_owned());
-    let known: Vec<String> = known.into_iter().collect();
-    let any_json = json(known.clone());
+    let known: Vec<String> = known.into_iter().chain(["id".to_owned()]).collect();
+    let any_json = json(known);
 
     let mutated = {
         let events = events.clone();
+        let template = contract.request.clone();
         let any_json = any_json.clone();
         (
             0..events.len().max(1),
@@ -126,48 +143,76 @@ pub(crate) fn payloads(cases: &[GoldenCase]) -> impl Strategy<Value = Payload> +
             any_json,
         )
             .prop_map(move |(case, at, op, value)| {
-                let event = events.get(case).cloned().unwrap_or(Value::Null);
+                let mut event = events.get(case).cloned().unwrap_or(Value::Null);
                 let mut all = Vec::new();
-                paths(&event, "records[0]", &mut all);
-                let mut request = serde_json::json!({ "records": [event] });
+                paths(&event, "", &mut all);
                 let recipe = if all.is_empty() {
-                    request["records"][0] = value;
-                    "records[0] replaced".to_owned()
+                    event = value;
+                    "the event replaced".to_owned()
                 } else {
                     let path = &all[at.index(all.len())];
                     let (recipe, path, value) = match op {
-                        0 => (format!("{path} replaced"), path.clone(), Some(value)),
-                        1 => (format!("{path} removed"), path.clone(), None),
+                        0 => (format!("event.{path} replaced"), path.clone(), Some(value)),
+                        1 => (format!("event.{path} removed"), path.clone(), None),
                         _ => {
                             let unknown = format!("{path}.unexpected_field");
-                            (format!("{unknown} added"), unknown, Some(value))
+                            (format!("event.{unknown} added"), unknown, Some(value))
                         }
                     };
                     // An edit that does not apply (a field added to a number) leaves the valid
                     // event, which is a fine payload too.
-                    let _ = edit_json(&mut request, &path, value);
+                    let _ = edit_json(&mut event, &path, value);
                     recipe
                 };
                 Payload {
                     recipe,
-                    body: request.to_string().into_bytes(),
+                    body: template.render(event.to_string().as_bytes()),
+                    shape: Shape::Single,
                 }
             })
+            .boxed()
     };
-    let whole = any_json.clone().prop_map(|v| Payload {
-        recipe: "arbitrary JSON body".to_owned(),
-        body: v.to_string().into_bytes(),
-    });
-    let records = proptest::collection::vec(any_json, 0..4).prop_map(|v| Payload {
-        recipe: "arbitrary records".to_owned(),
-        body: serde_json::json!({ "records": v }).to_string().into_bytes(),
-    });
-    let bytes = proptest::collection::vec(any::<u8>(), 0..256).prop_map(|b| Payload {
-        recipe: "arbitrary bytes".to_owned(),
-        body: b,
-    });
-    let truncated =
-        (0..bodies.len().max(1), any::<prop::sample::Index>()).prop_map(move |(case, at)| {
+    let whole = any_json
+        .clone()
+        .prop_map(|v| Payload {
+            recipe: "arbitrary JSON body".to_owned(),
+            body: v.to_string().into_bytes(),
+            shape: Shape::Unknown,
+        })
+        .boxed();
+    let single = {
+        let template = contract.request.clone();
+        any_json
+            .clone()
+            .prop_map(move |v| Payload {
+                recipe: "arbitrary JSON as the event".to_owned(),
+                body: template.render(v.to_string().as_bytes()),
+                shape: Shape::Single,
+            })
+            .boxed()
+    };
+    let batch = match &contract.batch {
+        Some(batch) => {
+            let template = batch.request.clone();
+            proptest::collection::vec(any_json, 0..4)
+                .prop_map(move |v| Payload {
+                    recipe: "arbitrary JSON as a batch of events".to_owned(),
+                    shape: Shape::Batch(v.len()),
+                    body: template.render(Value::Array(v).to_string().as_bytes()),
+                })
+                .boxed()
+        }
+        None => single.clone(),
+    };
+    let bytes = proptest::collection::vec(any::<u8>(), 0..256)
+        .prop_map(|b| Payload {
+            recipe: "arbitrary bytes".to_owned(),
+            body: b,
+            shape: Shape::Unknown,
+        })
+        .boxed();
+    let truncated = (0..bodies.len().max(1), any::<prop::sample::Index>())
+        .prop_map(move |(case, at)| {
             let body = bodies.get(case).cloned().unwrap_or_default();
             let cut = if body.is_empty() {
                 0
@@ -175,14 +220,17 @@ pub(crate) fn payloads(cases: &[GoldenCase]) -> impl Strategy<Value = Payload> +
                 at.index(body.len())
             };
             Payload {
-                recipe: format!("golden body truncated to {cut} bytes"),
+                recipe: format!("golden request truncated to {cut} bytes"),
                 body: body[..cut].to_vec(),
+                shape: Shape::Unknown,
             }
-        });
+        })
+        .boxed();
     prop_oneof![
         5 => mutated,
-        2 => whole,
-        1 => records,
+        1 => whole,
+        1 => single,
+        1 => batch,
         1 => bytes,
         1 => truncated,
     ]
@@ -195,21 +243,12 @@ mod tests {
 
     #[test]
     fn paths_are_the_ones_edits_understand() {
-        let mut request = json!({"records": [{"a": {"b": [1, {"c": 2}]}}]});
+        let mut request = json!({"a": {"b": [1, {"c": 2}]}});
         let mut all = Vec::new();
-        paths(&request["records"][0], "records[0]", &mut all);
-        assert_eq!(
-            all,
-            [
-                "records[0].a",
-                "records[0].a.b",
-                "records[0].a.b[0]",
-                "records[0].a.b[1]",
-                "records[0].a.b[1].c"
-            ]
-        );
-        edit_json(&mut request, "records[0].a.b[1].c", Some(json!("x"))).unwrap();
-        edit_json(&mut request, "records[0].a.b[0]", None).unwrap();
-        assert_eq!(request, json!({"records": [{"a": {"b": [{"c": "x"}]}}]}));
+        paths(&request, "", &mut all);
+        assert_eq!(all, ["a", "a.b", "a.b[0]", "a.b[1]", "a.b[1].c"]);
+        edit_json(&mut request, "a.b[1].c", Some(json!("x"))).unwrap();
+        edit_json(&mut request, "a.b[0]", None).unwrap();
+        assert_eq!(request, json!({"a": {"b": [{"c": "x"}]}}));
     }
 }

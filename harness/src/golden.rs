@@ -1,47 +1,50 @@
-//! The golden files: inputs, the training-time model's answers for them, and whose answers
-//! they are.
+//! The golden files: events, the training-time model's answers for them, and whose answers they
+//! are.
 //!
-//! `golden/inputs.jsonl` holds the cases (`case_id`, `tags`, `event`), `golden/expected.jsonl`
-//! the training-time features and prediction for each, `golden/manifest.json` the model they
-//! came from (sha256) and the sha256 of the inputs they were computed for. Events are kept as
-//! the exact JSON text of the input file, so the container receives byte for byte what the
-//! training side read (some cases spell numbers and strings unusually on purpose).
+//! A golden directory holds three files:
+//! - `inputs.jsonl`: one case per line, `{"case_id": "...", "tags": [...], "event": <any JSON>}`;
+//! - `expected.jsonl`: `{"case_id": "...", "prediction": <any JSON>}` per case (other keys, such
+//!   as the training-time features, are the team's and are not compared);
+//! - `manifest.json`: `{"cases": N, "model_sha256": "...", "inputs_sha256": "..."}` plus any keys
+//!   the team keeps (`model_version`, sha256s of other source files).
+//!
+//! Events are kept as the exact JSON text of the input file, so the container receives byte for
+//! byte what the training side read (cases may spell numbers and strings unusually on purpose).
 
 use crate::digest::sha256_file;
+use crate::spec::{BatchContract, Contract};
 use serde::Deserialize;
 use serde_json::value::RawValue;
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 
-/// Command that regenerates the goldens from the training-time model.
-pub const REGEN_COMMAND: &str = "cargo run -p harness -- golden regen";
-
-/// `golden/manifest.json`.
+/// `manifest.json`.
 #[derive(Clone, Debug, Deserialize, serde::Serialize)]
 pub struct Manifest {
     /// Number of cases.
     pub cases: usize,
-    /// CatBoost version that computed the predictions.
-    pub catboost_version: String,
-    /// sha256 of the `model.json` the predictions belong to.
+    /// sha256 of the model the predictions belong to.
     pub model_sha256: String,
-    /// `model_version` of that model.
-    pub model_version: String,
     /// sha256 of `inputs.jsonl` when the predictions were computed.
     pub inputs_sha256: String,
-    /// sha256 of `feature_set.json` of that model.
-    pub feature_set_sha256: String,
+    /// A version name of that model, if the team records one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model_version: Option<String>,
+    /// Everything else the team records (sha256s of other sources, library versions).
+    #[serde(flatten)]
+    pub other: BTreeMap<String, serde_json::Value>,
 }
 
-/// The training-time prediction for one case.
-#[derive(Clone, Debug, Deserialize, serde::Serialize, PartialEq)]
-pub struct ExpectedPrediction {
-    /// `RawFormulaVal`.
-    pub raw: f64,
-    /// Probability of the positive class.
-    pub probability: f64,
-    /// The class label.
-    pub class: serde_json::Value,
+impl Manifest {
+    /// The string value of a manifest key (`model_sha256`, `feature_set_sha256`, ...).
+    pub fn get(&self, key: &str) -> Option<&str> {
+        match key {
+            "model_sha256" => Some(&self.model_sha256),
+            "inputs_sha256" => Some(&self.inputs_sha256),
+            "model_version" => self.model_version.as_deref(),
+            other => self.other.get(other).and_then(serde_json::Value::as_str),
+        }
+    }
 }
 
 /// One golden case.
@@ -54,27 +57,35 @@ pub struct GoldenCase {
     /// The raw event, exactly as written in `inputs.jsonl`.
     pub event: Box<RawValue>,
     /// The training-time prediction.
-    pub expected: ExpectedPrediction,
+    pub expected: serde_json::Value,
 }
 
 impl GoldenCase {
-    /// A request body holding this case's event as its only record.
-    pub fn request_body(&self) -> Vec<u8> {
-        batch_body(std::iter::once(self))
+    /// The request that carries this case's event alone.
+    pub fn request_body(&self, contract: &Contract) -> Vec<u8> {
+        contract.request.render(self.event.get().as_bytes())
+    }
+
+    /// The event, parsed.
+    pub(crate) fn event_value(&self) -> serde_json::Value {
+        serde_json::from_str(self.event.get()).unwrap_or_default()
     }
 }
 
-/// A request body holding the events of `cases`, in order.
-pub(crate) fn batch_body<'a>(cases: impl IntoIterator<Item = &'a GoldenCase>) -> Vec<u8> {
-    let mut body = b"{\"records\":[".to_vec();
+/// The request that carries the events of `cases`, in order, as one batch.
+pub(crate) fn batch_body<'a>(
+    batch: &BatchContract,
+    cases: impl IntoIterator<Item = &'a GoldenCase>,
+) -> Vec<u8> {
+    let mut events = b"[".to_vec();
     for (i, case) in cases.into_iter().enumerate() {
         if i > 0 {
-            body.push(b',');
+            events.push(b',');
         }
-        body.extend_from_slice(case.event.get().as_bytes());
+        events.extend_from_slice(case.event.get().as_bytes());
     }
-    body.extend_from_slice(b"]}");
-    body
+    events.push(b']');
+    batch.request.render(&events)
 }
 
 /// The golden set.
@@ -112,9 +123,26 @@ pub enum GoldenError {
     /// inputs.jsonl and expected.jsonl do not describe the same cases, or the manifest was
     /// computed for other inputs.
     #[error(
-        "{0}\nThe golden files are out of step: regenerate them with `{REGEN_COMMAND}`, review, then `--accept`."
+        "{problem}\nThe golden files are out of step: regenerate them with `{command}`, review, then accept."
     )]
-    Stale(String),
+    Stale {
+        /// What is out of step.
+        problem: String,
+        /// The command that regenerates them.
+        command: String,
+    },
+    /// There are no cases to replay.
+    #[error("{0}: there are no golden cases; the gate needs at least one event to invoke")]
+    Empty(PathBuf),
+}
+
+impl GoldenError {
+    fn stale(problem: String) -> Self {
+        GoldenError::Stale {
+            problem,
+            command: crate::invocation::command("golden regen"),
+        }
+    }
 }
 
 #[derive(Deserialize)]
@@ -128,9 +156,7 @@ struct InputLine {
 #[derive(Deserialize)]
 struct ExpectedLine {
     case_id: String,
-    // The training-time features are checked in process (service/tests/golden_features.rs);
-    // the gate compares predictions.
-    prediction: ExpectedPrediction,
+    prediction: serde_json::Value,
 }
 
 fn read_lines<T: for<'de> Deserialize<'de>>(path: &Path) -> Result<Vec<T>, GoldenError> {
@@ -151,21 +177,24 @@ fn read_lines<T: for<'de> Deserialize<'de>>(path: &Path) -> Result<Vec<T>, Golde
         .collect()
 }
 
+/// Reads `manifest.json` of a golden directory.
+pub(crate) fn read_manifest(path: &Path) -> Result<Manifest, GoldenError> {
+    let text = std::fs::read(path).map_err(|source| GoldenError::Read {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    serde_json::from_slice(&text).map_err(|e| GoldenError::Format {
+        path: path.to_path_buf(),
+        line: 0,
+        message: e.to_string(),
+    })
+}
+
 impl GoldenSet {
     /// Reads `inputs.jsonl`, `expected.jsonl` and `manifest.json` from `dir` and checks that
     /// they describe the same cases.
     pub fn load(dir: &Path) -> Result<Self, GoldenError> {
-        let manifest_path = dir.join("manifest.json");
-        let manifest_text = std::fs::read(&manifest_path).map_err(|source| GoldenError::Read {
-            path: manifest_path.clone(),
-            source,
-        })?;
-        let manifest: Manifest =
-            serde_json::from_slice(&manifest_text).map_err(|e| GoldenError::Format {
-                path: manifest_path.clone(),
-                line: 0,
-                message: e.to_string(),
-            })?;
+        let manifest = read_manifest(&dir.join("manifest.json"))?;
         let inputs_path = dir.join("inputs.jsonl");
         let inputs: Vec<InputLine> = read_lines(&inputs_path)?;
         let expected: Vec<ExpectedLine> = read_lines(&dir.join("expected.jsonl"))?;
@@ -174,8 +203,9 @@ impl GoldenSet {
             source,
         })?;
         if inputs_sha256 != manifest.inputs_sha256 {
-            return Err(GoldenError::Stale(format!(
-                "golden/inputs.jsonl has sha256 {inputs_sha256}, but manifest.json's predictions were computed for {}",
+            return Err(GoldenError::stale(format!(
+                "{} has sha256 {inputs_sha256}, but manifest.json's predictions were computed for {}",
+                inputs_path.display(),
                 manifest.inputs_sha256
             )));
         }
@@ -186,7 +216,7 @@ impl GoldenSet {
         let mut cases = Vec::with_capacity(inputs.len());
         for input in inputs {
             let Some(exp) = by_id.remove(&input.case_id) else {
-                return Err(GoldenError::Stale(format!(
+                return Err(GoldenError::stale(format!(
                     "case {} is in inputs.jsonl but not in expected.jsonl",
                     input.case_id
                 )));
@@ -199,16 +229,19 @@ impl GoldenSet {
             });
         }
         if let Some(extra) = by_id.keys().next() {
-            return Err(GoldenError::Stale(format!(
+            return Err(GoldenError::stale(format!(
                 "case {extra} is in expected.jsonl but not in inputs.jsonl"
             )));
         }
         if cases.len() != manifest.cases {
-            return Err(GoldenError::Stale(format!(
+            return Err(GoldenError::stale(format!(
                 "manifest.json counts {} cases, the files hold {}",
                 manifest.cases,
                 cases.len()
             )));
+        }
+        if cases.is_empty() {
+            return Err(GoldenError::Empty(dir.to_path_buf()));
         }
         Ok(GoldenSet {
             dir: dir.to_path_buf(),

@@ -1,60 +1,24 @@
-//! Building the shipped image: cross-compile `bootstrap`, stage a minimal context, build it for
-//! the requested platform with the root `Dockerfile`, tag it by content.
+//! Building the function's image from its spec: run the `before` command (e.g. cross-compiling
+//! a binary), assemble the context as `docker build` would, build it for the function's
+//! platform, and tag it by content.
 //!
-//! The context holds only what the `Dockerfile` copies (the binary and the model directory), so
-//! a build never uploads the multi-gigabyte `target/` directory. Every staged file gets fixed
-//! metadata, which makes the context tar, and therefore the tag, a pure function of the inputs:
-//! the same sources give the same tag, and an existing tag is reused instead of rebuilt.
+//! The tag is `<repository>:<arch>-<hash>`, the hash taken over the platform and the context
+//! tar (which has fixed metadata, see [`crate::context`]): the same sources give the same tag,
+//! and an image that already has it is reused instead of rebuilt.
 
 use crate::arch::Arch;
+use crate::context::{self, ContextError};
 use crate::digest::sha256_hex;
 use crate::docker::{DockerClient, DockerError};
 use crate::progress::Progress;
-use std::path::{Path, PathBuf};
-use std::process::Command;
-
-/// Repository name of the images the gate builds.
-pub const DEFAULT_REPOSITORY: &str = "loan-grade-service";
-
-/// What to build.
-#[derive(Clone, Debug)]
-pub struct BuildOptions {
-    /// Architecture of the image.
-    pub arch: Arch,
-    /// Root of the Cargo workspace (holds `Dockerfile` and `service/`).
-    pub workspace: PathBuf,
-    /// Directory whose files become `models/artifacts/` in the context; default
-    /// `<workspace>/models/artifacts`.
-    pub model_dir: Option<PathBuf>,
-    /// Cargo features of the `service` crate to enable (the tests use `fault-injection`).
-    pub features: Vec<String>,
-    /// Image repository; the tag is derived from the content.
-    pub repository: String,
-}
-
-impl BuildOptions {
-    /// The shipped configuration for `arch`.
-    pub fn new(arch: Arch, workspace: impl Into<PathBuf>) -> Self {
-        BuildOptions {
-            arch,
-            workspace: workspace.into(),
-            model_dir: None,
-            features: Vec::new(),
-            repository: DEFAULT_REPOSITORY.to_owned(),
-        }
-    }
-
-    fn model_dir(&self) -> PathBuf {
-        self.model_dir
-            .clone()
-            .unwrap_or_else(|| self.workspace.join("models").join("artifacts"))
-    }
-}
+use crate::spec::BuildSpec;
+use std::path::Path;
+use std::process::{Command, Stdio};
 
 /// A built (or already present) image.
 #[derive(Clone, Debug, serde::Serialize)]
 pub struct BuiltImage {
-    /// `repository:tag`, usable with `docker run` and `harness verify --image`.
+    /// `repository:tag`, usable with `docker run` and `verify --image`.
     pub reference: String,
     /// Its architecture.
     pub arch: Arch,
@@ -65,64 +29,65 @@ pub struct BuiltImage {
 /// Why the image could not be built.
 #[derive(Debug, thiserror::Error)]
 pub enum BuildError {
-    /// A command the build needs could not be run.
-    #[error("cannot run `{command}`: {source}. {hint}")]
-    Spawn {
-        /// The command line.
-        command: String,
-        /// The spawn error.
-        source: std::io::Error,
-        /// What to do about it.
-        hint: &'static str,
-    },
-    /// A command ran and failed.
-    #[error("`{command}` failed ({status}):\n{stderr}")]
-    Command {
-        /// The command line.
-        command: String,
+    /// The `before` command could not be started.
+    #[error("cannot run image.before with sh")]
+    BeforeSpawn(#[source] std::io::Error),
+    /// The `before` command failed.
+    #[error("image.before failed ({status}); its output is above")]
+    Before {
         /// Its exit status.
         status: std::process::ExitStatus,
-        /// What it printed on stderr (tail).
-        stderr: String,
     },
-    /// A file the context needs is missing.
-    #[error("cannot read {path} for the image: {source}")]
-    Input {
-        /// The file.
-        path: PathBuf,
-        /// The I/O error.
-        source: std::io::Error,
-    },
-    /// `cargo metadata` said something unexpected.
-    #[error("cannot find the cargo target directory: {0}")]
-    Metadata(String),
+    /// The context could not be assembled.
+    #[error(transparent)]
+    Context(#[from] ContextError),
     /// Docker failed.
     #[error(transparent)]
     Docker(#[from] DockerError),
 }
 
-/// Cross-compiles `bootstrap` and builds the image, or reuses it when its content tag exists.
-pub fn build(options: &BuildOptions, progress: Progress) -> Result<BuiltImage, BuildError> {
+/// Environment variables the `before` command gets, naming the architecture being built.
+pub const ARCH_ENV: &str = "LAMBDA_GATE_ARCH";
+/// `linux/arm64` or `linux/amd64`.
+pub const PLATFORM_ENV: &str = "LAMBDA_GATE_PLATFORM";
+/// The static-musl Rust target of the architecture (for Rust functions).
+pub const RUST_TARGET_ENV: &str = "LAMBDA_GATE_RUST_TARGET";
+
+/// Runs `before`, then builds the image or reuses it when its content tag exists. `root` is
+/// the spec's directory, where `before` runs.
+pub fn build(
+    spec: &BuildSpec,
+    arch: Arch,
+    root: &Path,
+    progress: Progress,
+) -> Result<BuiltImage, BuildError> {
     let docker = DockerClient::connect()?;
-    build_with(&docker, options, progress)
+    build_with(&docker, spec, arch, root, progress)
 }
 
 pub(crate) fn build_with(
     docker: &DockerClient,
-    options: &BuildOptions,
+    spec: &BuildSpec,
+    arch: Arch,
+    root: &Path,
     progress: Progress,
 ) -> Result<BuiltImage, BuildError> {
-    let arch = options.arch;
-    ensure_rust_target(arch, progress)?;
-    progress.step(format!(
-        "compiling bootstrap for {} ({})",
-        arch,
-        arch.rust_target()
-    ));
-    let binary = compile_bootstrap(options)?;
-    let context = stage_context(options, &binary)?;
-    let digest = sha256_hex(&[arch.docker_platform().as_bytes(), b"\0", &context].concat());
-    let reference = format!("{}:{}-{}", options.repository, arch, &digest[..16]);
+    if let Some(before) = &spec.before {
+        progress.step(format!("running image.before for {arch}"));
+        run_before(before, arch, root)?;
+    }
+    let (tar, dockerfile) = context::tar(&spec.context, &spec.dockerfile)?;
+    let digest = sha256_hex(
+        &[
+            arch.docker_platform().as_bytes(),
+            b"\0",
+            dockerfile.as_bytes(),
+            b"\0",
+            &tar,
+        ]
+        .concat(),
+    );
+    let reference = format!("{}:{}-{}", spec.repository, arch, &digest[..16]);
     if docker.image_exists(&reference)? {
         progress.step(format!("image {reference} is up to date"));
         return Ok(BuiltImage {
@@ -132,10 +97,19 @@ pub(crate) fn build_with(
         });
     }
     progress.step(format!(
-        "building image {reference} for {}",
-        arch.docker_platform()
+        "building image {reference} for {} ({} context)",
+        arch.docker_platform(),
+        crate::checks::human_bytes(tar.len() as u64)
     ));
-    docker.build(context, &reference, arch.docker_platform())?;
+    docker.build(
+        tar,
+        &dockerfile,
+        &reference,
+        arch.docker_platform(),
+        |line| {
+            progress.detail(line);
+        },
+    )?;
     Ok(BuiltImage {
         reference,
         arch,
@@ -143,154 +117,24 @@ pub(crate) fn build_with(
     })
 }
 
-fn run(command: &mut Command, hint: &'static str) -> Result<std::process::Output, BuildError> {
-    let line = format!("{command:?}").replace('"', "");
-    let output = command.output().map_err(|source| BuildError::Spawn {
-        command: line.clone(),
-        source,
-        hint,
-    })?;
-    if !output.status.success() {
-        let stderr = String::from_utf8_lossy(&output.stderr);
-        let tail: Vec<&str> = stderr.lines().rev().take(40).collect();
-        return Err(BuildError::Command {
-            command: line,
-            status: output.status,
-            stderr: tail.into_iter().rev().collect::<Vec<_>>().join("\n"),
-        });
+/// Runs the spec's `before` command with `sh -c` in `root`. Its output goes to stderr, live,
+/// so a long compile shows its progress (and cargo's lock waits) and stdout stays free for the
+/// image reference.
+fn run_before(command: &str, arch: Arch, root: &Path) -> Result<(), BuildError> {
+    let status = Command::new("sh")
+        .arg("-ec")
+        .arg(command)
+        .current_dir(root)
+        .env(ARCH_ENV, arch.lambda_name())
+        .env(PLATFORM_ENV, arch.docker_platform())
+        .env(RUST_TARGET_ENV, arch.rust_target())
+        .stdin(Stdio::null())
+        .stdout(crate::progress::stdout_to_stderr())
+        .status()
+        .map_err(BuildError::BeforeSpawn)?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(BuildError::Before { status })
     }
-    Ok(output)
-}
-
-fn cargo() -> Command {
-    // Under `cargo test`/`cargo run`, CARGO names the cargo that is running us.
-    Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
-}
-
-/// Adds the rustup target when it is missing, so a fresh machine needs no manual step.
-fn ensure_rust_target(arch: Arch, progress: Progress) -> Result<(), BuildError> {
-    const HINT: &str = "Install rustup, or add the target by hand: rustup target add <target>";
-    let installed = run(
-        Command::new("rustup").args(["target", "list", "--installed"]),
-        HINT,
-    )?;
-    let installed = String::from_utf8_lossy(&installed.stdout);
-    if installed.lines().any(|l| l.trim() == arch.rust_target()) {
-        return Ok(());
-    }
-    progress.step(format!("installing rust target {}", arch.rust_target()));
-    run(
-        Command::new("rustup").args(["target", "add", arch.rust_target()]),
-        HINT,
-    )?;
-    Ok(())
-}
-
-fn target_dir(workspace: &Path) -> Result<PathBuf, BuildError> {
-    let output = run(
-        cargo()
-            .current_dir(workspace)
-            .args(["metadata", "--format-version", "1", "--no-deps"]),
-        "Is cargo on PATH?",
-    )?;
-    let metadata: serde_json::Value =
-        serde_json::from_slice(&output.stdout).map_err(|e| BuildError::Metadata(e.to_string()))?;
-    metadata["target_directory"]
-        .as_str()
-        .map(PathBuf::from)
-        .ok_or_else(|| BuildError::Metadata("no target_directory in cargo metadata".to_owned()))
-}
-
-fn compile_bootstrap(options: &BuildOptions) -> Result<PathBuf, BuildError> {
-    let mut target_dir = target_dir(&options.workspace)?;
-    let mut command = cargo();
-    command.current_dir(&options.workspace).args([
-        "build",
-        "--release",
-        "--locked",
-        "--package",
-        "service",
-        "--bin",
-        "bootstrap",
-        "--target",
-        options.arch.rust_target(),
-    ]);
-    if !options.features.is_empty() {
-        // A separate directory keeps the shipped build cached while test variants come and go.
-        target_dir = target_dir.join(format!("harness-{}", options.features.join("-")));
-        command
-            .arg("--features")
-            .arg(options.features.join(","))
-            .arg("--target-dir")
-            .arg(&target_dir);
-    }
-    run(&mut command, "Is cargo on PATH?")?;
-    Ok(target_dir
-        .join(options.arch.rust_target())
-        .join("release")
-        .join("bootstrap"))
-}
-
-/// The build context as an in-memory tar with fixed metadata (see the module docs).
-fn stage_context(options: &BuildOptions, binary: &Path) -> Result<Vec<u8>, BuildError> {
-    let read = |path: &Path| {
-        std::fs::read(path).map_err(|source| BuildError::Input {
-            path: path.to_path_buf(),
-            source,
-        })
-    };
-    let mut files: Vec<(String, Vec<u8>, u32)> = vec![
-        (
-            "Dockerfile".to_owned(),
-            read(&options.workspace.join("Dockerfile"))?,
-            0o644,
-        ),
-        // Where the Dockerfile expects it (cargo-lambda's output path).
-        (
-            "target/lambda/bootstrap/bootstrap".to_owned(),
-            read(binary)?,
-            0o755,
-        ),
-    ];
-    let model_dir = options.model_dir();
-    let entries = std::fs::read_dir(&model_dir).map_err(|source| BuildError::Input {
-        path: model_dir.clone(),
-        source,
-    })?;
-    let mut model_files = Vec::new();
-    for entry in entries {
-        let entry = entry.map_err(|source| BuildError::Input {
-            path: model_dir.clone(),
-            source,
-        })?;
-        if entry.path().is_file() {
-            model_files.push(entry.path());
-        }
-    }
-    model_files.sort();
-    for path in model_files {
-        let name = path.file_name().map(|n| n.to_string_lossy().into_owned());
-        if let Some(name) = name {
-            files.push((format!("models/artifacts/{name}"), read(&path)?, 0o644));
-        }
-    }
-    let mut tar = tar::Builder::new(Vec::new());
-    for (path, bytes, mode) in files {
-        let mut header = tar::Header::new_gnu();
-        header.set_size(bytes.len() as u64);
-        header.set_mode(mode);
-        header.set_mtime(0);
-        header.set_uid(0);
-        header.set_gid(0);
-        header.set_entry_type(tar::EntryType::Regular);
-        tar.append_data(&mut header, &path, bytes.as_slice())
-            .map_err(|source| BuildError::Input {
-                path: PathBuf::from(&path),
-                source,
-            })?;
-    }
-    tar.into_inner().map_err(|source| BuildError::Input {
-        path: PathBuf::from("<context>"),
-        source,
-    })
 }

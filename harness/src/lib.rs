@@ -1,21 +1,25 @@
 //! The gate that verifies a Lambda container image before it is pushed.
 //!
-//! It builds the image (or takes one), reads what is really inside it, runs it under AWS's own
-//! Runtime Interface Emulator through testcontainers, replays the golden cases and malformed
-//! payloads, and reports each check by name. [`verify`] is the whole gate; [`build`] is its
-//! first step on its own.
+//! A function is described by its spec file, `lambda-gate.toml` ([`Spec`]). The gate builds
+//! the image (or takes one), reads what is really inside it, runs it under AWS's own Runtime
+//! Interface Emulator through testcontainers, replays the golden cases and malformed payloads
+//! through the spec's contract, and reports each check by name. [`verify`] is the whole gate;
+//! [`build`] is its first step on its own.
 //!
 //! ```no_run
-//! use harness::{Arch, GateConfig, verify};
-//! let report = verify(&GateConfig::new(Arch::Arm64, "."))?;
+//! use harness::{GateConfig, Spec, verify};
+//! let spec = Spec::load(&Spec::find(std::path::Path::new("."))?)?;
+//! let report = verify(&GateConfig::new(spec))?;
 //! println!("{}", report.table());
 //! assert!(report.passed());
-//! # Ok::<(), harness::GateError>(())
+//! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
 mod arch;
 mod checks;
+mod compare;
 mod container;
+mod context;
 mod digest;
 mod docker;
 mod gate;
@@ -23,30 +27,35 @@ mod generated;
 mod golden;
 mod image;
 mod image_build;
+mod invocation;
 mod malformed;
 mod progress;
 mod regen;
 mod report;
 mod rie;
+mod spec;
 
 pub use arch::{Arch, UnknownArch};
 pub use checks::{CheckResult, Status};
 pub use container::{ContainerError, FunctionContainer, Invocation, LambdaSettings, Outcome};
+pub use context::ContextError;
 pub use docker::DockerError;
-pub use gate::{
-    DEFAULT_GENERATED_CASES, DEFAULT_MAX_IMAGE_SIZE, DEFAULT_SEED, GateConfig, GateError,
-    ImageSource, verify,
-};
-pub use golden::{GoldenError, GoldenSet, Manifest, REGEN_COMMAND};
-pub use image::{
-    Executable, ImageError, ImageFacts, ImageFile, Layer, MODEL_DIR_ENV, inspect_image,
-};
-pub use image_build::{BuildError, BuildOptions, BuiltImage, DEFAULT_REPOSITORY, build};
+pub use gate::{GateConfig, GateError, verify};
+pub use golden::{GoldenCase, GoldenError, GoldenSet, Manifest};
+pub use image::{Executable, ImageError, ImageFacts, ImageFile, Layer, Loader, inspect_image};
+pub use image_build::{ARCH_ENV, BuildError, BuiltImage, PLATFORM_ENV, RUST_TARGET_ENV, build};
+pub use invocation::set_program;
 pub use malformed::{CorpusError, LAMBDA_PAYLOAD_LIMIT};
 pub use progress::Progress;
 pub use regen::{
-    CheckOutcome, FieldChange, GoldenPaths, MODELS_PYTHON_ENV, PENDING_DIR, PYTHON_SETUP,
-    RegenError, Review, check as check_goldens, regen as regen_goldens,
+    CheckOutcome, FieldChange, PENDING_DIR, RegenError, Review, check as check_goldens,
+    regen as regen_goldens,
 };
 pub use report::{Report, ReportError};
 pub use rie::{PYTHON_ENV, RIE_PATH_ENV, Rie, RieError, RieOrigin, SAM_CLI_VERSION, provision};
+pub use spec::{
+    BatchContract, BuildSpec, Compile, Contract, DEFAULT_GENERATED_CASES, DEFAULT_MAX_IMAGE_SIZE,
+    DEFAULT_SEED, ErrorContract, FieldRule, FunctionSpec, GeneratedSpec, GoldenSpec, IdEcho,
+    ImageSource, ImageSpec, MalformedSpec, Provenance, SPEC_FILE, Spec, SpecError, Template,
+    Tolerance, parse_size,
+};

@@ -1,30 +1,32 @@
-//! `harness`: build the Lambda image and verify it before it is pushed.
+//! `lambda-gate`: verify a Lambda container image before it is pushed.
 //!
 //! Exit status: 0 when every check passed, 1 when a check failed (or goldens are stale, or
 //! regenerated goldens wait for `--accept`), 2 for setup or usage errors (Docker missing, no
-//! emulation, unreadable goldens, no Python for the training side, bad flags).
+//! emulation, a bad spec, unreadable goldens, bad flags).
 
 use anyhow::Context as _;
 use clap::{Args, Parser, Subcommand};
-use harness::{Arch, BuildOptions, GateConfig, ImageSource, Progress};
-use std::path::{Path, PathBuf};
+use harness::{Arch, GateConfig, ImageSource, Progress, Spec};
+use std::path::PathBuf;
 use std::process::ExitCode;
-use std::time::Duration;
 
 #[derive(Parser)]
 #[command(
-    name = "harness",
+    name = "lambda-gate",
     version,
     about = "Verify a Lambda container image before it is pushed"
 )]
 struct Cli {
+    /// The function's spec; default: lambda-gate.toml in the current directory or above.
+    #[arg(long, global = true, value_name = "PATH")]
+    config: Option<PathBuf>,
     #[command(subcommand)]
     command: Command,
 }
 
 #[derive(Subcommand)]
 enum Command {
-    /// Cross-compile bootstrap and build the image; prints the image reference last on stdout.
+    /// Build the image as the spec says; prints the image reference last on stdout.
     Build(BuildArgs),
     /// Build (or take) the image and run every check; exit 0 only if all pass.
     Verify(VerifyArgs),
@@ -35,105 +37,78 @@ enum Command {
 
 #[derive(Subcommand)]
 enum GoldenCommand {
-    /// Recompute the goldens with the training side (models/, its pinned Python) into
-    /// golden/.pending and review the changes; replace the goldens only with --accept.
+    /// Recompute the goldens with the spec's goldens.regen command into <goldens>/.pending and
+    /// review the changes; replace the goldens only with --accept.
     Regen {
-        /// Replace golden/expected.jsonl and golden/manifest.json with the regenerated ones.
+        /// Replace expected.jsonl and manifest.json with the regenerated ones.
         #[arg(long)]
         accept: bool,
-        /// Root of the project; default: found from the current directory upwards.
-        #[arg(long)]
-        workspace: Option<PathBuf>,
     },
-    /// Fail unless the goldens belong to the model in models/artifacts (no Python needed).
-    Check {
-        /// Root of the project; default: found from the current directory upwards.
-        #[arg(long)]
-        workspace: Option<PathBuf>,
-    },
-}
-
-#[derive(Args)]
-struct Common {
-    /// Architecture of the Lambda function.
-    #[arg(long, default_value = "arm64", value_parser = parse_arch)]
-    arch: Arch,
-    /// Root of the project (holds Dockerfile, golden/, models/); default: found from the
-    /// current directory upwards.
-    #[arg(long)]
-    workspace: Option<PathBuf>,
+    /// Fail unless the goldens belong to the files goldens.sources names (no training side needed).
+    Check,
 }
 
 #[derive(Args)]
 struct BuildArgs {
-    #[command(flatten)]
-    common: Common,
-    /// Directory holding model.json, feature_set.json and metadata.json.
-    #[arg(long)]
-    model_dir: Option<PathBuf>,
+    /// Architecture to build for, instead of the spec's function.architecture.
+    #[arg(long, value_parser = parse_arch)]
+    arch: Option<Arch>,
 }
 
 #[derive(Args)]
 struct VerifyArgs {
-    #[command(flatten)]
-    common: Common,
-    /// Verify this local image instead of building one.
+    /// Architecture of the function, instead of the spec's function.architecture.
+    #[arg(long, value_parser = parse_arch)]
+    arch: Option<Arch>,
+    /// Verify this local image instead of the spec's.
     #[arg(long)]
     image: Option<String>,
     /// Directory for gate-<arch>.json, .junit.xml and .md.
     #[arg(long)]
     report_dir: Option<PathBuf>,
-    /// Budget for the uncompressed image size, e.g. 256MiB or 1GB.
-    #[arg(long, default_value = "256MiB", value_parser = parse_size)]
-    max_image_size: u64,
-    /// Absolute tolerance for probabilities against the training-time model.
-    #[arg(long, default_value_t = 1e-9)]
-    tolerance: f64,
+    /// Budget for the uncompressed image size, instead of the spec's image.max_size.
+    #[arg(long, value_parser = harness::parse_size)]
+    max_image_size: Option<u64>,
     /// A local aws-lambda-rie binary instead of the pinned download (also HARNESS_RIE).
     #[arg(long)]
     rie: Option<PathBuf>,
-    /// Number of proptest-generated malformed payloads.
-    #[arg(long, default_value_t = harness::DEFAULT_GENERATED_CASES)]
-    generated_cases: u32,
-    /// Seed for the generated payloads.
-    #[arg(long, default_value_t = harness::DEFAULT_SEED)]
-    seed: u64,
-    /// Function timeout in seconds given to the RIE.
-    #[arg(long, default_value_t = 30)]
-    timeout: u64,
-    /// Function memory in MB (also the container's memory limit).
-    #[arg(long, default_value_t = 1024)]
-    memory: u32,
+    /// Number of proptest-generated malformed payloads, instead of the spec's.
+    #[arg(long)]
+    generated_cases: Option<u32>,
+    /// Seed for the generated payloads, instead of the spec's.
+    #[arg(long)]
+    seed: Option<u64>,
+    /// An environment variable for the function, added to the spec's function.environment.
+    #[arg(long = "env", value_name = "KEY=VALUE", value_parser = parse_env)]
+    environment: Vec<(String, String)>,
+}
+
+fn parse_env(s: &str) -> Result<(String, String), String> {
+    s.split_once('=')
+        .filter(|(k, _)| !k.is_empty())
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .ok_or_else(|| format!("{s:?} is not KEY=VALUE"))
 }
 
 fn parse_arch(s: &str) -> Result<Arch, String> {
     s.parse().map_err(|e: harness::UnknownArch| e.to_string())
 }
 
-fn parse_size(s: &str) -> Result<u64, String> {
-    s.parse::<bytesize::ByteSize>()
-        .map(|b| b.as_u64())
-        .map_err(|e| format!("not a size ({e}): use e.g. 256MiB, 1GB or 1048576"))
-}
-
-/// The nearest directory at or above the current one that holds the Dockerfile and goldens.
-fn find_workspace(explicit: Option<PathBuf>) -> anyhow::Result<PathBuf> {
-    if let Some(dir) = explicit {
-        return Ok(dir);
-    }
-    let cwd = std::env::current_dir().context("cannot read the current directory")?;
-    cwd.ancestors()
-        .find(|d| d.join("Dockerfile").is_file() && d.join("golden").is_dir())
-        .map(Path::to_path_buf)
-        .with_context(|| {
-            format!(
-                "no project found at or above {}: run inside the project or pass --workspace",
-                cwd.display()
-            )
-        })
+fn load_spec(explicit: Option<PathBuf>) -> anyhow::Result<Spec> {
+    let path = match explicit {
+        Some(path) => path,
+        None => {
+            let cwd = std::env::current_dir().context("cannot read the current directory")?;
+            Spec::find(&cwd)?
+        }
+    };
+    Ok(Spec::load(&path)?)
 }
 
 fn main() -> ExitCode {
+    if let Some(argv0) = std::env::args().next() {
+        harness::set_program(&argv0);
+    }
     let cli = Cli::parse();
     match run(cli) {
         Ok(code) => code,
@@ -145,25 +120,48 @@ fn main() -> ExitCode {
 }
 
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    let mut spec = load_spec(cli.config)?;
     match cli.command {
         Command::Build(args) => {
-            let workspace = find_workspace(args.common.workspace)?;
-            let mut options = BuildOptions::new(args.common.arch, workspace);
-            options.model_dir = args.model_dir;
-            let image = harness::build(&options, Progress::stderr())?;
+            let arch = args.arch.unwrap_or(spec.function.arch);
+            let ImageSource::Build(build) = &spec.image.source else {
+                anyhow::bail!(
+                    "{} names an existing image (image.reference); there is nothing to build",
+                    spec.path.display()
+                );
+            };
+            let image = harness::build(build, arch, &spec.root, Progress::stderr())?;
             println!("{}", image.reference);
             Ok(ExitCode::SUCCESS)
         }
-        Command::Verify(args) => verify(args),
-        Command::Golden(GoldenCommand::Check { workspace }) => {
-            let paths = harness::GoldenPaths::new(&find_workspace(workspace)?);
-            let outcome = harness::check_goldens(&paths);
+        Command::Verify(args) => {
+            if let Some(arch) = args.arch {
+                spec.function.arch = arch;
+            }
+            if let Some(image) = args.image {
+                spec.image.source = ImageSource::Reference(image);
+            }
+            if let Some(size) = args.max_image_size {
+                spec.image.max_size = size;
+            }
+            if let Some(cases) = args.generated_cases {
+                spec.generated.cases = cases;
+            }
+            if let Some(seed) = args.seed {
+                spec.generated.seed = seed;
+            }
+            spec.function.environment.extend(args.environment);
+            let mut config = GateConfig::new(spec);
+            config.rie = args.rie;
+            verify(&config, args.report_dir)
+        }
+        Command::Golden(GoldenCommand::Check) => {
+            let outcome = harness::check_goldens(&spec);
             println!("{}", outcome.render());
             Ok(exit(outcome.passed()))
         }
-        Command::Golden(GoldenCommand::Regen { accept, workspace }) => {
-            let paths = harness::GoldenPaths::new(&find_workspace(workspace)?);
-            let review = harness::regen_goldens(&paths, accept)?;
+        Command::Golden(GoldenCommand::Regen { accept }) => {
+            let review = harness::regen_goldens(&spec, accept)?;
             print!("{}", review.render());
             // Pending, unaccepted changes are not a success: a script must not go on as if the
             // goldens were current.
@@ -180,22 +178,10 @@ fn exit(passed: bool) -> ExitCode {
     }
 }
 
-fn verify(args: VerifyArgs) -> anyhow::Result<ExitCode> {
-    let workspace = find_workspace(args.common.workspace)?;
-    let mut config = GateConfig::new(args.common.arch, &workspace);
-    if let Some(image) = args.image {
-        config.image = ImageSource::Existing(image);
-    }
-    config.max_image_size = args.max_image_size;
-    config.tolerance = args.tolerance;
-    config.rie = args.rie;
-    config.generated_cases = args.generated_cases;
-    config.seed = args.seed;
-    config.lambda.timeout = Duration::from_secs(args.timeout);
-    config.lambda.memory_mb = args.memory;
-    let report = harness::verify(&config)?;
+fn verify(config: &GateConfig, report_dir: Option<PathBuf>) -> anyhow::Result<ExitCode> {
+    let report = harness::verify(config)?;
     print!("{}", report.table());
-    if let Some(dir) = args.report_dir {
+    if let Some(dir) = report_dir {
         for path in report.write_files(&dir)? {
             eprintln!("report: {}", path.display());
         }

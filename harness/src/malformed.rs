@@ -1,10 +1,16 @@
-//! The curated corpus of malformed payloads, `golden/malformed/cases.json`.
+//! Malformed payloads: a generic corpus every function gets, and the function's own.
 //!
-//! Each case says how to make its request body and which structured error the function must
-//! answer with. Small bodies are written inline; the big ones (10k-deep nesting, megabyte
-//! strings, a request over 6 MB) are described by a generator, so the repository stays small and
-//! the bytes are still exactly reproducible. Most cases are one edit of a valid base request,
-//! which keeps each case about one thing.
+//! The generic cases are bad for any contract: not JSON, empty, the wrong kind of JSON value,
+//! invalid UTF-8, numbers no double holds, 10k-deep nesting, a body at Lambda's payload limit
+//! and one over it. Each must get a structured answer the contract allows (the function's own
+//! `errorType`, or a runtime error the team accepts, such as Python's
+//! `Runtime.UnmarshalError`), within the timeout, and the function must still serve afterwards.
+//!
+//! The function's own corpus (`cases.json`, named in the spec) says for each payload which
+//! `errorType` it must get and how the `errorMessage` starts (the JSON path of the problem).
+//! Small bodies are written inline; big ones are described by a generator, so the repository
+//! stays small and the bytes are still exactly reproducible. Most cases are one edit of a valid
+//! base request, which keeps each case about one thing.
 
 use base64::Engine as _;
 use serde::Deserialize;
@@ -15,14 +21,144 @@ use std::path::{Path, PathBuf};
 pub const LAMBDA_PAYLOAD_LIMIT: usize = 6 * 1024 * 1024 + 100;
 
 /// What the function must answer.
-#[derive(Clone, Debug, Deserialize, serde::Serialize)]
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) enum Expect {
+    /// This `errorType`, with an `errorMessage` starting with the prefix.
+    Error {
+        /// The `errorType`.
+        error_type: String,
+        /// How the `errorMessage` starts (the JSON path), if the corpus says.
+        message_starts_with: Option<String>,
+    },
+    /// Any structured error the contract allows.
+    ContractError,
+    /// Lambda's own 413: the request is over the payload limit and never reaches the function.
+    TooLarge,
+}
+
+/// A malformed payload, ready to send.
+#[derive(Clone, Debug)]
+pub(crate) struct MalformedCase {
+    /// Unique name.
+    pub(crate) name: String,
+    /// What it exercises.
+    pub(crate) why: String,
+    /// The request body.
+    pub(crate) body: Vec<u8>,
+    /// The answer the function must give.
+    pub(crate) expect: Expect,
+    /// Whether it comes from the generic corpus.
+    pub(crate) generic: bool,
+}
+
+/// The generic cases: (name, why, body).
+fn generic_cases() -> Vec<(&'static str, &'static str, Vec<u8>)> {
+    let padding = |total: usize| {
+        let mut body = b"{\"padding\": \"".to_vec();
+        body.resize(total - 2, b'x');
+        body.extend_from_slice(b"\"}");
+        body
+    };
+    vec![
+        ("empty-body", "no bytes at all", Vec::new()),
+        ("whitespace-body", "only whitespace", b" \n\t ".to_vec()),
+        ("not-json", "plain text", b"predict this please".to_vec()),
+        (
+            "truncated-json",
+            "JSON cut off in the middle",
+            b"{\"a\": [1, 2".to_vec(),
+        ),
+        (
+            "single-quotes",
+            "Python's repr, not JSON",
+            b"{'a': 1}".to_vec(),
+        ),
+        ("json-null", "the literal null", b"null".to_vec()),
+        ("json-true", "a boolean", b"true".to_vec()),
+        ("json-number", "a number", b"42".to_vec()),
+        ("json-string", "a string", b"\"event\"".to_vec()),
+        ("json-empty-array", "[]", b"[]".to_vec()),
+        ("json-empty-object", "{}", b"{}".to_vec()),
+        (
+            "invalid-utf8",
+            "bytes that are not UTF-8",
+            vec![0xff, 0xfe, 0x00, 0x7b],
+        ),
+        (
+            "invalid-utf8-in-string",
+            "a string with a byte that is not UTF-8",
+            b"{\"a\": \"\xff\"}".to_vec(),
+        ),
+        (
+            "lone-surrogate",
+            "an unpaired UTF-16 escape",
+            b"{\"a\": \"\\ud800\"}".to_vec(),
+        ),
+        (
+            "nan-literal",
+            "NaN is not JSON (Python's json accepts it)",
+            b"{\"a\": NaN}".to_vec(),
+        ),
+        (
+            "number-1e400",
+            "a number no double holds",
+            b"{\"a\": 1e400}".to_vec(),
+        ),
+        ("number-400-digits", "a 400-digit integer", {
+            let mut body = b"{\"a\": 1".to_vec();
+            body.extend(std::iter::repeat_n(b'0', 399));
+            body.push(b'}');
+            body
+        }),
+        ("deep-nesting-10k", "10,000 nested arrays", {
+            let mut body = vec![b'['; 10_000];
+            body.extend(std::iter::repeat_n(b']', 10_000));
+            body
+        }),
+        (
+            "body-at-the-limit",
+            "6 MiB of JSON: the largest request Lambda passes on",
+            padding(6 * 1024 * 1024),
+        ),
+        (
+            "body-over-the-limit",
+            "one byte over Lambda's payload limit",
+            padding(LAMBDA_PAYLOAD_LIMIT + 1),
+        ),
+    ]
+}
+
+/// The names of the generic cases (for `malformed.skip_generic`).
+pub(crate) fn generic_names() -> Vec<&'static str> {
+    generic_cases().into_iter().map(|(name, ..)| name).collect()
+}
+
+/// The generic cases not skipped.
+pub(crate) fn generic(skip: &[String]) -> Vec<MalformedCase> {
+    generic_cases()
+        .into_iter()
+        .filter(|(name, ..)| !skip.iter().any(|s| s == name))
+        .map(|(name, why, body)| MalformedCase {
+            name: name.to_owned(),
+            why: why.to_owned(),
+            expect: if body.len() > LAMBDA_PAYLOAD_LIMIT {
+                Expect::TooLarge
+            } else {
+                Expect::ContractError
+            },
+            body,
+            generic: true,
+        })
+        .collect()
+}
+
+/// An expectation as the corpus file writes it.
+#[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub(crate) struct Expectation {
-    /// The `errorType` the function must return.
-    pub(crate) error_type: String,
-    /// A prefix the `errorMessage` must start with (the JSON path of the problem).
+struct RawExpect {
+    error_type: String,
     #[serde(default)]
-    pub(crate) message_starts_with: Option<String>,
+    message_starts_with: Option<String>,
 }
 
 /// One edit of the base request.
@@ -55,16 +191,20 @@ enum Body {
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields, tag = "kind", rename_all = "snake_case")]
 enum Generator {
-    /// `depth` nested arrays as the `records` value: `{"records":[[[...]]]}`.
-    DeepNesting { depth: usize },
+    /// `depth` nested arrays at `path` of the base request (the whole body without a path).
+    DeepNesting {
+        depth: usize,
+        #[serde(default)]
+        path: Option<String>,
+    },
     /// The base request with the string at `path` replaced by `bytes` bytes of `fill`.
     LongString {
         path: String,
         bytes: usize,
         fill: String,
     },
-    /// The base request with its record repeated `count` times.
-    ManyRecords { count: usize },
+    /// The base request with the first item of the array at `path` repeated `count` times.
+    Repeat { path: String, count: usize },
     /// A number literal with `digits` digits at `path` (written into the JSON text).
     LongNumber { path: String, digits: usize },
     /// Any JSON text (even text serde cannot hold, like `1e400` or `"\ud800"`) at `path`.
@@ -78,7 +218,7 @@ struct RawCase {
     why: String,
     body: Body,
     #[serde(default)]
-    expect: Option<Expectation>,
+    expect: Option<RawExpect>,
     #[serde(default)]
     lambda_rejects: bool,
 }
@@ -86,24 +226,9 @@ struct RawCase {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct CorpusFile {
+    #[serde(default)]
     base_request: Value,
     cases: Vec<RawCase>,
-}
-
-/// A malformed payload, ready to send.
-#[derive(Clone, Debug)]
-pub(crate) struct MalformedCase {
-    /// Unique name.
-    pub(crate) name: String,
-    /// What it exercises.
-    pub(crate) why: String,
-    /// The request body.
-    pub(crate) body: Vec<u8>,
-    /// The answer the function must give; `None` only for requests Lambda rejects before the
-    /// function runs (any structured error is then accepted from the truncating RIE).
-    pub(crate) expect: Option<Expectation>,
-    /// Whether the body is over Lambda's payload limit (Lambda answers 413 itself).
-    pub(crate) lambda_rejects: bool,
 }
 
 /// Why the corpus cannot be used.
@@ -127,15 +252,14 @@ pub enum CorpusError {
     },
 }
 
-/// Loads `dir/cases.json` and materialises every body.
-pub(crate) fn load(dir: &Path) -> Result<Vec<MalformedCase>, CorpusError> {
-    let path = dir.join("cases.json");
-    let text = std::fs::read(&path).map_err(|source| CorpusError::Read {
-        path: path.clone(),
+/// Loads the function's own corpus file and materialises every body.
+pub(crate) fn load(path: &Path) -> Result<Vec<MalformedCase>, CorpusError> {
+    let text = std::fs::read(path).map_err(|source| CorpusError::Read {
+        path: path.to_path_buf(),
         source,
     })?;
     let invalid = |message: String| CorpusError::Invalid {
-        path: path.clone(),
+        path: path.to_path_buf(),
         message,
     };
     let file: CorpusFile = serde_json::from_slice(&text).map_err(|e| invalid(e.to_string()))?;
@@ -155,18 +279,25 @@ pub(crate) fn load(dir: &Path) -> Result<Vec<MalformedCase>, CorpusError> {
                 body.len()
             )));
         }
-        if raw.expect.is_none() && !raw.lambda_rejects {
-            return Err(invalid(format!(
-                "case {}: needs `expect` (only requests Lambda rejects may omit it)",
-                raw.name
-            )));
-        }
+        let expect = match (raw.expect, raw.lambda_rejects) {
+            (_, true) => Expect::TooLarge,
+            (Some(e), false) => Expect::Error {
+                error_type: e.error_type,
+                message_starts_with: e.message_starts_with,
+            },
+            (None, false) => {
+                return Err(invalid(format!(
+                    "case {}: needs `expect` (only requests Lambda rejects may omit it)",
+                    raw.name
+                )));
+            }
+        };
         cases.push(MalformedCase {
             name: raw.name,
             why: raw.why,
             body,
-            expect: raw.expect,
-            lambda_rejects: raw.lambda_rejects,
+            expect,
+            generic: false,
         });
     }
     Ok(cases)
@@ -192,12 +323,13 @@ fn materialise(base: &Value, body: &Body) -> Result<Vec<u8>, String> {
 
 fn generate(base: &Value, generator: &Generator) -> Result<Vec<u8>, String> {
     match generator {
-        Generator::DeepNesting { depth } => {
-            let mut body = b"{\"records\":".to_vec();
-            body.extend(std::iter::repeat_n(b'[', *depth));
-            body.extend(std::iter::repeat_n(b']', *depth));
-            body.push(b'}');
-            Ok(body)
+        Generator::DeepNesting { depth, path } => {
+            let mut nested = vec![b'['; *depth];
+            nested.extend(std::iter::repeat_n(b']', *depth));
+            match path {
+                None => Ok(nested),
+                Some(path) => splice(base, path, &String::from_utf8_lossy(&nested)),
+            }
         }
         Generator::LongString { path, bytes, fill } => {
             if fill.is_empty() {
@@ -215,10 +347,14 @@ fn generate(base: &Value, generator: &Generator) -> Result<Vec<u8>, String> {
             )?;
             Ok(request.to_string().into_bytes())
         }
-        Generator::ManyRecords { count } => {
-            let record = base["records"][0].clone();
+        Generator::Repeat { path, count } => {
             let mut request = base.clone();
-            request["records"] = Value::Array(vec![record; *count]);
+            let item = lookup(&request, path)?
+                .as_array()
+                .and_then(|items| items.first())
+                .cloned()
+                .ok_or_else(|| format!("{path}: not a non-empty array in the base request"))?;
+            edit_json(&mut request, path, Some(Value::Array(vec![item; *count])))?;
             Ok(request.to_string().into_bytes())
         }
         Generator::LongNumber { path, digits } => {
@@ -274,6 +410,18 @@ fn steps(path: &str) -> Result<Vec<Step<'_>>, String> {
         return Err("empty path".to_owned());
     }
     Ok(out)
+}
+
+fn lookup<'v>(value: &'v Value, path: &str) -> Result<&'v Value, String> {
+    let mut node = value;
+    for step in steps(path)? {
+        node = match step {
+            Step::Key(k) => node.get(k),
+            Step::Index(i) => node.get(i),
+        }
+        .ok_or_else(|| format!("{path}: no such location in the base request"))?;
+    }
+    Ok(node)
 }
 
 fn apply(request: &mut Value, edit: &Edit) -> Result<(), String> {
@@ -358,8 +506,24 @@ mod tests {
 
     #[test]
     fn generators_make_the_promised_bodies() {
-        let deep = generate(&base(), &Generator::DeepNesting { depth: 3 }).unwrap();
+        let deep = generate(
+            &base(),
+            &Generator::DeepNesting {
+                depth: 3,
+                path: Some("records".into()),
+            },
+        )
+        .unwrap();
         assert_eq!(deep, br#"{"records":[[[]]]}"#);
+        let bare = generate(
+            &base(),
+            &Generator::DeepNesting {
+                depth: 2,
+                path: None,
+            },
+        )
+        .unwrap();
+        assert_eq!(bare, b"[[]]");
         let long = generate(
             &base(),
             &Generator::LongString {
@@ -385,9 +549,36 @@ mod tests {
             number,
             br#"{"records":[{"id":"a","loan":{"amount":10000}}]}"#
         );
-        let many = generate(&base(), &Generator::ManyRecords { count: 3 }).unwrap();
+        let many = generate(
+            &base(),
+            &Generator::Repeat {
+                path: "records".into(),
+                count: 3,
+            },
+        )
+        .unwrap();
         let parsed: Value = serde_json::from_slice(&many).unwrap();
         assert_eq!(parsed["records"].as_array().unwrap().len(), 3);
+    }
+
+    #[test]
+    fn the_generic_corpus_straddles_lambdas_payload_limit() {
+        let cases = generic(&[]);
+        let at = cases
+            .iter()
+            .find(|c| c.name == "body-at-the-limit")
+            .unwrap();
+        assert_eq!(at.body.len(), 6 * 1024 * 1024);
+        assert!(serde_json::from_slice::<Value>(&at.body).is_ok());
+        assert_eq!(at.expect, Expect::ContractError);
+        let over = cases
+            .iter()
+            .find(|c| c.name == "body-over-the-limit")
+            .unwrap();
+        assert_eq!(over.body.len(), LAMBDA_PAYLOAD_LIMIT + 1);
+        assert_eq!(over.expect, Expect::TooLarge);
+        let skipped = generic(&["json-empty-object".to_owned()]);
+        assert_eq!(skipped.len(), cases.len() - 1);
     }
 
     /// The shipped corpus agrees with the shipped service, checked in process so a wrong
@@ -395,20 +586,25 @@ mod tests {
     #[test]
     fn the_shipped_corpus_matches_the_service_in_process() {
         let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
-        let corpus = load(&root.join("golden/malformed")).unwrap();
+        let corpus = load(&root.join("golden/malformed/cases.json")).unwrap();
         assert!(corpus.len() >= 40, "only {} cases", corpus.len());
         let function = service::Function::load(&root.join("models/artifacts")).unwrap();
         let mut wrong = Vec::new();
-        for case in &corpus {
+        for case in corpus.iter().chain(&generic(&[])) {
             match (function.handle_json(&case.body), &case.expect) {
-                (Err(_), None) => {}
-                (Err(e), Some(expect)) => {
-                    let prefix = expect.message_starts_with.as_deref().unwrap_or("");
-                    if e.error_type() != expect.error_type || !e.to_string().starts_with(prefix) {
+                (Err(_), Expect::TooLarge | Expect::ContractError) => {}
+                (
+                    Err(e),
+                    Expect::Error {
+                        error_type,
+                        message_starts_with,
+                    },
+                ) => {
+                    let prefix = message_starts_with.as_deref().unwrap_or("");
+                    if e.error_type() != error_type || !e.to_string().starts_with(prefix) {
                         wrong.push(format!(
-                            "{}: expected {} {prefix:?}, got {} {:?}",
+                            "{}: expected {error_type} {prefix:?}, got {} {:?}",
                             case.name,
-                            expect.error_type,
                             e.error_type(),
                             e.to_string()
                         ));

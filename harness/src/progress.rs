@@ -37,6 +37,13 @@ impl Progress {
         }
     }
 
+    /// A line of a tool's own output (a build step), shown indented under the current step.
+    pub(crate) fn detail(&self, line: &str) {
+        if self.enabled {
+            eprintln!("    {line}");
+        }
+    }
+
     /// Reports that `done` of `total` items of `what` are finished.
     pub(crate) fn count(&self, what: &str, done: usize, total: usize) {
         if !self.enabled || total == 0 {
@@ -56,4 +63,15 @@ impl Progress {
             }
         }
     }
+}
+
+/// A child's stdout that goes to our stderr: tools run by the gate (a build, a compiler) show
+/// their output live while stdout stays free for results.
+pub(crate) fn stdout_to_stderr() -> std::process::Stdio {
+    use std::os::fd::AsFd;
+    std::io::stderr()
+        .as_fd()
+        .try_clone_to_owned()
+        .map(std::process::Stdio::from)
+        .unwrap_or_else(|_| std::process::Stdio::inherit())
 }

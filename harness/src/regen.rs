@@ -3,73 +3,48 @@
 //! changed, and only an explicit `--accept` replaces the goldens. CI never rewrites them; it
 //! runs [`check`].
 //!
-//! The expected answers always come from the training-time model (`models/golden.py` with the
-//! pinned Python environment), never from the service: parity checked against the service's own
-//! output would prove nothing.
+//! The expected answers always come from the training-time model (the spec's `goldens.regen`
+//! command), never from the function: parity checked against the function's own output would
+//! prove nothing.
 
 use crate::digest::sha256_file;
-use crate::golden::{GoldenError, GoldenSet, Manifest};
-use serde::Deserialize;
+use crate::golden::{GoldenError, GoldenSet, Manifest, read_manifest};
+use crate::spec::Spec;
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-/// Environment variable naming the training side's Python interpreter.
-pub const MODELS_PYTHON_ENV: &str = "MODELS_PYTHON";
-/// The command that creates the training side's environment.
-pub const PYTHON_SETUP: &str = "python3 -m venv models/.venv && models/.venv/bin/pip install --require-hashes -r models/requirements.lock";
 /// Directory (inside the golden directory) where regenerated goldens wait for review.
 pub const PENDING_DIR: &str = ".pending";
-const ACCEPT_COMMAND: &str = "cargo run -p harness -- golden regen --accept";
-
-/// Where the goldens and the model live.
-#[derive(Clone, Debug)]
-pub struct GoldenPaths {
-    /// `golden/`.
-    pub golden_dir: PathBuf,
-    /// `models/artifacts/`: the model the goldens must belong to.
-    pub model_dir: PathBuf,
-    /// `models/golden.py`.
-    pub script: PathBuf,
-    /// The Python interpreter of the training side.
-    pub python: PathBuf,
-}
-
-impl GoldenPaths {
-    /// The project's layout under `workspace`; the interpreter is `$MODELS_PYTHON` or
-    /// `models/.venv/bin/python`.
-    pub fn new(workspace: &Path) -> Self {
-        GoldenPaths {
-            golden_dir: workspace.join("golden"),
-            model_dir: workspace.join("models").join("artifacts"),
-            script: workspace.join("models").join("golden.py"),
-            python: std::env::var_os(MODELS_PYTHON_ENV)
-                .map(PathBuf::from)
-                .unwrap_or_else(|| workspace.join("models/.venv/bin/python")),
-        }
-    }
-}
 
 /// Why regeneration could not run.
 #[derive(Debug, thiserror::Error)]
 pub enum RegenError {
-    /// The training side's Python is missing.
+    /// The spec names no regen command.
     #[error(
-        "the training side's Python ({0}) is missing: create it with `{PYTHON_SETUP}` (or set {MODELS_PYTHON_ENV})"
+        "{spec} has no goldens.regen: add the training side's command that writes expected.jsonl and manifest.json into {{out}}"
     )]
-    NoPython(PathBuf),
-    /// `models/golden.py predict` failed.
-    #[error("`{command}` failed:\n{stderr}")]
-    Predict {
+    NoCommand {
+        /// The spec file.
+        spec: PathBuf,
+    },
+    /// The regen command could not be started.
+    #[error("cannot run goldens.regen with sh")]
+    Spawn(#[source] std::io::Error),
+    /// The regen command failed.
+    #[error("goldens.regen failed ({status}): {command}\n{stderr}")]
+    Failed {
         /// The command line.
         command: String,
+        /// Its exit status.
+        status: std::process::ExitStatus,
         /// Its stderr.
         stderr: String,
     },
     /// A file could not be read or written.
-    #[error("{path}: {source}")]
+    #[error("cannot read or write {path}")]
     Io {
         /// The file.
         path: PathBuf,
@@ -88,7 +63,7 @@ fn io(path: &Path) -> impl FnOnce(std::io::Error) -> RegenError + '_ {
     }
 }
 
-/// Whether the goldens belong to the model in `models/`.
+/// Whether the goldens belong to the model on disk.
 #[derive(Clone, Debug)]
 pub struct CheckOutcome {
     /// What is out of step; empty when the goldens are current.
@@ -104,7 +79,7 @@ impl CheckOutcome {
     /// What to print.
     pub fn render(&self) -> String {
         if self.passed() {
-            return "goldens are current: they belong to models/artifacts/model.json".to_owned();
+            return "goldens are current: they belong to the sources the spec names".to_owned();
         }
         let mut out = String::from("goldens are stale:\n");
         for p in &self.problems {
@@ -112,17 +87,19 @@ impl CheckOutcome {
         }
         let _ = write!(
             out,
-            "Regenerate them from the training-time model: `cargo run -p harness -- golden regen`, review the changes, then `{ACCEPT_COMMAND}`."
+            "Regenerate them from the training-time model: `{}`, review the changes, then `{}`.",
+            crate::invocation::command("golden regen"),
+            crate::invocation::command("golden regen --accept")
         );
         out
     }
 }
 
-/// Checks, without running Python, that the goldens were computed with the model in
-/// `models/artifacts/` (sha256 of `model.json` and `feature_set.json`) for the current inputs.
-pub fn check(paths: &GoldenPaths) -> CheckOutcome {
+/// Checks, without running the training side, that the goldens were computed for the current
+/// inputs with the files the spec's `goldens.sources` names (sha256 against the manifest).
+pub fn check(spec: &Spec) -> CheckOutcome {
     let mut problems = Vec::new();
-    let golden = match GoldenSet::load(&paths.golden_dir) {
+    let golden = match GoldenSet::load(&spec.goldens.dir) {
         Ok(golden) => golden,
         Err(e) => {
             return CheckOutcome {
@@ -131,57 +108,81 @@ pub fn check(paths: &GoldenPaths) -> CheckOutcome {
         }
     };
     let manifest = &golden.manifest;
-    let mut compare = |file: &str, expected: &str| match sha256_file(&paths.model_dir.join(file)) {
-        Ok(actual) if actual == expected => {}
-        Ok(actual) => problems.push(format!(
-            "models/artifacts/{file} has sha256 {actual}, the goldens were computed with {expected}"
-        )),
-        Err(e) => problems.push(format!("cannot read models/artifacts/{file}: {e}")),
-    };
-    compare("model.json", &manifest.model_sha256);
-    compare("feature_set.json", &manifest.feature_set_sha256);
+    for (key, file) in &spec.goldens.sources {
+        let Some(expected) = manifest.get(key) else {
+            problems.push(format!(
+                "manifest.json has no {key} (goldens.sources.{key} names {})",
+                file.display()
+            ));
+            continue;
+        };
+        match sha256_file(file) {
+            Ok(actual) if actual == expected => {}
+            Ok(actual) => problems.push(format!(
+                "{} has sha256 {actual}, the goldens were computed with {expected}",
+                file.display()
+            )),
+            Err(e) => problems.push(format!("cannot read {}: {e}", file.display())),
+        }
+    }
     CheckOutcome { problems }
 }
 
-#[derive(Deserialize)]
-struct ExpectedLine {
-    case_id: String,
-    features: BTreeMap<String, Value>,
-    prediction: BTreeMap<String, Value>,
-}
+/// Each line of an `expected.jsonl` by case id, flattened to `/pointer -> value` leaves (the
+/// prediction and whatever else the team keeps there, such as features).
+type Flat = BTreeMap<String, Value>;
 
-fn read_expected(path: &Path) -> Result<(Vec<u8>, BTreeMap<String, ExpectedLine>), RegenError> {
+fn read_expected(path: &Path) -> Result<(Vec<u8>, BTreeMap<String, Flat>), RegenError> {
     let bytes = std::fs::read(path).map_err(io(path))?;
     let mut cases = BTreeMap::new();
     for (i, line) in String::from_utf8_lossy(&bytes).lines().enumerate() {
         if line.trim().is_empty() {
             continue;
         }
-        let parsed: ExpectedLine = serde_json::from_str(line).map_err(|e| GoldenError::Format {
+        let format = |message: String| GoldenError::Format {
             path: path.to_path_buf(),
             line: i + 1,
-            message: e.to_string(),
-        })?;
-        cases.insert(parsed.case_id.clone(), parsed);
+            message,
+        };
+        let mut value: Value = serde_json::from_str(line).map_err(|e| format(e.to_string()))?;
+        let id = value
+            .as_object_mut()
+            .and_then(|o| o.remove("case_id"))
+            .and_then(|id| id.as_str().map(str::to_owned))
+            .ok_or_else(|| format("no case_id".to_owned()))?;
+        let mut flat = Flat::new();
+        flatten(&value, String::new(), &mut flat);
+        cases.insert(id, flat);
     }
     Ok((bytes, cases))
 }
 
-fn read_manifest(path: &Path) -> Result<Manifest, RegenError> {
-    let bytes = std::fs::read(path).map_err(io(path))?;
-    serde_json::from_slice(&bytes).map_err(|e| {
-        RegenError::Golden(GoldenError::Format {
-            path: path.to_path_buf(),
-            line: 0,
-            message: e.to_string(),
-        })
-    })
+fn flatten(value: &Value, at: String, out: &mut Flat) {
+    match value {
+        Value::Object(map) => {
+            for (k, v) in map {
+                flatten(
+                    v,
+                    format!("{at}/{}", k.replace('~', "~0").replace('/', "~1")),
+                    out,
+                );
+            }
+        }
+        Value::Array(items) => {
+            for (i, v) in items.iter().enumerate() {
+                flatten(v, format!("{at}/{i}"), out);
+            }
+        }
+        leaf => {
+            out.insert(at, leaf.clone());
+        }
+    }
 }
 
 /// The largest change seen in one field.
 #[derive(Clone, Debug)]
 pub struct FieldChange {
-    /// `prediction.probability`, `features.annual_income`, ...
+    /// `/prediction/probability`, `/features/annual_income`, ...
     pub field: String,
     /// Cases in which it changed.
     pub cases: usize,
@@ -219,7 +220,7 @@ pub struct Review {
 }
 
 impl Review {
-    /// The review as printed by `harness golden regen`.
+    /// The review as printed by `golden regen`.
     pub fn render(&self) -> String {
         let mut out = String::new();
         let old_sha = self
@@ -229,8 +230,12 @@ impl Review {
         let _ = writeln!(out, "old model sha256: {old_sha}");
         let _ = writeln!(
             out,
-            "new model sha256: {} (model_version {})",
-            self.new_manifest.model_sha256, self.new_manifest.model_version
+            "new model sha256: {}{}",
+            self.new_manifest.model_sha256,
+            self.new_manifest
+                .model_version
+                .as_ref()
+                .map_or(String::new(), |v| format!(" (model_version {v})"))
         );
         if !self.differs {
             out.push_str(
@@ -277,12 +282,13 @@ impl Review {
             }
         }
         if self.accepted {
-            out.push_str("accepted: golden/expected.jsonl and golden/manifest.json replaced\n");
+            out.push_str("accepted: expected.jsonl and manifest.json replaced\n");
         } else {
             let _ = writeln!(
                 out,
-                "pending in {} (nothing overwritten). Accept with `{ACCEPT_COMMAND}`.",
-                self.pending_dir.display()
+                "pending in {} (nothing overwritten). Accept with `{}`.",
+                self.pending_dir.display(),
+                crate::invocation::command("golden regen --accept")
             );
         }
         out
@@ -291,34 +297,39 @@ impl Review {
 
 /// Recomputes the goldens with the training side into `golden/.pending/`, compares them with the
 /// current ones, and replaces the current ones only when `accept` is set.
-pub fn regen(paths: &GoldenPaths, accept: bool) -> Result<Review, RegenError> {
-    if !paths.python.is_file() {
-        return Err(RegenError::NoPython(paths.python.clone()));
-    }
-    let pending = paths.golden_dir.join(PENDING_DIR);
+pub fn regen(spec: &Spec, accept: bool) -> Result<Review, RegenError> {
+    let Some(template) = &spec.goldens.regen else {
+        return Err(RegenError::NoCommand {
+            spec: spec.path.clone(),
+        });
+    };
+    let golden_dir = &spec.goldens.dir;
+    let pending = golden_dir.join(PENDING_DIR);
     std::fs::create_dir_all(&pending).map_err(io(&pending))?;
-    let inputs = paths.golden_dir.join("inputs.jsonl");
-    let mut command = Command::new(&paths.python);
-    command
-        .arg(&paths.script)
-        .arg("predict")
-        .arg("--model-dir")
-        .arg(&paths.model_dir)
-        .arg("--inputs")
-        .arg(&inputs)
-        .arg("--out")
-        .arg(&pending);
-    let line = format!("{command:?}").replace('"', "");
-    let output = command.output().map_err(io(&paths.python))?;
+    let quote = |p: &Path| {
+        let p = std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf());
+        format!("'{}'", p.display().to_string().replace('\'', "'\\''"))
+    };
+    let command = template
+        .replace("{inputs}", &quote(&golden_dir.join("inputs.jsonl")))
+        .replace("{out}", &quote(&pending));
+    let output = Command::new("sh")
+        .arg("-ec")
+        .arg(&command)
+        .current_dir(&spec.root)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .map_err(RegenError::Spawn)?;
     if !output.status.success() {
-        return Err(RegenError::Predict {
-            command: line,
+        return Err(RegenError::Failed {
+            command,
+            status: output.status,
             stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
         });
     }
 
-    let old_expected_path = paths.golden_dir.join("expected.jsonl");
-    let old_manifest_path = paths.golden_dir.join("manifest.json");
+    let old_expected_path = golden_dir.join("expected.jsonl");
+    let old_manifest_path = golden_dir.join("manifest.json");
     let new_expected_path = pending.join("expected.jsonl");
     let new_manifest_path = pending.join("manifest.json");
     let (new_bytes, new_cases) = read_expected(&new_expected_path)?;
@@ -358,12 +369,7 @@ pub fn regen(paths: &GoldenPaths, accept: bool) -> Result<Review, RegenError> {
             continue;
         };
         let mut changed = false;
-        let pairs = diff_maps("features", &old.features, &new.features).chain(diff_maps(
-            "prediction",
-            &old.prediction,
-            &new.prediction,
-        ));
-        for (field, old_value, new_value) in pairs {
+        for (field, old_value, new_value) in diff_maps(old, new) {
             changed = true;
             let difference = match (old_value.as_f64(), new_value.as_f64()) {
                 (Some(a), Some(b)) => Some((b - a).abs()),
@@ -408,17 +414,16 @@ pub fn regen(paths: &GoldenPaths, accept: bool) -> Result<Review, RegenError> {
     Ok(review)
 }
 
-/// `(section.key, old, new)` for every key whose value differs (a missing key is `null`).
+/// `(pointer, old, new)` for every leaf whose value differs (a missing leaf is `null`).
 fn diff_maps<'a>(
-    section: &'a str,
-    old: &'a BTreeMap<String, Value>,
-    new: &'a BTreeMap<String, Value>,
+    old: &'a Flat,
+    new: &'a Flat,
 ) -> impl Iterator<Item = (String, &'a Value, &'a Value)> + 'a {
     static NULL: Value = Value::Null;
     let keys: std::collections::BTreeSet<&String> = old.keys().chain(new.keys()).collect();
     keys.into_iter().filter_map(move |k| {
         let a = old.get(k).unwrap_or(&NULL);
         let b = new.get(k).unwrap_or(&NULL);
-        (a != b).then(|| (format!("{section}.{k}"), a, b))
+        (a != b).then(|| (k.clone(), a, b))
     })
 }

@@ -15,12 +15,14 @@ use std::time::Duration;
 pub struct Report {
     /// The architecture verified.
     pub arch: Arch,
+    /// The function's name (from its spec).
+    pub function: String,
     /// The image verified.
     pub image: String,
     /// Which emulator ran it.
     pub rie: Option<RieOrigin>,
-    /// `model_version` the goldens belong to.
-    pub model_version: String,
+    /// `model_version` the goldens belong to, if their manifest records one.
+    pub model_version: Option<String>,
     /// The checks, in the order they ran.
     pub checks: Vec<CheckResult>,
     /// What the image holds.
@@ -86,7 +88,10 @@ impl Report {
                 check.summary.clone(),
             ]);
         }
-        let mut out = format!("Lambda gate, {} image {}\n{table}\n", self.arch, self.image);
+        let mut out = format!(
+            "Lambda gate: {} ({}), image {}\n{table}\n",
+            self.function, self.arch, self.image
+        );
         for check in self.checks.iter().filter(|c| !c.passed()) {
             let _ = writeln!(
                 out,
@@ -123,12 +128,15 @@ impl Report {
             Status::NotRun => "⏭️",
         };
         let mut md = format!(
-            "### Lambda gate: {} `{}`\n\n**{}** in {:.0}s, model_version `{}`\n\n| check | result | cases | time | detail |\n|---|---|---:|---:|---|\n",
+            "### Lambda gate: {} ({}) `{}`\n\n**{}** in {:.0}s{}\n\n| check | result | cases | time | detail |\n|---|---|---:|---:|---|\n",
+            self.function,
             self.arch,
             self.image,
             self.verdict(),
             self.duration.as_secs_f64(),
             self.model_version
+                .as_ref()
+                .map_or(String::new(), |v| format!(", model_version `{v}`"))
         );
         for c in &self.checks {
             let _ = writeln!(

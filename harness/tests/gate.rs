@@ -1,89 +1,42 @@
-//! The gate against real Docker, the real RIE and real images: the shipped images pass, and a
-//! deliberately broken image is caught by the check meant for it.
+//! The gate against real Docker, the real RIE and real images of the loan service: the shipped
+//! images pass through the root `lambda-gate.toml`, and a deliberately broken image is caught
+//! by the check meant for it.
 //!
 //! These tests need a Docker engine, and arm64 emulation (qemu binfmt) on x86_64 machines.
 //! Without them they fail with the gate's own message naming the fix; they never pass silently.
-//! They run one at a time: the RIE serves one request at a time, and emulated containers are
-//! slow enough without competing for two cores.
 
-use harness::{Arch, BuildOptions, GateConfig, ImageSource, Progress, Report, Status};
-use std::path::{Path, PathBuf};
-use std::process::Command;
-use std::sync::{Mutex, MutexGuard, OnceLock};
+// A test fails by panicking; helpers outside #[test] functions may unwrap too.
+#![allow(clippy::unwrap_used)]
 
-fn workspace() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("harness lives in the workspace")
-        .to_path_buf()
-}
+mod support;
 
-/// One gate run at a time.
-fn serial() -> MutexGuard<'static, ()> {
-    static LOCK: Mutex<()> = Mutex::new(());
-    LOCK.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
-}
+use harness::{Arch, BuildSpec, ImageSource, Spec, Status};
+use std::path::Path;
+use std::sync::OnceLock;
+use support::*;
 
-fn build(options: &BuildOptions) -> String {
-    harness::build(options, Progress::stderr())
-        .unwrap_or_else(|e| panic!("building the image failed:\n{e}"))
-        .reference
+fn loan() -> Spec {
+    spec("lambda-gate.toml")
 }
 
 /// The shipped x86_64 image, built once for the tests that reuse it.
 fn x86_64_image() -> &'static str {
     static IMAGE: OnceLock<String> = OnceLock::new();
-    IMAGE.get_or_init(|| build(&BuildOptions::new(Arch::X86_64, workspace())))
+    IMAGE.get_or_init(|| build(&loan(), Arch::X86_64))
 }
 
-fn run(config: &GateConfig) -> Report {
-    let report = harness::verify(config).unwrap_or_else(|e| panic!("the gate could not run:\n{e}"));
-    eprintln!("{}", report.table());
-    report
-}
-
-fn status(report: &Report, check: &str) -> Status {
-    report
-        .check(check)
-        .unwrap_or_else(|| panic!("no {check} check in the report"))
-        .status
-}
-
-fn details(report: &Report, check: &str) -> String {
-    report
-        .check(check)
-        .map(|c| c.details.join("\n"))
-        .unwrap_or_default()
-}
-
-fn assert_all_pass(report: &Report) {
-    let failed: Vec<String> = report
-        .checks
-        .iter()
-        .filter(|c| !c.passed())
-        .map(|c| format!("{}: {}\n{}", c.name, c.summary, c.details.join("\n")))
-        .collect();
-    assert!(failed.is_empty(), "checks failed:\n{}", failed.join("\n\n"));
-    let names: Vec<&str> = report.checks.iter().map(|c| c.name).collect();
-    assert_eq!(
-        names,
-        [
-            "architecture",
-            "image-size",
-            "provenance",
-            "init",
-            "golden-replay",
-            "malformed-corpus",
-            "malformed-generated",
-            "lambda-limits"
-        ]
-    );
+/// A spec that takes `image` instead of building.
+fn taking(mut spec: Spec, image: &str) -> Spec {
+    spec.image.source = ImageSource::Reference(image.to_owned());
+    spec
 }
 
 #[test]
 fn the_shipped_arm64_image_passes_every_check() {
     let _serial = serial();
-    let report = run(&GateConfig::new(Arch::Arm64, workspace()));
+    let spec = loan();
+    assert_eq!(spec.function.arch, Arch::Arm64, "the spec deploys arm64");
+    let report = run(spec);
     assert_all_pass(&report);
     let generated = report.check("malformed-generated").unwrap();
     assert!(
@@ -92,92 +45,163 @@ fn the_shipped_arm64_image_passes_every_check() {
         generated.cases
     );
     let golden = report.check("golden-replay").unwrap();
-    assert!(golden.cases >= 400, "{} golden invocations", golden.cases);
+    assert!(golden.cases >= 300, "{} golden invocations", golden.cases);
 }
 
 #[test]
 fn the_shipped_x86_64_image_passes_every_check() {
     let _serial = serial();
-    let mut config = GateConfig::new(Arch::X86_64, workspace());
-    config.image = ImageSource::Existing(x86_64_image().to_owned());
-    assert_all_pass(&run(&config));
+    let mut spec = taking(loan(), x86_64_image());
+    spec.function.arch = Arch::X86_64;
+    let report = run(spec);
+    assert_all_pass(&report);
+    let init = report.check("init").unwrap();
+    assert!(
+        init.metrics.contains_key("init_report_ms"),
+        "init is the RIE's INIT REPORT: {:?}",
+        init.metrics
+    );
 }
 
 #[test]
 fn an_x86_64_image_for_an_arm64_function_is_caught() {
     let _serial = serial();
-    let mut config = GateConfig::new(Arch::Arm64, workspace());
-    config.image = ImageSource::Existing(x86_64_image().to_owned());
-    config.generated_cases = 50;
-    let report = run(&config);
+    let scratch = tempfile::tempdir().unwrap();
+    let report = run(quick(
+        taking(loan(), x86_64_image()),
+        Arch::Arm64,
+        50,
+        scratch.path(),
+    ));
     assert!(!report.passed());
     assert_eq!(status(&report, "architecture"), Status::Failed);
     let why = details(&report, "architecture");
     assert!(why.contains("config says linux/amd64"), "{why}");
-    assert!(why.contains("built for x86_64"), "{why}");
+    assert!(why.contains("static ELF built for x86_64"), "{why}");
+    assert!(why.contains("--target aarch64-unknown-linux-musl"), "{why}");
+}
+
+/// A build context holding the x86_64 bootstrap and the model files of `model_dir`, as the
+/// root Dockerfile expects them.
+fn stage_context(dir: &Path, bootstrap: &Path, model_dir: &Path) {
+    std::fs::create_dir_all(dir.join("target/lambda/bootstrap")).unwrap();
+    std::fs::create_dir_all(dir.join("models/artifacts")).unwrap();
+    std::fs::copy(bootstrap, dir.join("target/lambda/bootstrap/bootstrap")).unwrap();
+    for name in ["feature_set.json", "metadata.json", "model.json"] {
+        std::fs::copy(
+            model_dir.join(name),
+            dir.join("models/artifacts").join(name),
+        )
+        .unwrap();
+    }
+}
+
+fn release_binary(target_dir: &str, arch: Arch, name: &str) -> std::path::PathBuf {
+    workspace()
+        .join(target_dir)
+        .join(arch.rust_target())
+        .join("release")
+        .join(name)
 }
 
 #[test]
 fn an_image_whose_model_differs_from_the_goldens_is_caught() {
     let _serial = serial();
+    x86_64_image();
     // A retrained-looking model: every raw score shifted, the export kept self-consistent
     // (metadata.json names the new sha256), so the function starts and serves.
-    let dir = tempfile::tempdir().unwrap();
+    let models = tempfile::tempdir().unwrap();
     let artifacts = workspace().join("models/artifacts");
     for name in ["feature_set.json", "metadata.json", "model.json"] {
-        std::fs::copy(artifacts.join(name), dir.path().join(name)).unwrap();
+        std::fs::copy(artifacts.join(name), models.path().join(name)).unwrap();
     }
     let mut model: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(dir.path().join("model.json")).unwrap()).unwrap();
+        serde_json::from_slice(&std::fs::read(models.path().join("model.json")).unwrap()).unwrap();
     let bias = &mut model["scale_and_bias"][1][0];
     *bias = serde_json::json!(bias.as_f64().unwrap() + 0.25);
     let model_json = serde_json::to_vec(&model).unwrap();
-    std::fs::write(dir.path().join("model.json"), &model_json).unwrap();
+    std::fs::write(models.path().join("model.json"), &model_json).unwrap();
     let sha = {
         use sha2::Digest;
         hex::encode(sha2::Sha256::digest(&model_json))
     };
     let mut metadata: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(dir.path().join("metadata.json")).unwrap()).unwrap();
+        serde_json::from_slice(&std::fs::read(models.path().join("metadata.json")).unwrap())
+            .unwrap();
     metadata["model_sha256"] = serde_json::json!(sha);
     std::fs::write(
-        dir.path().join("metadata.json"),
+        models.path().join("metadata.json"),
         serde_json::to_vec(&metadata).unwrap(),
     )
     .unwrap();
 
-    let mut options = BuildOptions::new(Arch::X86_64, workspace());
-    options.model_dir = Some(dir.path().to_path_buf());
-    let mut config = GateConfig::new(Arch::X86_64, workspace());
-    config.image = ImageSource::Existing(build(&options));
-    config.generated_cases = 50;
-    let report = run(&config);
+    let context = tempfile::tempdir().unwrap();
+    stage_context(
+        context.path(),
+        &release_binary("target", Arch::X86_64, "bootstrap"),
+        models.path(),
+    );
+    let mut spec = loan();
+    spec.image.source = ImageSource::Build(BuildSpec {
+        dockerfile: workspace().join("Dockerfile"),
+        context: context.path().to_path_buf(),
+        before: None,
+        repository: "loan-grade-retrained".to_owned(),
+    });
+    let scratch = tempfile::tempdir().unwrap();
+    let report = run(quick(spec, Arch::X86_64, 50, scratch.path()));
     assert!(!report.passed());
     assert_eq!(status(&report, "provenance"), Status::Failed);
     let why = details(&report, "provenance");
     assert!(why.contains(&sha) && why.contains("golden regen"), "{why}");
     assert_eq!(status(&report, "golden-replay"), Status::Failed);
     let why = details(&report, "golden-replay");
-    assert!(why.contains("probability expected"), "{why}");
+    assert!(why.contains("/probability: expected"), "{why}");
     assert!(why.contains("difference"), "{why}");
 }
 
 #[test]
 fn a_handler_that_panics_on_bad_input_is_caught() {
     let _serial = serial();
-    let mut options = BuildOptions::new(Arch::X86_64, workspace());
-    options.features = vec!["fault-injection".to_owned()];
-    let mut config = GateConfig::new(Arch::X86_64, workspace());
-    config.image = ImageSource::Existing(build(&options));
-    config.generated_cases = 50;
-    // Its failures are expected: keep them out of the project's regressions file.
+    // The service built with its test-only fault: it panics on a bad payload.
+    let fault_dir = "target/harness-fault-injection";
+    let built = std::process::Command::new(env!("CARGO"))
+        .args(["build", "--release", "--locked", "--package", "service"])
+        .args(["--bin", "bootstrap", "--features", "fault-injection"])
+        .args([
+            "--target",
+            Arch::X86_64.rust_target(),
+            "--target-dir",
+            fault_dir,
+        ])
+        .current_dir(workspace())
+        .status()
+        .unwrap();
+    assert!(
+        built.success(),
+        "building the fault-injection bootstrap failed"
+    );
+    let context = tempfile::tempdir().unwrap();
+    stage_context(
+        context.path(),
+        &release_binary(fault_dir, Arch::X86_64, "bootstrap"),
+        &workspace().join("models/artifacts"),
+    );
+    let mut spec = loan();
+    spec.image.source = ImageSource::Build(BuildSpec {
+        dockerfile: workspace().join("Dockerfile"),
+        context: context.path().to_path_buf(),
+        before: None,
+        repository: "loan-grade-fault-injection".to_owned(),
+    });
     let scratch = tempfile::tempdir().unwrap();
-    config.regressions = scratch.path().join("regressions.txt");
-    let report = run(&config);
+    let spec = quick(spec, Arch::X86_64, 50, scratch.path());
+    let regressions = spec.generated.regressions.clone();
+    let report = run(spec);
     assert!(!report.passed());
     assert!(
-        std::fs::read_to_string(&config.regressions).is_ok_and(|s| s.contains("cc ")),
-        "the shrunk failure is persisted"
+        std::fs::read_to_string(&regressions).is_ok_and(|s| s.contains("cc ")),
+        "the shrunk failure is persisted where the spec says"
     );
     // Valid input still works; bad input crashes the handler instead of getting an error.
     assert_eq!(status(&report, "golden-replay"), Status::Passed);
@@ -190,11 +214,15 @@ fn a_handler_that_panics_on_bad_input_is_caught() {
 #[test]
 fn an_image_over_the_size_budget_is_caught() {
     let _serial = serial();
-    let mut config = GateConfig::new(Arch::X86_64, workspace());
-    config.image = ImageSource::Existing(x86_64_image().to_owned());
-    config.max_image_size = 1024 * 1024;
-    config.generated_cases = 50;
-    let report = run(&config);
+    let scratch = tempfile::tempdir().unwrap();
+    let mut spec = quick(
+        taking(loan(), x86_64_image()),
+        Arch::X86_64,
+        50,
+        scratch.path(),
+    );
+    spec.image.max_size = 1024 * 1024;
+    let report = run(spec);
     assert!(!report.passed());
     assert_eq!(status(&report, "image-size"), Status::Failed);
     let why = details(&report, "image-size");
@@ -207,31 +235,17 @@ fn an_image_over_the_size_budget_is_caught() {
     assert_eq!(status(&report, "golden-replay"), Status::Passed);
 }
 
-fn harness_cli() -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_harness"));
-    command.current_dir(workspace());
-    command
-}
-
 #[test]
-fn harness_build_prints_the_image_reference_as_its_last_line() {
+fn build_prints_the_image_reference_as_its_last_line() {
     let _serial = serial();
-    let output = harness_cli()
-        .args(["build", "--arch", "arm64"])
-        .output()
-        .unwrap();
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    let stdout = String::from_utf8(output.stdout).unwrap();
+    let (code, stdout, stderr) = output(cli().args(["build", "--arch", "arm64"]));
+    assert_eq!(code, Some(0), "{stderr}");
     let reference = stdout.lines().last().expect("a line on stdout");
     assert!(
         reference.starts_with("loan-grade-service:arm64-"),
         "{stdout}"
     );
-    let inspect = Command::new("docker")
+    let inspect = std::process::Command::new("docker")
         .args([
             "image",
             "inspect",
@@ -245,33 +259,28 @@ fn harness_build_prints_the_image_reference_as_its_last_line() {
 }
 
 #[test]
-fn harness_verify_exit_codes_and_report_files() {
+fn verify_exit_codes_and_report_files() {
     let _serial = serial();
     let reports = tempfile::tempdir().unwrap();
     let summary = reports.path().join("step-summary.md");
-    let output = harness_cli()
-        .args([
-            "verify",
-            "--arch",
-            "x86_64",
-            "--generated-cases",
-            "20",
-            "--image",
-        ])
-        .arg(x86_64_image())
-        .arg("--max-image-size")
-        .arg("1MiB")
-        .arg("--report-dir")
-        .arg(reports.path())
-        .env("GITHUB_STEP_SUMMARY", &summary)
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    assert_eq!(
-        output.status.code(),
-        Some(1),
-        "a failed check exits 1:\n{stdout}"
+    let (code, stdout, _) = output(
+        cli()
+            .args([
+                "verify",
+                "--arch",
+                "x86_64",
+                "--generated-cases",
+                "20",
+                "--image",
+            ])
+            .arg(x86_64_image())
+            .arg("--max-image-size")
+            .arg("1MiB")
+            .arg("--report-dir")
+            .arg(reports.path())
+            .env("GITHUB_STEP_SUMMARY", &summary),
     );
+    assert_eq!(code, Some(1), "a failed check exits 1:\n{stdout}");
     assert!(
         stdout.contains("FAIL") && stdout.contains("image-size"),
         "{stdout}"
@@ -283,19 +292,13 @@ fn harness_verify_exit_codes_and_report_files() {
         serde_json::from_slice(&std::fs::read(reports.path().join("gate-x86_64.json")).unwrap())
             .unwrap();
     assert_eq!(json["checks"].as_array().unwrap().len(), 8);
+    assert_eq!(json["function"], "loan-grade");
     let markdown = std::fs::read_to_string(&summary).unwrap();
     assert!(markdown.contains("| image-size | ❌ FAIL"), "{markdown}");
 
-    let output = harness_cli()
-        .args(["verify", "--image", "loan-grade-service:no-such-tag"])
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert_eq!(
-        output.status.code(),
-        Some(2),
-        "a setup error exits 2:\n{stderr}"
-    );
+    let (code, _, stderr) =
+        output(cli().args(["verify", "--image", "loan-grade-service:no-such-tag"]));
+    assert_eq!(code, Some(2), "a setup error exits 2:\n{stderr}");
     assert!(
         stderr.contains("not in the local Docker image store"),
         "{stderr}"
@@ -303,14 +306,56 @@ fn harness_verify_exit_codes_and_report_files() {
 }
 
 #[test]
+fn verify_writes_nothing_into_the_source_tree() {
+    let _serial = serial();
+    // A project that is only a spec, goldens and a failing image: the run must leave the
+    // directory as it was (regressions go to the user's cache, not the project).
+    let project = tempfile::tempdir().unwrap();
+    let root = workspace();
+    std::fs::create_dir_all(project.path().join("golden/malformed")).unwrap();
+    for file in [
+        "golden/inputs.jsonl",
+        "golden/expected.jsonl",
+        "golden/manifest.json",
+        "golden/malformed/cases.json",
+    ] {
+        std::fs::copy(root.join(file), project.path().join(file)).unwrap();
+    }
+    let text = std::fs::read_to_string(root.join("lambda-gate.toml")).unwrap();
+    let start = text.find("[image]").unwrap();
+    let end = text.find("[contract]").unwrap();
+    let text = format!(
+        "{}[image]\nreference = \"{}\"\n\n{}",
+        &text[..start],
+        x86_64_image(),
+        &text[end..]
+    )
+    .replace("architecture = \"arm64\"", "architecture = \"x86_64\"");
+    std::fs::write(project.path().join("lambda-gate.toml"), text).unwrap();
+    let cache = tempfile::tempdir().unwrap();
+    let before = files_below(project.path());
+    let (code, stdout, stderr) = output(
+        cli()
+            .current_dir(project.path())
+            .args(["verify", "--generated-cases", "30", "--env", "FAULT=none"])
+            .env("XDG_CACHE_HOME", cache.path()),
+    );
+    assert_eq!(code, Some(0), "{stdout}\n{stderr}");
+    assert_eq!(
+        files_below(project.path()),
+        before,
+        "verify wrote into the project"
+    );
+}
+
+#[test]
 fn without_docker_the_gate_says_what_to_do() {
-    let output = harness_cli()
-        .args(["verify", "--arch", "x86_64"])
-        .env("DOCKER_HOST", "unix:///nonexistent/docker.sock")
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    let (code, _, stderr) = output(
+        cli()
+            .args(["verify", "--arch", "x86_64"])
+            .env("DOCKER_HOST", "unix:///nonexistent/docker.sock"),
+    );
+    assert_eq!(code, Some(2), "{stderr}");
     assert!(stderr.contains("Docker is not reachable"), "{stderr}");
     assert!(stderr.contains("Start the Docker daemon"), "{stderr}");
 }

@@ -2,31 +2,29 @@
 //! pinned Python environment in models/.venv, or `MODELS_PYTHON`), in a scratch copy of the
 //! project so the real goldens are never touched.
 
-use harness::{Arch, BuildOptions, GateConfig, ImageSource, Progress};
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+// A test fails by panicking; helpers outside #[test] functions may unwrap too.
+#![allow(clippy::unwrap_used)]
 
-fn workspace() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("harness lives in the workspace")
-        .to_path_buf()
-}
+mod support;
+
+use harness::{Arch, BuildSpec, ImageSource};
+use std::path::{Path, PathBuf};
+use support::*;
 
 fn python() -> PathBuf {
-    let python = std::env::var_os(harness::MODELS_PYTHON_ENV)
+    let python = std::env::var_os("MODELS_PYTHON")
         .map(PathBuf::from)
         .unwrap_or_else(|| workspace().join("models/.venv/bin/python"));
     assert!(
         python.is_file(),
-        "the training side's Python is missing at {}: create it with `{}`",
+        "the training side's Python is missing at {}: create it with `.ci/install python`",
         python.display(),
-        harness::PYTHON_SETUP
     );
     python
 }
 
-/// A copy of what the loop reads and writes: the training code, the model, the goldens.
+/// A copy of what the loop reads and writes: the training code, the model, the goldens, and
+/// the spec with the training side's interpreter spelled out.
 fn scratch_project() -> tempfile::TempDir {
     let dir = tempfile::tempdir().expect("a temp dir");
     let root = workspace();
@@ -50,16 +48,19 @@ fn scratch_project() -> tempfile::TempDir {
         "golden/expected.jsonl",
         "golden/manifest.json",
         "golden/malformed/cases.json",
+        "Dockerfile",
     ] {
         std::fs::copy(root.join(file), dir.path().join(file)).expect("copy");
     }
-    // `harness` finds the project by its Dockerfile and golden/.
-    std::fs::copy(root.join("Dockerfile"), dir.path().join("Dockerfile")).expect("copy");
+    let spec = std::fs::read_to_string(root.join("lambda-gate.toml"))
+        .expect("lambda-gate.toml")
+        .replace("models/.venv/bin/python", &python().display().to_string());
+    std::fs::write(dir.path().join("lambda-gate.toml"), spec).expect("write spec");
     dir
 }
 
 fn train(project: &Path, params: &[&str]) {
-    let mut command = Command::new(python());
+    let mut command = std::process::Command::new(python());
     command
         .arg(project.join("models/train.py"))
         .arg("--out")
@@ -75,24 +76,9 @@ fn train(project: &Path, params: &[&str]) {
     );
 }
 
-fn harness(project: &Path, args: &[&str]) -> (Option<i32>, String) {
-    let Output {
-        status,
-        stdout,
-        stderr,
-    } = Command::new(env!("CARGO_BIN_EXE_harness"))
-        .args(args)
-        .arg("--workspace")
-        .arg(project)
-        .env(harness::MODELS_PYTHON_ENV, python())
-        .output()
-        .expect("run harness");
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&stdout),
-        String::from_utf8_lossy(&stderr)
-    );
-    (status.code(), text)
+fn gate_cli(project: &Path, args: &[&str]) -> (Option<i32>, String) {
+    let (code, stdout, stderr) = output(cli().current_dir(project).args(args));
+    (code, format!("{stdout}{stderr}"))
 }
 
 fn read(path: PathBuf) -> Vec<u8> {
@@ -116,7 +102,7 @@ fn retraining_with_the_same_data_and_seed_reproduces_identical_goldens() {
             "{file} differs after retraining with the same data and seed"
         );
     }
-    let (code, out) = harness(p, &["golden", "regen"]);
+    let (code, out) = gate_cli(p, &["golden", "regen"]);
     assert_eq!(code, Some(0), "{out}");
     assert!(out.contains("no changes"), "{out}");
     assert!(
@@ -138,7 +124,7 @@ fn retrain_regen_review_accept_verify() {
 
     // Retrain with a different parameter: the goldens are now stale.
     train(p, &["depth=4"]);
-    let (code, out) = harness(p, &["golden", "check"]);
+    let (code, out) = gate_cli(p, &["golden", "check"]);
     assert_eq!(code, Some(1), "{out}");
     assert!(
         out.contains("goldens are stale") && out.contains("golden regen"),
@@ -146,7 +132,7 @@ fn retrain_regen_review_accept_verify() {
     );
 
     // Regenerate: a review, nothing overwritten.
-    let (code, out) = harness(p, &["golden", "regen"]);
+    let (code, out) = gate_cli(p, &["golden", "regen"]);
     assert_eq!(code, Some(1), "pending changes are not a success:\n{out}");
     assert!(
         out.contains(&format!(
@@ -156,7 +142,7 @@ fn retrain_regen_review_accept_verify() {
         "{out}"
     );
     assert!(out.contains("changed"), "{out}");
-    assert!(out.contains("prediction.probability"), "{out}");
+    assert!(out.contains("/prediction/probability"), "{out}");
     assert!(out.contains("--accept"), "{out}");
     assert!(
         read(p.join("golden/expected.jsonl")) == old_expected,
@@ -165,25 +151,33 @@ fn retrain_regen_review_accept_verify() {
     assert!(p.join("golden/.pending/expected.jsonl").is_file());
 
     // Accept: replaced, and current again.
-    let (code, out) = harness(p, &["golden", "regen", "--accept"]);
+    let (code, out) = gate_cli(p, &["golden", "regen", "--accept"]);
     assert_eq!(code, Some(0), "{out}");
     assert!(out.contains("accepted"), "{out}");
     assert!(read(p.join("golden/expected.jsonl")) != old_expected);
-    let (code, out) = harness(p, &["golden", "check"]);
+    let (code, out) = gate_cli(p, &["golden", "check"]);
     assert_eq!(code, Some(0), "{out}");
 
     // Verify: the image with the retrained model passes the gate against the new goldens.
-    let mut options = BuildOptions::new(Arch::X86_64, workspace());
-    options.model_dir = Some(p.join("models/artifacts"));
-    let image = harness::build(&options, Progress::stderr())
-        .unwrap_or_else(|e| panic!("build failed:\n{e}"))
-        .reference;
-    let mut config = GateConfig::new(Arch::X86_64, workspace());
-    config.image = ImageSource::Existing(image);
-    config.golden_dir = p.join("golden");
-    config.generated_cases = 100;
-    config.regressions = p.join("regressions.txt");
-    let report =
-        harness::verify(&config).unwrap_or_else(|e| panic!("the gate could not run:\n{e}"));
+    let x86_64 = Arch::X86_64.rust_target();
+    build(&spec("lambda-gate.toml"), Arch::X86_64);
+    std::fs::create_dir_all(p.join("target/lambda/bootstrap")).expect("mkdir");
+    std::fs::copy(
+        workspace()
+            .join("target")
+            .join(x86_64)
+            .join("release/bootstrap"),
+        p.join("target/lambda/bootstrap/bootstrap"),
+    )
+    .expect("copy bootstrap");
+    let mut spec = harness::Spec::load(&p.join("lambda-gate.toml")).expect("spec");
+    spec.image.source = ImageSource::Build(BuildSpec {
+        dockerfile: p.join("Dockerfile"),
+        context: p.to_path_buf(),
+        before: None,
+        repository: "loan-grade-retrained".to_owned(),
+    });
+    let scratch = tempfile::tempdir().expect("a temp dir");
+    let report = run(quick(spec, Arch::X86_64, 100, scratch.path()));
     assert!(report.passed(), "{}", report.table());
 }

@@ -1,20 +1,24 @@
 //! Checks that invoke the function in its container, under the RIE.
 
 use super::{CheckResult, human_bytes};
+use crate::compare::compare;
 use crate::container::{FunctionContainer, Invocation, Outcome};
-use crate::generated::{Payload, payloads};
+use crate::generated::{Payload, Shape, payloads};
 use crate::golden::{GoldenCase, GoldenSet, batch_body};
-use crate::malformed::{LAMBDA_PAYLOAD_LIMIT, MalformedCase};
+use crate::malformed::{Expect, LAMBDA_PAYLOAD_LIMIT, MalformedCase};
 use crate::progress::Progress;
+use crate::spec::{Contract, ErrorContract, Spec};
 use proptest::test_runner::{
     Config, FileFailurePersistence, RngAlgorithm, TestCaseError, TestError, TestRng, TestRunner,
 };
+use serde_json::Value;
 use std::cell::{Cell, RefCell};
-use std::path::Path;
 use std::time::{Duration, Instant};
 
 /// Lambda's limit on the init phase.
 pub(crate) const LAMBDA_INIT_LIMIT: Duration = Duration::from_secs(10);
+/// How long the RIE's `INIT REPORT` line may take to reach us after the first answer.
+const INIT_REPORT_WAIT: Duration = Duration::from_secs(10);
 
 /// What every invocation of the run showed, for the `lambda-limits` check.
 #[derive(Default)]
@@ -23,11 +27,15 @@ pub(crate) struct InvocationStats {
     latencies: Vec<Duration>,
     timeouts: Vec<String>,
     largest_response: (usize, String),
-    oversized_requests: Vec<String>,
+    too_large: usize,
 }
 
 impl InvocationStats {
     fn record(&mut self, label: &str, invocation: &Invocation) {
+        if let Outcome::RequestTooLarge(_) = invocation.outcome {
+            self.too_large += 1;
+            return;
+        }
         self.count += 1;
         self.latencies.push(invocation.elapsed);
         if matches!(invocation.outcome, Outcome::TimedOut) {
@@ -36,12 +44,6 @@ impl InvocationStats {
         if invocation.response_bytes > self.largest_response.0 {
             self.largest_response = (invocation.response_bytes, label.to_owned());
         }
-        if invocation.request_bytes > LAMBDA_PAYLOAD_LIMIT {
-            self.oversized_requests.push(format!(
-                "{label}: request of {} flagged: Lambda rejects it (413 RequestEntityTooLargeException) before the function runs; the RIE passed it on truncated",
-                human_bytes(invocation.request_bytes as u64)
-            ));
-        }
     }
 }
 
@@ -49,49 +51,65 @@ impl InvocationStats {
 pub(crate) struct FunctionChecks<'a> {
     pub(crate) container: &'a FunctionContainer,
     pub(crate) golden: &'a GoldenSet,
-    pub(crate) tolerance: f64,
+    pub(crate) spec: &'a Spec,
     pub(crate) progress: Progress,
     pub(crate) stats: InvocationStats,
 }
 
 impl<'a> FunctionChecks<'a> {
+    fn contract(&self) -> &'a Contract {
+        &self.spec.contract
+    }
+
     fn invoke(&mut self, label: &str, body: &[u8]) -> Invocation {
         let invocation = self.container.invoke(body);
         self.stats.record(label, &invocation);
         invocation
     }
 
-    /// The first invocation initialises the function: the RIE starts the bootstrap lazily, with
-    /// the first request. It must succeed, within Lambda's 10 s init limit. The RIE's own
-    /// `Init Duration` only covers its sandbox setup (it does not wait for the runtime to ask for
-    /// work), so the limit is judged on the first request's latency, which holds process start,
-    /// model load and one request: an upper bound of the real init phase.
+    /// The first invocation initialises the function: the RIE starts the runtime lazily, with
+    /// the first request. It must succeed, and the init phase the RIE reports (`INIT REPORT`)
+    /// must fit Lambda's 10 s limit; the first request's latency (init plus one prediction) is
+    /// shown beside it.
     pub(crate) fn init(&mut self) -> CheckResult {
         let mut check = CheckResult::new("init");
         let started = Instant::now();
-        let Some(case) = self.golden.cases.first() else {
-            return CheckResult::not_run("init", "there are no golden cases to invoke");
-        };
-        let invocation = self.invoke(&format!("init ({})", case.case_id), &case.request_body());
+        let case = &self.golden.cases[0];
+        let invocation = self.invoke(
+            &format!("init ({})", case.case_id),
+            &case.request_body(self.contract()),
+        );
         check.cases = 1;
         let first = invocation.elapsed;
         check.metric("first_invocation_ms", ms(first));
-        let rie_init = self.container.init_duration(Duration::from_secs(30));
-        if let Some(init) = rie_init {
-            check.metric("rie_init_duration_ms", ms(init));
+        let wait = if matches!(invocation.outcome, Outcome::Success(_)) {
+            INIT_REPORT_WAIT
+        } else {
+            Duration::from_millis(500)
+        };
+        let init = self.container.init_report(wait);
+        if let Some(init) = init {
+            check.metric("init_report_ms", ms(init));
         }
         if let Outcome::Success(_) = invocation.outcome {
-            if first > LAMBDA_INIT_LIMIT {
+            let judged = init.unwrap_or(first);
+            if judged > LAMBDA_INIT_LIMIT {
                 check.problem(format!(
-                    "the first request (process start, model load and one prediction) took {:.0} ms, over Lambda's 10 s init limit",
-                    ms(first)
+                    "the init phase took {:.0} ms, over Lambda's 10 s init limit",
+                    ms(judged)
                 ));
             }
-            check.summary = format!(
-                "first request incl. init {:.1} ms (Lambda allows 10 s for init); RIE Init Duration {}",
-                ms(first),
-                rie_init.map_or("not reported".to_owned(), |d| format!("{:.1} ms", ms(d)))
-            );
+            check.summary = match init {
+                Some(init) => format!(
+                    "init {:.1} ms (INIT REPORT; Lambda allows 10 s), first request {:.1} ms",
+                    ms(init),
+                    ms(first)
+                ),
+                None => format!(
+                    "the RIE printed no INIT REPORT; first request incl. init {:.1} ms (Lambda allows 10 s for init)",
+                    ms(first)
+                ),
+            };
         } else {
             check.problem(format!(
                 "the first invocation ({}) failed: {}\n--- container log (tail) ---\n{}",
@@ -105,8 +123,8 @@ impl<'a> FunctionChecks<'a> {
         check
     }
 
-    /// Every golden case, one per invocation and then all in one batch, against the
-    /// training-time predictions.
+    /// Every golden case, one per invocation and then in batches when the contract has them,
+    /// against the training-time predictions.
     pub(crate) fn golden_replay(&mut self) -> CheckResult {
         let mut check = CheckResult::new("golden-replay");
         let started = Instant::now();
@@ -114,8 +132,8 @@ impl<'a> FunctionChecks<'a> {
         let total = cases.len();
         let mut mismatched = 0;
         for (i, case) in cases.iter().enumerate() {
-            let invocation = self.invoke(&case.case_id, &case.request_body());
-            let problems = self.compare(case, &invocation.outcome, 0);
+            let invocation = self.invoke(&case.case_id, &case.request_body(self.contract()));
+            let problems = self.compare(case, &invocation.outcome, None);
             if !problems.is_empty() {
                 mismatched += 1;
             }
@@ -124,44 +142,47 @@ impl<'a> FunctionChecks<'a> {
             }
             self.progress.count("golden cases", i + 1, total);
         }
-        // The batch path: all cases in one request, answers in request order.
-        let body = batch_body(cases);
-        let batch = self.invoke("golden batch", &body);
+        check.cases = total;
         let mut batch_problems = 0;
-        for (i, case) in cases.iter().enumerate() {
-            for p in self.compare(case, &batch.outcome, i) {
-                batch_problems += 1;
-                check.problem(format!("(in one batch of {total}) {p}"));
-            }
-            if matches!(
-                batch.outcome,
-                Outcome::FunctionError { .. } | Outcome::TimedOut | Outcome::Unexpected(_)
-            ) {
-                break;
+        if let Some(batch) = &self.contract().batch {
+            for chunk in cases.chunks(batch.max) {
+                let body = batch_body(batch, chunk);
+                let answer = self.invoke("golden batch", &body);
+                check.cases += 1;
+                for (i, case) in chunk.iter().enumerate() {
+                    let problems = self.compare(case, &answer.outcome, Some(i));
+                    let failed = !problems.is_empty();
+                    for p in problems {
+                        batch_problems += 1;
+                        check.problem(format!("(in a batch of {}) {p}", chunk.len()));
+                    }
+                    if failed && !matches!(answer.outcome, Outcome::Success(_)) {
+                        break;
+                    }
+                }
             }
         }
-        check.cases = total * 2;
         check.metric("cases", total);
         check.metric("mismatched_single", mismatched);
         check.metric("mismatched_in_batch", batch_problems);
-        check.metric("tolerance", self.tolerance);
-        check.summary = if check.passed() {
-            format!(
-                "{total} cases match the training-time model (abs tol {:e}), singly and in one batch",
-                self.tolerance
-            )
+        let batched = if self.contract().batch.is_some() {
+            ", singly and in batches"
         } else {
-            format!(
-                "{mismatched} of {total} cases differ from the training-time model (abs tol {:e})",
-                self.tolerance
-            )
+            ""
+        };
+        check.summary = if check.passed() {
+            format!("{total} cases match the training-time model{batched}")
+        } else if mismatched == 0 {
+            format!("{total} cases match singly, but not in batches")
+        } else {
+            format!("{mismatched} of {total} cases differ from the training-time model")
         };
         check.duration = started.elapsed();
         check
     }
 
-    /// Problems with the answer for `case` at position `index` of a response.
-    fn compare(&self, case: &GoldenCase, outcome: &Outcome, index: usize) -> Vec<String> {
+    /// Problems with the answer for `case`, alone (`None`) or at position `index` of a batch.
+    fn compare(&self, case: &GoldenCase, outcome: &Outcome, index: Option<usize>) -> Vec<String> {
         let id = &case.case_id;
         let Outcome::Success(response) = outcome else {
             return vec![format!(
@@ -169,75 +190,84 @@ impl<'a> FunctionChecks<'a> {
                 outcome.describe()
             )];
         };
-        let Some(prediction) = response["predictions"].get(index) else {
+        let contract = self.contract();
+        let (prediction, place) = match (index, &contract.batch) {
+            (Some(i), Some(batch)) => (
+                response
+                    .pointer(&batch.predictions)
+                    .and_then(|p| p.as_array())
+                    .and_then(|p| p.get(i)),
+                format!("{}/{i}", batch.predictions),
+            ),
+            _ => (
+                response.pointer(&contract.prediction),
+                contract.prediction.clone(),
+            ),
+        };
+        let Some(prediction) = prediction else {
             return vec![format!(
-                "{id}: the response has no predictions[{index}]: {}",
+                "{id}: the answer has no prediction at {place:?}: {}",
                 outcome.describe()
             )];
         };
-        let mut problems = Vec::new();
-        let expected = &case.expected;
-        match prediction["probability"].as_f64() {
-            Some(actual)
-                if approx::abs_diff_eq!(actual, expected.probability, epsilon = self.tolerance) => {
+        let mut problems: Vec<String> = compare(&case.expected, prediction, &contract.fields)
+            .into_iter()
+            .map(|m| format!("{id}: {m}"))
+            .collect();
+        if let Some(echo) = &contract.id {
+            let event = case.event_value();
+            let sent = event.pointer(&echo.event).filter(|v| !v.is_null());
+            let echoed = prediction
+                .pointer(&echo.prediction)
+                .filter(|v| !v.is_null());
+            if sent != echoed {
+                problems.push(format!(
+                    "{id}: id at {:?} expected {}, actual {}",
+                    echo.prediction,
+                    sent.map_or("none".to_owned(), Value::to_string),
+                    echoed.map_or("none".to_owned(), Value::to_string),
+                ));
             }
-            Some(actual) => problems.push(format!(
-                "{id}: probability expected {:?}, actual {actual:?}, difference {:e}",
-                expected.probability,
-                (actual - expected.probability).abs()
-            )),
-            None => problems.push(format!(
-                "{id}: probability expected {:?}, actual {}",
-                expected.probability, prediction["probability"]
-            )),
         }
-        if prediction["class"] != expected.class {
-            problems.push(format!(
-                "{id}: class expected {}, actual {}",
-                expected.class, prediction["class"]
-            ));
-        }
-        let event: serde_json::Value = serde_json::from_str(case.event.get()).unwrap_or_default();
-        if prediction.get("id") != event.get("id").filter(|v| !v.is_null()) {
-            problems.push(format!(
-                "{id}: id expected {}, actual {}",
-                event["id"], prediction["id"]
-            ));
-        }
-        let sha = &self.golden.manifest.model_sha256;
-        if prediction["model_sha256"].as_str() != Some(sha.as_str()) {
-            problems.push(format!(
-                "{id}: model_sha256 expected {sha}, actual {}",
-                prediction["model_sha256"]
-            ));
+        if let Some(pointer) = &contract.echo_model_sha256 {
+            let sha = &self.golden.manifest.model_sha256;
+            let actual = prediction.pointer(pointer);
+            if actual.and_then(Value::as_str) != Some(sha.as_str()) {
+                problems.push(format!(
+                    "{id}: model sha256 at {pointer:?} expected {sha}, actual {}",
+                    actual.map_or("none".to_owned(), Value::to_string)
+                ));
+            }
         }
         problems
     }
 
     /// After abuse, the function must still answer correctly.
     fn recovery(&mut self, check: &mut CheckResult, after: &str) {
-        if let Some(case) = self.golden.cases.first() {
-            let invocation = self.invoke(&format!("recovery after {after}"), &case.request_body());
-            let problems = self.compare(case, &invocation.outcome, 0);
-            if !problems.is_empty() {
-                check.problem(format!(
-                    "after {after} the function no longer answers golden case {} correctly: {}\n--- container log (tail) ---\n{}",
-                    case.case_id,
-                    problems.join("; "),
-                    self.container.log_tail(40)
-                ));
-            }
+        let case = &self.golden.cases[0];
+        let invocation = self.invoke(
+            &format!("recovery after {after}"),
+            &case.request_body(self.contract()),
+        );
+        let problems = self.compare(case, &invocation.outcome, None);
+        if !problems.is_empty() {
+            check.problem(format!(
+                "after {after} the function no longer answers golden case {} correctly: {}\n--- container log (tail) ---\n{}",
+                case.case_id,
+                problems.join("; "),
+                self.container.log_tail(40)
+            ));
         }
     }
 
-    /// The curated corpus: each payload gets its expected structured error.
+    /// The generic corpus and the function's own: each payload gets the answer it must get.
     pub(crate) fn malformed_corpus(&mut self, corpus: &[MalformedCase]) -> CheckResult {
         let mut check = CheckResult::new("malformed-corpus");
         let started = Instant::now();
         let mut wrong = 0;
         for (i, case) in corpus.iter().enumerate() {
             let invocation = self.invoke(&format!("malformed {}", case.name), &case.body);
-            if let Some(problem) = judge_malformed(case, &invocation) {
+            if let Some(problem) = judge_malformed(case, &invocation, &self.spec.errors) {
                 wrong += 1;
                 check.problem(problem);
             }
@@ -245,15 +275,19 @@ impl<'a> FunctionChecks<'a> {
                 .count("malformed payloads", i + 1, corpus.len());
         }
         self.recovery(&mut check, "the malformed corpus");
+        let generic = corpus.iter().filter(|c| c.generic).count();
         check.cases = corpus.len();
+        check.metric("generic", generic);
+        check.metric("own", corpus.len() - generic);
         check.summary = if check.passed() {
             format!(
-                "{} payloads answered with the expected structured error; the function still serves",
-                corpus.len()
+                "{} generic and {} own payloads got the answers they must; the function still serves",
+                generic,
+                corpus.len() - generic
             )
         } else {
             format!(
-                "{wrong} of {} payloads did not get the expected structured error",
+                "{wrong} of {} payloads did not get the answer they must",
                 corpus.len()
             )
         };
@@ -262,17 +296,23 @@ impl<'a> FunctionChecks<'a> {
     }
 
     /// proptest-generated payloads: each must get a structured error from the contract (or a
-    /// correct-looking answer when the mutation happened to stay valid), never a crash or a
-    /// timeout. Seeded; failures are shrunk and their seeds persisted to `regressions`.
-    pub(crate) fn generated(
-        &mut self,
-        cases: u32,
-        seed: u64,
-        regressions: &Path,
-        allowed: &[String],
-    ) -> CheckResult {
+    /// real answer when the mutation happened to stay valid), never a crash or a timeout.
+    /// Seeded; failures are shrunk and their seeds persisted outside the source tree.
+    pub(crate) fn generated(&mut self) -> CheckResult {
         let mut check = CheckResult::new("malformed-generated");
         let started = Instant::now();
+        let settings = &self.spec.generated;
+        let (cases, seed) = (settings.cases, settings.seed);
+        let regressions = settings.regressions.clone();
+        if let Some(dir) = regressions.parent()
+            && let Err(e) = std::fs::create_dir_all(dir)
+        {
+            check.problem(format!(
+                "cannot create {} for proptest's regressions: {e}",
+                dir.display()
+            ));
+            return check;
+        }
         // proptest keeps the persistence path for the whole process; one small leak per run.
         let path: &'static str = Box::leak(regressions.display().to_string().into_boxed_str());
         let config = Config {
@@ -287,14 +327,14 @@ impl<'a> FunctionChecks<'a> {
             config,
             TestRng::from_seed(RngAlgorithm::ChaCha, &seed_bytes),
         );
-        let strategy = payloads(&self.golden.cases);
+        let strategy = payloads(&self.golden.cases, self.contract());
         let done = Cell::new(0usize);
         let total = cases as usize;
         let this = RefCell::new(&mut *self);
         let result = runner.run(&strategy, |payload: Payload| {
             let mut checks = this.borrow_mut();
             let invocation = checks.invoke("generated payload", &payload.body);
-            let verdict = judge_generated(&payload, &invocation, allowed);
+            let verdict = judge_generated(&payload, &invocation, checks.spec);
             let n = done.get() + 1;
             done.set(n);
             if n <= total {
@@ -315,7 +355,7 @@ impl<'a> FunctionChecks<'a> {
         check.cases = run;
         check.metric("seed", seed);
         check.summary = if check.passed() {
-            format!("{cases} generated payloads (seed {seed}) all got structured errors")
+            format!("{cases} generated payloads (seed {seed}) all got contract answers")
         } else {
             format!("a generated payload broke the contract (seed {seed})")
         };
@@ -323,35 +363,41 @@ impl<'a> FunctionChecks<'a> {
         check
     }
 
-    /// What the RIE lets through: oversized requests, oversized responses, timeouts. Probes the
-    /// largest batch the contract allows, then judges every invocation of the run.
-    pub(crate) fn limits(&mut self, max_records: usize) -> CheckResult {
+    /// What the RIE lets through: oversized responses and timeouts (answered with HTTP 200),
+    /// memory; probes the largest batch the contract allows, then judges every invocation.
+    pub(crate) fn limits(&mut self) -> CheckResult {
         let mut check = CheckResult::new("lambda-limits");
         let started = Instant::now();
-        let cases = &self.golden.cases;
-        if !cases.is_empty() {
-            let mut n = max_records.max(1);
-            let mut body = batch_body(cases.iter().cycle().take(n));
+        if let Some(batch) = &self.contract().batch {
+            let cases = &self.golden.cases;
+            let mut n = batch.max;
+            let mut body = batch_body(batch, cases.iter().cycle().take(n));
             while body.len() > LAMBDA_PAYLOAD_LIMIT && n > 1 {
                 n /= 2;
-                body = batch_body(cases.iter().cycle().take(n));
+                body = batch_body(batch, cases.iter().cycle().take(n));
             }
-            let invocation = self.invoke(&format!("largest batch ({n} records)"), &body);
+            let answer = self.invoke(&format!("largest batch ({n} events)"), &body);
             check.cases = 1;
-            match &invocation.outcome {
-                Outcome::Success(v) if v["predictions"].as_array().map(Vec::len) == Some(n) => {}
-                other => check.problem(format!(
-                    "a batch of {n} records ({}) did not get {n} predictions: {}",
+            let answered = match &answer.outcome {
+                Outcome::Success(v) => v
+                    .pointer(&batch.predictions)
+                    .and_then(Value::as_array)
+                    .map(Vec::len),
+                _ => None,
+            };
+            if answered != Some(n) {
+                check.problem(format!(
+                    "a batch of {n} events ({}) did not get {n} predictions: {}",
                     human_bytes(body.len() as u64),
-                    other.describe()
-                )),
+                    answer.outcome.describe()
+                ));
             }
-            check.metric("largest_batch_records", n);
+            check.metric("largest_batch_events", n);
         }
         let stats = &self.stats;
         for label in &stats.timeouts {
             check.problem(format!(
-                "{label}: timed out (the RIE answered \"Task timed out\" with HTTP 200, as Lambda does not)"
+                "{label}: timed out (the RIE answered \"Task timed out\" with HTTP 200; Lambda reports a function error)"
             ));
         }
         let (largest, label) = &stats.largest_response;
@@ -361,9 +407,6 @@ impl<'a> FunctionChecks<'a> {
                 human_bytes(*largest as u64)
             ));
         }
-        check
-            .details
-            .extend(stats.oversized_requests.iter().cloned());
         let mut sorted = stats.latencies.clone();
         sorted.sort();
         let pick = |q: f64| {
@@ -374,26 +417,35 @@ impl<'a> FunctionChecks<'a> {
         check.metric("invocations", stats.count);
         check.metric("timeouts", stats.timeouts.len());
         check.metric("largest_response_bytes", *largest);
-        check.metric("oversized_requests_flagged", stats.oversized_requests.len());
+        check.metric("requests_over_limit_answered_413", stats.too_large);
         check.metric("latency_p50_ms", pick(0.5));
         check.metric("latency_p99_ms", pick(0.99));
         // The RIE does not measure memory (its "Max Memory Used" is the configured size); the
         // kernel does.
+        let limit = u64::from(self.spec.function.memory_mb) * 1024 * 1024;
         let peak = self.container.peak_memory_bytes();
         if let Some(peak) = peak {
             check.metric("peak_memory_bytes", peak);
+            if peak >= limit {
+                check.problem(format!(
+                    "peak memory {} reached the function's memory size ({} MB): Lambda would stop it (Runtime.OutOfMemory)",
+                    human_bytes(peak),
+                    self.spec.function.memory_mb
+                ));
+            }
         }
         check.summary = format!(
-            "{} invocations: {} timed out, largest response {}, {} request(s) over 6 MB flagged; p50 {:.1} ms, p99 {:.1} ms{}",
+            "{} invocations: {} timed out, largest response {}, {} over 6 MB answered 413; p50 {:.1} ms, p99 {:.1} ms{}",
             stats.count,
             stats.timeouts.len(),
             human_bytes(*largest as u64),
-            stats.oversized_requests.len(),
+            stats.too_large,
             pick(0.5),
             pick(0.99),
             peak.map_or(String::new(), |p| format!(
-                "; peak memory {}",
-                human_bytes(p)
+                "; peak memory {} of {} MB",
+                human_bytes(p),
+                self.spec.function.memory_mb
             ))
         );
         check.duration = started.elapsed();
@@ -405,42 +457,70 @@ fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1000.0
 }
 
-/// `None` if the function answered `case` as the corpus says, else the problem.
-fn judge_malformed(case: &MalformedCase, invocation: &Invocation) -> Option<String> {
-    let label = format!("{} ({})", case.name, case.why);
-    let outcome = &invocation.outcome;
-    if let Some(crash) = crash(outcome) {
-        return Some(format!("{label}: {crash}"));
+/// Why the outcome is not an answer the contract allows, if it is not: a crash, a timeout, no
+/// structured answer, or an `errorType` the contract does not list.
+fn outside_contract(outcome: &Outcome, errors: &ErrorContract) -> Option<String> {
+    match outcome {
+        Outcome::TimedOut => Some("the function timed out".to_owned()),
+        Outcome::Unexpected(what) => Some(format!("no structured answer: {what}")),
+        Outcome::FunctionError {
+            error_type,
+            error_message,
+        } if !errors.allows(error_type) => Some(if error_type.starts_with("Runtime.") {
+            format!("the function crashed ({error_type}: {error_message})")
+        } else {
+            format!(
+                "the function answered {error_type} ({error_message}), which is not one of the contract's errorTypes ({}): an unhandled error?",
+                errors
+                    .function
+                    .iter()
+                    .chain(&errors.runtime)
+                    .cloned()
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )
+        }),
+        Outcome::FunctionError { error_message, .. } if error_message.is_empty() => {
+            Some("a structured error with an empty errorMessage".to_owned())
+        }
+        _ => None,
     }
-    if case.lambda_rejects {
-        // Lambda would refuse it; the RIE truncated it instead, and any structured error is an
-        // acceptable answer to the truncated body.
-        return match outcome {
-            Outcome::FunctionError { .. } => None,
-            other => Some(format!(
-                "{label}: expected a structured error for the truncated request, got {}",
-                other.describe()
-            )),
-        };
+}
+
+/// `None` if the function answered `case` as it must, else the problem.
+fn judge_malformed(
+    case: &MalformedCase,
+    invocation: &Invocation,
+    errors: &ErrorContract,
+) -> Option<String> {
+    let label = format!(
+        "{}{} ({})",
+        if case.generic { "generic " } else { "" },
+        case.name,
+        case.why
+    );
+    let outcome = &invocation.outcome;
+    if let Some(problem) = outside_contract(outcome, errors) {
+        return Some(format!("{label}: {problem}"));
     }
     match (&case.expect, outcome) {
-        (None, other) => Some(format!(
-            "{label}: expected a structured error for the truncated request, got {}",
-            other.describe()
-        )),
+        (Expect::TooLarge, Outcome::RequestTooLarge(_)) => None,
+        (Expect::ContractError, Outcome::FunctionError { .. }) => None,
         (
-            Some(expect),
+            Expect::Error {
+                error_type: expected,
+                message_starts_with,
+            },
             Outcome::FunctionError {
                 error_type,
                 error_message,
             },
         ) => {
-            if error_type != &expect.error_type {
+            if error_type != expected {
                 Some(format!(
-                    "{label}: expected errorType {}, got {error_type}: {error_message}",
-                    expect.error_type
+                    "{label}: expected errorType {expected}, got {error_type}: {error_message}"
                 ))
-            } else if let Some(prefix) = &expect.message_starts_with
+            } else if let Some(prefix) = message_starts_with
                 && !error_message.starts_with(prefix.as_str())
             {
                 Some(format!(
@@ -450,40 +530,21 @@ fn judge_malformed(case: &MalformedCase, invocation: &Invocation) -> Option<Stri
                 None
             }
         }
-        (Some(expect), other) => Some(format!(
-            "{label}: expected errorType {}, got {}",
-            expect.error_type,
+        (expect, other) => Some(format!(
+            "{label}: expected {}, got {}",
+            match expect {
+                Expect::TooLarge => "Lambda's 413".to_owned(),
+                Expect::ContractError => "a structured error".to_owned(),
+                Expect::Error { error_type, .. } => format!("errorType {error_type}"),
+            },
             other.describe()
         )),
     }
 }
 
-/// A description of the outcome if it means the function crashed or hung.
-fn crash(outcome: &Outcome) -> Option<String> {
-    match outcome {
-        Outcome::TimedOut => Some("the function timed out".to_owned()),
-        Outcome::Unexpected(what) => Some(format!("no structured answer: {what}")),
-        Outcome::FunctionError {
-            error_type,
-            error_message,
-        } if error_type.starts_with("Runtime.")
-            || !error_type.chars().all(|c| c.is_ascii_alphanumeric()) =>
-        {
-            Some(format!(
-                "the function crashed ({error_type}: {error_message}) instead of answering with a contract error"
-            ))
-        }
-        _ => None,
-    }
-}
-
-fn judge_generated(
-    payload: &Payload,
-    invocation: &Invocation,
-    allowed: &[String],
-) -> Result<(), String> {
-    if let Some(crash) = crash(&invocation.outcome) {
-        return Err(crash);
+fn judge_generated(payload: &Payload, invocation: &Invocation, spec: &Spec) -> Result<(), String> {
+    if let Some(problem) = outside_contract(&invocation.outcome, &spec.errors) {
+        return Err(problem);
     }
     if invocation.response_bytes > LAMBDA_PAYLOAD_LIMIT {
         return Err(format!(
@@ -491,38 +552,38 @@ fn judge_generated(
             invocation.response_bytes
         ));
     }
-    match &invocation.outcome {
-        Outcome::FunctionError {
-            error_type,
-            error_message,
-        } => {
-            if !allowed.iter().any(|a| a == error_type) {
-                return Err(format!(
-                    "errorType {error_type} is not one of the contract's ({}): {error_message}",
-                    allowed.join(", ")
-                ));
-            }
-            if error_message.is_empty() {
-                return Err(format!("{error_type} with an empty errorMessage"));
-            }
-            Ok(())
+    let Outcome::Success(answer) = &invocation.outcome else {
+        return Ok(());
+    };
+    // A mutation can leave a valid request (e.g. an optional field removed): then it must be
+    // a real answer.
+    let contract = &spec.contract;
+    let single = answer.pointer(&contract.prediction).is_some();
+    let batch_of = |n: usize| {
+        contract.batch.as_ref().is_some_and(|b| {
+            answer
+                .pointer(&b.predictions)
+                .and_then(Value::as_array)
+                .is_some_and(|p| p.len() == n)
+        })
+    };
+    let fits = match payload.shape {
+        Shape::Single => single,
+        Shape::Batch(n) => batch_of(n),
+        Shape::Unknown => {
+            single
+                || contract
+                    .batch
+                    .as_ref()
+                    .is_some_and(|b| answer.pointer(&b.predictions).is_some_and(Value::is_array))
         }
-        // A mutation can leave a valid request (e.g. an optional field removed): then it must
-        // be a real answer, one prediction per record.
-        Outcome::Success(v) => {
-            let request: serde_json::Value =
-                serde_json::from_slice(&payload.body).unwrap_or_default();
-            let records = request["records"].as_array().map(Vec::len);
-            let predictions = v["predictions"].as_array().map(Vec::len);
-            if records.is_some() && records == predictions {
-                Ok(())
-            } else {
-                Err(format!(
-                    "accepted with {predictions:?} predictions for {records:?} records: {}",
-                    invocation.outcome.describe()
-                ))
-            }
-        }
-        other => Err(other.describe()),
+    };
+    if fits {
+        Ok(())
+    } else {
+        Err(format!(
+            "accepted, but the answer is not a prediction of the contract: {}",
+            invocation.outcome.describe()
+        ))
     }
 }

@@ -5,7 +5,7 @@ mod function;
 mod image;
 
 pub(crate) use function::{FunctionChecks, InvocationStats};
-pub(crate) use image::{architecture, image_size, provenance};
+pub(crate) use image::{Compiled, architecture, image_size, provenance};
 
 use std::collections::BTreeMap;
 use std::time::Duration;
