@@ -118,7 +118,7 @@ fn a_regressor_answering_outside_its_error_contract_fails_malformed_corpus() {
         REGRESSOR,
         "wrong-error",
         "malformed-corpus",
-        "not one of the contract's errorTypes (MalformedRequest, TooManyInstances)",
+        "outside its contract (Error: instances: empty); the contract's errorTypes are MalformedRequest, TooManyInstances",
     );
 }
 

@@ -470,7 +470,7 @@ fn outside_contract(outcome: &Outcome, errors: &ErrorContract) -> Option<String>
             format!("the function crashed ({error_type}: {error_message})")
         } else {
             format!(
-                "the function answered {error_type} ({error_message}), which is not one of the contract's errorTypes ({}): an unhandled error?",
+                "the function crashed or raised an error outside its contract ({error_type}: {error_message}); the contract's errorTypes are {}",
                 errors
                     .function
                     .iter()
