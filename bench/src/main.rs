@@ -253,7 +253,7 @@ fn run() -> Result<String> {
         build,
         harness::Arch::X86_64,
         &spec.root,
-        harness::Progress::stderr(),
+        &harness::Progress::stderr(),
     )?;
     let facts = harness::inspect_image(&image.reference, None)?;
     let python_total = size.site_packages_bytes + size.interpreter_bytes;

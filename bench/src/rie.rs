@@ -51,7 +51,14 @@ pub(crate) fn measure(
     let mut init = Vec::new();
     let mut last = None;
     for _ in 0..STARTS {
-        let container = FunctionContainer::start(image, Arch::X86_64, &rie, command, settings)?;
+        let container = FunctionContainer::start(
+            image,
+            Arch::X86_64,
+            &rie,
+            command,
+            settings,
+            &harness::Progress::silent(),
+        )?;
         first.push(seconds(&container.invoke(&one))?);
         if let Some(d) = container.init_report(Duration::from_secs(10)) {
             init.push(d.as_secs_f64());

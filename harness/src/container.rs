@@ -7,6 +7,7 @@
 
 use crate::arch::Arch;
 use crate::malformed::LAMBDA_PAYLOAD_LIMIT;
+use crate::progress::Progress;
 use crate::rie::Rie;
 use crate::spec::FunctionSpec;
 use std::collections::BTreeMap;
@@ -59,16 +60,16 @@ impl LambdaSettings {
 #[derive(Debug, thiserror::Error)]
 pub enum ContainerError {
     /// testcontainers could not start it or find its port.
-    #[error("the function container did not start: {source}\n--- container log ---\n{logs}")]
+    #[error("the function container did not start: {cause}\n--- container log ---\n{logs}")]
     Start {
-        /// The testcontainers error.
-        source: testcontainers::TestcontainersError,
+        /// The testcontainers error (shown in the message, with the log after it).
+        cause: testcontainers::TestcontainersError,
         /// What the container printed.
         logs: String,
     },
     /// The HTTP client could not be built.
-    #[error("cannot create the HTTP client: {0}")]
-    Client(reqwest::Error),
+    #[error("cannot create the HTTP client")]
+    Client(#[source] reqwest::Error),
 }
 
 /// What one invocation returned, classified the way Lambda would.
@@ -139,20 +140,25 @@ pub struct Invocation {
 struct LogBuffer(Arc<(Mutex<String>, Condvar)>);
 
 impl LogBuffer {
-    fn push(&self, frame: &LogFrame) {
+    /// Appends a frame; returns its lines as stored.
+    fn push(&self, frame: &LogFrame) -> Vec<String> {
         let (prefix, bytes) = match frame {
             LogFrame::StdOut(b) => ("", b),
             LogFrame::StdErr(b) => ("stderr| ", b),
         };
+        let lines: Vec<String> = String::from_utf8_lossy(bytes)
+            .lines()
+            .map(|line| format!("{prefix}{line}"))
+            .collect();
         let (lock, changed) = &*self.0;
         if let Ok(mut log) = lock.lock() {
-            for line in String::from_utf8_lossy(bytes).lines() {
-                log.push_str(prefix);
+            for line in &lines {
                 log.push_str(line);
                 log.push('\n');
             }
         }
         changed.notify_all();
+        lines
     }
 
     fn text(&self) -> String {
@@ -192,10 +198,12 @@ impl FunctionContainer {
         rie: &Rie,
         command: &[String],
         settings: &LambdaSettings,
+        progress: &Progress,
     ) -> Result<Self, ContainerError> {
         let (name, tag) = split_reference(image);
         let logs = LogBuffer::default();
         let sink = logs.clone();
+        let shown = progress.clone();
         let memory = i64::from(settings.memory_mb) * 1024 * 1024;
         let tmp = i64::from(settings.tmp_mb) * 1024 * 1024;
         // Ready when the RIE has exec'd the runtime and its HTTP server answers (404 on `/`
@@ -239,16 +247,20 @@ impl FunctionContainer {
                 config.memory_swap = Some(memory);
             })
             .with_startup_timeout(Duration::from_secs(120))
-            .with_log_consumer(move |frame: &LogFrame| sink.push(frame));
-        let container = request.start().map_err(|source| ContainerError::Start {
-            source,
+            .with_log_consumer(move |frame: &LogFrame| {
+                for line in sink.push(frame) {
+                    shown.log(&line);
+                }
+            });
+        let container = request.start().map_err(|cause| ContainerError::Start {
+            cause,
             logs: logs.text(),
         })?;
         let port =
             container
                 .get_host_port_ipv4(RIE_PORT)
-                .map_err(|source| ContainerError::Start {
-                    source,
+                .map_err(|cause| ContainerError::Start {
+                    cause,
                     logs: logs.text(),
                 })?;
         let client = reqwest::blocking::Client::builder()

@@ -15,8 +15,7 @@ use testcontainers::bollard::{self, Docker};
 pub enum DockerError {
     /// The engine is not reachable.
     #[error(
-        "Docker is not reachable ({source}).\n\
-         Start the Docker daemon (or set DOCKER_HOST to a reachable engine) and run the gate again."
+        "Docker is not reachable: start the Docker daemon (or set DOCKER_HOST to a reachable engine) and run the gate again"
     )]
     Unavailable {
         /// The client error.
@@ -42,7 +41,7 @@ pub enum DockerError {
         reference: String,
     },
     /// Another Engine API error.
-    #[error("Docker API call `{call}` failed: {source}")]
+    #[error("Docker API call `{call}` failed")]
     Api {
         /// What was being done.
         call: &'static str,
@@ -50,7 +49,7 @@ pub enum DockerError {
         source: bollard::errors::Error,
     },
     /// Local I/O while streaming an export.
-    #[error("writing the exported image to {path}: {source}")]
+    #[error("cannot write the exported image to {path}")]
     Io {
         /// The file being written.
         path: String,
@@ -58,8 +57,8 @@ pub enum DockerError {
         source: std::io::Error,
     },
     /// The private runtime could not start.
-    #[error("cannot start the async runtime for Docker calls: {0}")]
-    Runtime(std::io::Error),
+    #[error("cannot start the async runtime for Docker calls")]
+    Runtime(#[source] std::io::Error),
 }
 
 /// A connected Docker Engine client.

@@ -79,7 +79,7 @@ pub fn verify(config: &GateConfig) -> Result<Report, GateError> {
     let started = Instant::now();
     let spec = &config.spec;
     let arch = spec.function.arch;
-    let progress = config.progress;
+    let progress = &config.progress;
     let docker = DockerClient::connect()?;
     let golden = GoldenSet::load(&spec.goldens.dir)?;
     let mut corpus = malformed::generic(&spec.malformed.skip_generic);
@@ -122,7 +122,15 @@ pub fn verify(config: &GateConfig) -> Result<Report, GateError> {
         arch.docker_platform()
     ));
     let settings = LambdaSettings::from_spec(&spec.function);
-    match FunctionContainer::start(&image, arch, &rie, &facts.command_line(), &settings) {
+    let started_container = FunctionContainer::start(
+        &image,
+        arch,
+        &rie,
+        &facts.command_line(),
+        &settings,
+        progress,
+    );
+    match started_container {
         Err(error) => {
             let mut init = CheckResult::new("init");
             init.problem(start_failure_hint(&error, arch));
@@ -168,6 +176,7 @@ pub fn verify(config: &GateConfig) -> Result<Report, GateError> {
             }
         }
     }
+    progress.done();
     report.duration = started.elapsed();
     Ok(report)
 }
@@ -185,7 +194,7 @@ const FUNCTION_CHECKS: [&str; 4] = [
 fn compile(
     spec: &Compile,
     root: &std::path::Path,
-    progress: Progress,
+    progress: &Progress,
 ) -> Result<Compiled, GateError> {
     let source_sha256 = sha256_file(&spec.source).map_err(|e| {
         GateError::Compile(format!(
@@ -203,7 +212,7 @@ fn compile(
         .command
         .replace("{source}", &quote(&source))
         .replace("{output}", &quote(&output));
-    progress.step("compiling the goldens' model for the provenance check (provenance.compile)");
+    progress.heading("compiling the goldens' model for the provenance check (provenance.compile)");
     let status = Command::new("sh")
         .arg("-ec")
         .arg(&command)

@@ -103,7 +103,7 @@ pub struct GoldenSet {
 #[derive(Debug, thiserror::Error)]
 pub enum GoldenError {
     /// A file cannot be read.
-    #[error("cannot read {path}: {source}")]
+    #[error("cannot read {path}")]
     Read {
         /// The file.
         path: PathBuf,
@@ -123,13 +123,17 @@ pub enum GoldenError {
     /// inputs.jsonl and expected.jsonl do not describe the same cases, or the manifest was
     /// computed for other inputs.
     #[error(
-        "{problem}\nThe golden files are out of step: regenerate them with `{command}`, review, then accept."
+        "{problem}\nThe golden files are out of step: regenerate them (`{regen}`), review the changes (`{review}`) and accept them (`{accept}`)."
     )]
     Stale {
         /// What is out of step.
         problem: String,
         /// The command that regenerates them.
-        command: String,
+        regen: String,
+        /// The command that reviews them.
+        review: String,
+        /// The command that accepts them.
+        accept: String,
     },
     /// There are no cases to replay.
     #[error("{0}: there are no golden cases; the gate needs at least one event to invoke")]
@@ -140,7 +144,9 @@ impl GoldenError {
     fn stale(problem: String) -> Self {
         GoldenError::Stale {
             problem,
-            command: crate::invocation::command("golden regen"),
+            regen: crate::invocation::command("golden regen"),
+            review: crate::invocation::command("golden review"),
+            accept: crate::invocation::command("golden accept"),
         }
     }
 }

@@ -59,7 +59,7 @@ pub fn build(
     spec: &BuildSpec,
     arch: Arch,
     root: &Path,
-    progress: Progress,
+    progress: &Progress,
 ) -> Result<BuiltImage, BuildError> {
     let docker = DockerClient::connect()?;
     build_with(&docker, spec, arch, root, progress)
@@ -70,10 +70,10 @@ pub(crate) fn build_with(
     spec: &BuildSpec,
     arch: Arch,
     root: &Path,
-    progress: Progress,
+    progress: &Progress,
 ) -> Result<BuiltImage, BuildError> {
     if let Some(before) = &spec.before {
-        progress.step(format!("running image.before for {arch}"));
+        progress.heading(format!("running image.before for {arch}"));
         run_before(before, arch, root)?;
     }
     let (tar, dockerfile) = context::tar(&spec.context, &spec.dockerfile)?;

@@ -32,6 +32,7 @@ mod malformed;
 mod progress;
 mod regen;
 mod report;
+mod review;
 mod rie;
 mod spec;
 
@@ -46,12 +47,13 @@ pub use image::{Executable, ImageError, ImageFacts, ImageFile, Layer, Loader, in
 pub use image_build::{ARCH_ENV, BuildError, BuiltImage, PLATFORM_ENV, RUST_TARGET_ENV, build};
 pub use invocation::set_program;
 pub use malformed::{CorpusError, LAMBDA_PAYLOAD_LIMIT};
-pub use progress::Progress;
+pub use progress::{Progress, Verbosity};
 pub use regen::{
-    CheckOutcome, FieldChange, PENDING_DIR, RegenError, Review, check as check_goldens,
-    regen as regen_goldens,
+    CheckOutcome, PENDING_DIR, RegenError, accept as accept_goldens, check as check_goldens,
+    regen as regen_goldens, reject as reject_goldens, review as review_goldens,
 };
 pub use report::{Report, ReportError};
+pub use review::{CaseChange, FieldChange, Review};
 pub use rie::{PYTHON_ENV, RIE_PATH_ENV, Rie, RieError, RieOrigin, SAM_CLI_VERSION, provision};
 pub use spec::{
     BatchContract, BuildSpec, Compile, Contract, DEFAULT_GENERATED_CASES, DEFAULT_MAX_IMAGE_SIZE,

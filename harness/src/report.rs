@@ -40,7 +40,7 @@ fn seconds<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> 
 #[derive(Debug, thiserror::Error)]
 pub enum ReportError {
     /// Writing a file failed.
-    #[error("cannot write {path}: {source}")]
+    #[error("cannot write {path}")]
     Write {
         /// The file.
         path: PathBuf,
@@ -71,35 +71,63 @@ impl Report {
         }
     }
 
-    /// The summary table for the terminal, followed by the details of every failure.
+    /// The summary table, 120 columns wide and without colour, followed by the details of
+    /// every failure.
     pub fn table(&self) -> String {
+        self.render(120, false)
+    }
+
+    /// The summary table at `width` columns (the terminal's), verdicts in colour when
+    /// `color`, followed by the details of every failure. Below 100 columns the `cases` column
+    /// is left out so the details keep room.
+    pub fn render(&self, width: u16, color: bool) -> String {
+        use comfy_table::{Cell, Color};
+        let narrow = width < 100;
+        let paint = |text: String, status: Status| {
+            let cell = Cell::new(text);
+            if !color {
+                return cell;
+            }
+            match status {
+                Status::Passed => cell.fg(Color::Green),
+                Status::Failed => cell.fg(Color::Red),
+                Status::NotRun => cell.fg(Color::Yellow),
+            }
+        };
         let mut table = comfy_table::Table::new();
         table
             .load_style(comfy_table::presets::UTF8_FULL_CONDENSED)
             .set_content_arrangement(comfy_table::ContentArrangement::Dynamic)
-            .set_width(120)
-            .set_header(["check", "result", "cases", "time", "detail"]);
+            .set_width(width);
+        if color {
+            table.enforce_styling();
+        } else {
+            table.force_no_tty();
+        }
+        if narrow {
+            table.set_header(["check", "result", "time", "detail"]);
+        } else {
+            table.set_header(["check", "result", "cases", "time", "detail"]);
+        }
         for check in &self.checks {
-            table.add_row([
-                check.name.to_owned(),
-                check.status.label().to_owned(),
-                check.cases.to_string(),
-                format!("{:.1}s", check.duration.as_secs_f64()),
-                check.summary.clone(),
-            ]);
+            let mut row = vec![
+                Cell::new(check.name),
+                paint(check.status.label().to_owned(), check.status),
+            ];
+            if !narrow {
+                row.push(Cell::new(check.cases));
+            }
+            row.push(Cell::new(format!("{:.1}s", check.duration.as_secs_f64())));
+            row.push(Cell::new(&check.summary));
+            table.add_row(row);
         }
         let mut out = format!(
             "Lambda gate: {} ({}), image {}\n{table}\n",
             self.function, self.arch, self.image
         );
         for check in self.checks.iter().filter(|c| !c.passed()) {
-            let _ = writeln!(
-                out,
-                "\n{} {}: {}",
-                check.status.label(),
-                check.name,
-                check.summary
-            );
+            let label = paint_text(check.status.label(), check.status, color);
+            let _ = writeln!(out, "\n{label} {}: {}", check.name, check.summary);
             for detail in check.details.iter().take(20) {
                 let _ = writeln!(out, "  - {}", detail.replace('\n', "\n    "));
             }
@@ -111,10 +139,15 @@ impl Report {
                 );
             }
         }
+        let status = if self.passed() {
+            Status::Passed
+        } else {
+            Status::Failed
+        };
         let _ = writeln!(
             out,
             "\n{} ({:.0}s)",
-            self.verdict(),
+            paint_text(self.verdict(), status, color),
             self.duration.as_secs_f64()
         );
         out
@@ -234,4 +267,18 @@ impl Report {
             })?;
         Ok(Some(path))
     }
+}
+
+/// `text` in the colour of `status` (bold), or plain.
+fn paint_text(text: &str, status: Status, color: bool) -> String {
+    if !color {
+        return text.to_owned();
+    }
+    let style = console::Style::new().bold().force_styling(true);
+    let style = match status {
+        Status::Passed => style.green(),
+        Status::Failed => style.red(),
+        Status::NotRun => style.yellow(),
+    };
+    style.apply_to(text).to_string()
 }

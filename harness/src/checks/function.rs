@@ -52,7 +52,7 @@ pub(crate) struct FunctionChecks<'a> {
     pub(crate) container: &'a FunctionContainer,
     pub(crate) golden: &'a GoldenSet,
     pub(crate) spec: &'a Spec,
-    pub(crate) progress: Progress,
+    pub(crate) progress: &'a Progress,
     pub(crate) stats: InvocationStats,
 }
 

@@ -42,7 +42,7 @@ pub(crate) fn build(spec: &Spec, arch: Arch) -> String {
     let ImageSource::Build(build) = &spec.image.source else {
         panic!("{} does not build its image", spec.path.display());
     };
-    harness::build(build, arch, &spec.root, Progress::stderr())
+    harness::build(build, arch, &spec.root, &Progress::stderr())
         .unwrap_or_else(|e| panic!("building the image failed:\n{e}"))
         .reference
 }

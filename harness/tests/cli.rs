@@ -1,0 +1,166 @@
+//! What the CLI prints for the common mistakes, pinned as snapshots: each error says its cause
+//! once, with what to do. A doubled cause, a lost hint or a changed exit code fails here.
+//!
+//! Review changed snapshots with `cargo insta review` (or `INSTA_UPDATE=always cargo test
+//! --test cli` and `git diff`); with `CI` set insta never writes them.
+
+// A test fails by panicking; helpers outside #[test] functions may unwrap too.
+#![allow(clippy::unwrap_used)]
+
+mod support;
+
+use std::path::Path;
+use support::*;
+
+/// The exit code and stderr of `lambda-gate args` in `dir`, with machine-specific paths
+/// replaced so the snapshot is the same everywhere.
+fn stderr_of(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> String {
+    let mut command = cli();
+    command
+        .current_dir(dir)
+        .args(args)
+        .env("NO_COLOR", "1")
+        .env_remove("CARGO_TERM_COLOR")
+        .env_remove("LAMBDA_GATE_CONFIG");
+    for (k, v) in env {
+        command.env(k, v);
+    }
+    let (code, _, stderr) = output(&mut command);
+    let stderr = stderr
+        .replace(env!("CARGO_BIN_EXE_lambda-gate"), "[BIN]")
+        .replace(&dir.display().to_string(), "[DIR]")
+        .replace(&workspace().display().to_string(), "[ROOT]");
+    format!("exit: {code:?}\n{stderr}")
+}
+
+/// A project directory with the reference function's goldens and a spec taking `image`.
+fn project(image: &str) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let root = workspace();
+    std::fs::create_dir_all(dir.path().join("golden/malformed")).unwrap();
+    for file in [
+        "golden/inputs.jsonl",
+        "golden/expected.jsonl",
+        "golden/manifest.json",
+        "golden/malformed/cases.json",
+    ] {
+        std::fs::copy(root.join(file), dir.path().join(file)).unwrap();
+    }
+    let text = std::fs::read_to_string(root.join("lambda-gate.toml")).unwrap();
+    let start = text.find("[image]").unwrap();
+    let end = text.find("[contract]").unwrap();
+    let text = format!(
+        "{}[image]\nreference = \"{image}\"\n\n{}",
+        &text[..start],
+        &text[end..]
+    )
+    .replace("architecture = \"arm64\"", "architecture = \"x86_64\"");
+    std::fs::write(dir.path().join("lambda-gate.toml"), text).unwrap();
+    dir
+}
+
+#[test]
+fn no_docker() {
+    let p = project("lambda-gate-test:any");
+    insta::assert_snapshot!(stderr_of(
+        p.path(),
+        &["verify"],
+        &[("DOCKER_HOST", "unix:///nonexistent/docker.sock")]
+    ));
+}
+
+#[test]
+fn an_unknown_architecture() {
+    let p = project("lambda-gate-test:any");
+    insta::assert_snapshot!(stderr_of(p.path(), &["verify", "--arch", "ppc64le"], &[]));
+}
+
+#[test]
+fn architectures_are_case_insensitive_with_aliases() {
+    let p = project("lambda-gate-test:any");
+    for arch in ["ARM64", "aarch64", "AMD64", "x86-64"] {
+        let out = stderr_of(
+            p.path(),
+            &["verify", "--arch", arch],
+            &[("DOCKER_HOST", "unix:///nonexistent/docker.sock")],
+        );
+        assert!(out.contains("Docker is not reachable"), "{arch}: {out}");
+    }
+}
+
+#[test]
+fn an_unknown_image() {
+    let p = project("lambda-gate-test:no-such-tag");
+    insta::assert_snapshot!(stderr_of(p.path(), &["-q", "verify"], &[]));
+}
+
+#[test]
+fn no_spec() {
+    let empty = tempfile::tempdir().unwrap();
+    insta::assert_snapshot!(stderr_of(empty.path(), &["verify"], &[]));
+}
+
+#[test]
+fn stale_goldens() {
+    let p = project("lambda-gate-test:any");
+    let inputs = p.path().join("golden/inputs.jsonl");
+    let mut text = std::fs::read_to_string(&inputs).unwrap();
+    text.push('\n');
+    std::fs::write(&inputs, text).unwrap();
+    insta::assert_snapshot!(stderr_of(p.path(), &["-q", "verify"], &[]));
+}
+
+#[test]
+fn a_bad_spec_key() {
+    let p = project("lambda-gate-test:any");
+    let spec = p.path().join("lambda-gate.toml");
+    let text = std::fs::read_to_string(&spec)
+        .unwrap()
+        .replace("memory_mb = 1024", "memory = 1024");
+    std::fs::write(&spec, text).unwrap();
+    insta::assert_snapshot!(stderr_of(p.path(), &["verify"], &[]));
+}
+
+#[test]
+fn a_bad_spec_value() {
+    let p = project("lambda-gate-test:any");
+    let spec = p.path().join("lambda-gate.toml");
+    let text = std::fs::read_to_string(&spec)
+        .unwrap()
+        .replace("memory_mb = 1024", "memory_mb = 64");
+    std::fs::write(&spec, text).unwrap();
+    insta::assert_snapshot!(stderr_of(p.path(), &["verify"], &[]));
+}
+
+#[test]
+fn a_closed_stdout_ends_quietly() {
+    // `lambda-gate --help | head -1`: the reader goes away; no panic, no exit 101.
+    let mut child = cli()
+        .args(["golden", "--help"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let status = child.wait().unwrap();
+    assert_ne!(status.code(), Some(101), "panicked on a closed stdout");
+    let mut child = cli()
+        .args(["golden", "check"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        out.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
