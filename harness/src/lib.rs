@@ -52,7 +52,7 @@ pub use regen::{
     CheckOutcome, PENDING_DIR, RegenError, accept as accept_goldens, check as check_goldens,
     regen as regen_goldens, reject as reject_goldens, review as review_goldens,
 };
-pub use report::{Report, ReportError};
+pub use report::{JSON_SCHEMA_VERSION, Report, ReportError};
 pub use review::{CaseChange, FieldChange, Review};
 pub use rie::{PYTHON_ENV, RIE_PATH_ENV, Rie, RieError, RieOrigin, SAM_CLI_VERSION, provision};
 pub use spec::{

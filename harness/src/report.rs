@@ -36,6 +36,20 @@ fn seconds<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> 
     s.serialize_f64(d.as_secs_f64())
 }
 
+/// Version of the JSON report's layout: raised when a field changes meaning or goes away
+/// (new fields may appear without a change).
+pub const JSON_SCHEMA_VERSION: u32 = 1;
+
+/// The JSON report: its schema version and verdict first, then the report.
+#[derive(serde::Serialize)]
+struct JsonReport<'a> {
+    schema_version: u32,
+    /// `passed` or `failed`.
+    verdict: &'static str,
+    #[serde(flatten)]
+    report: &'a Report,
+}
+
 /// Why a report file could not be written.
 #[derive(Debug, thiserror::Error)]
 pub enum ReportError {
@@ -240,7 +254,12 @@ impl Report {
                 })
                 .map(|()| path)
         };
-        let json = serde_json::to_vec_pretty(self).unwrap_or_default();
+        let json = serde_json::to_vec_pretty(&JsonReport {
+            schema_version: JSON_SCHEMA_VERSION,
+            verdict: if self.passed() { "passed" } else { "failed" },
+            report: self,
+        })
+        .unwrap_or_default();
         Ok(vec![
             write(format!("gate-{}.json", self.arch), &json)?,
             write(

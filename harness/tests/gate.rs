@@ -291,6 +291,8 @@ fn verify_exit_codes_and_report_files() {
     let json: serde_json::Value =
         serde_json::from_slice(&std::fs::read(reports.path().join("gate-x86_64.json")).unwrap())
             .unwrap();
+    assert_eq!(json["schema_version"], harness::JSON_SCHEMA_VERSION);
+    assert_eq!(json["verdict"], "failed");
     assert_eq!(json["checks"].as_array().unwrap().len(), 8);
     assert_eq!(json["function"], "loan-grade");
     let markdown = std::fs::read_to_string(&summary).unwrap();
