@@ -2,7 +2,7 @@
 
 use crate::stats::{Samples, Summary};
 use anyhow::{Context, Result};
-use harness::{Arch, FunctionContainer, LambdaSettings, Outcome};
+use harness::{Arch, FunctionContainer, LambdaSettings, Outcome, Target};
 use std::path::Path;
 use std::time::Duration;
 

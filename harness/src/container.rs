@@ -180,6 +180,29 @@ impl LogBuffer {
     }
 }
 
+/// Something the checks can invoke: a function container under the RIE, or a deployed
+/// function through the Lambda Invoke API. Only a container can say how long its init took,
+/// how much memory it used and what it logged.
+pub trait Target {
+    /// Sends one request body and classifies the answer the way Lambda would.
+    fn invoke(&self, body: &[u8]) -> Invocation;
+
+    /// The init phase, if the target can tell (`wait`: how long its report may take).
+    fn init_report(&self, _wait: Duration) -> Option<Duration> {
+        None
+    }
+
+    /// Peak memory so far, if the target can tell.
+    fn peak_memory_bytes(&self) -> Option<u64> {
+        None
+    }
+
+    /// The end of the function's log, for failure messages; empty if the target has none.
+    fn log_tail(&self, _lines: usize) -> String {
+        String::new()
+    }
+}
+
 /// A running function container: the image under the RIE, ready for invocations. Dropping it
 /// stops and removes the container.
 pub struct FunctionContainer {
@@ -275,11 +298,13 @@ impl FunctionContainer {
             logs,
         })
     }
+}
 
+impl Target for FunctionContainer {
     /// Sends one request body and classifies the answer. Transport failures become
     /// [`Outcome::Unexpected`]: a dead container is a finding, not a harness error. A body over
     /// Lambda's payload limit is answered as Lambda answers it, without sending it.
-    pub fn invoke(&self, body: &[u8]) -> Invocation {
+    fn invoke(&self, body: &[u8]) -> Invocation {
         if body.len() > LAMBDA_PAYLOAD_LIMIT {
             return Invocation {
                 outcome: Outcome::RequestTooLarge(body.len()),
@@ -314,7 +339,7 @@ impl FunctionContainer {
 
     /// The last `lines` lines of the log (stderr lines prefixed `stderr| `), for failure
     /// messages.
-    pub fn log_tail(&self, lines: usize) -> String {
+    fn log_tail(&self, lines: usize) -> String {
         let text = self.logs.text();
         let all: Vec<&str> = text.lines().collect();
         all[all.len().saturating_sub(lines)..].join("\n")
@@ -323,7 +348,7 @@ impl FunctionContainer {
     /// Peak memory of the container so far, in bytes, as the kernel counts it (the RIE's
     /// `Max Memory Used` is only the configured size). `None` where the engine reports no peak
     /// (cgroup v2).
-    pub fn peak_memory_bytes(&self) -> Option<u64> {
+    fn peak_memory_bytes(&self) -> Option<u64> {
         crate::docker::DockerClient::connect()
             .ok()?
             .peak_memory(self.container.id())
@@ -333,7 +358,7 @@ impl FunctionContainer {
     /// start to its first request for work (the RIE initialises lazily, on the first invoke).
     /// The RIE prints it before answering that invoke, but logs reach us asynchronously, so this
     /// waits up to `wait` for the line.
-    pub fn init_report(&self, wait: Duration) -> Option<Duration> {
+    fn init_report(&self, wait: Duration) -> Option<Duration> {
         self.logs.wait_for(wait, init_report)
     }
 }

@@ -118,7 +118,7 @@ pub fn verify(config: &GateConfig) -> Result<Report, GateError> {
     let rie = rie::provision(arch, config.rie.as_deref())?;
     report.rie = Some(rie.origin.clone());
     progress.step(format!(
-        "starting {image} under the RIE ({})",
+        "starting the function under the RIE ({})",
         arch.docker_platform()
     ));
     let settings = LambdaSettings::from_spec(&spec.function);
@@ -144,7 +144,7 @@ pub fn verify(config: &GateConfig) -> Result<Report, GateError> {
         }
         Ok(container) => {
             let mut function = FunctionChecks {
-                container: &container,
+                target: &container,
                 golden: &golden,
                 spec,
                 progress,

@@ -38,7 +38,9 @@ mod spec;
 
 pub use arch::{Arch, UnknownArch};
 pub use checks::{CheckResult, Status};
-pub use container::{ContainerError, FunctionContainer, Invocation, LambdaSettings, Outcome};
+pub use container::{
+    ContainerError, FunctionContainer, Invocation, LambdaSettings, Outcome, Target,
+};
 pub use context::ContextError;
 pub use docker::DockerError;
 pub use gate::{GateConfig, GateError, verify};

@@ -39,10 +39,11 @@ struct Inner {
 
 #[derive(Debug, Default)]
 struct State {
-    /// The current step: its spinner (on a terminal), name and start.
+    /// The current step: its spinner (on a terminal, turned into a bar by a count), name and
+    /// start.
     step: Option<(Option<ProgressBar>, String, Instant)>,
-    /// The current counted phase's bar (on a terminal).
-    bar: Option<ProgressBar>,
+    /// Whether the step's spinner has become a bar.
+    counting: bool,
     /// When a plain count line was last printed.
     last_plain: Option<Instant>,
 }
@@ -137,41 +138,43 @@ impl Progress {
 
     fn print(&self, line: &str) {
         let state = self.state();
-        match state
-            .bar
-            .as_ref()
-            .or(state.step.as_ref().and_then(|s| s.0.as_ref()))
-        {
+        match state.step.as_ref().and_then(|s| s.0.as_ref()) {
             Some(bar) => bar.println(line),
             None => eprintln!("{line}"),
         }
     }
 
-    /// Reports that `done` of `total` items of `what` are finished.
+    /// Reports that `done` of `total` items of `what` are finished. On a terminal the step's
+    /// spinner becomes a bar with rate and ETA.
     pub(crate) fn count(&self, what: &str, done: usize, total: usize) {
         if !self.shown(Verbosity::Normal) || total == 0 {
             return;
         }
         let mut state = self.state();
         if self.inner.terminal {
-            let bar = state.bar.get_or_insert_with(|| {
-                let bar =
-                    ProgressBar::with_draw_target(Some(total as u64), ProgressDrawTarget::stderr());
-                bar.set_style(
-                    ProgressStyle::with_template(
-                        "    {msg} [{bar:30.cyan/blue}] {pos}/{len} {per_sec} ETA {eta}",
-                    )
-                    .unwrap_or_else(|_| ProgressStyle::default_bar())
-                    .progress_chars("=> "),
-                );
-                bar.set_message(what.to_owned());
-                bar
-            });
-            bar.set_position(done as u64);
-            if done >= total {
-                bar.finish_and_clear();
-                state.bar = None;
+            let counting = state.counting;
+            if let Some(bar) = state.step.as_ref().and_then(|s| s.0.as_ref()) {
+                if !counting {
+                    bar.set_style(
+                        ProgressStyle::with_template(
+                            "{spinner:.cyan} {msg} [{bar:20.cyan/blue}] {pos}/{len} {rate} ETA {eta}",
+                        )
+                        .unwrap_or_else(|_| ProgressStyle::default_bar())
+                        .with_key(
+                            "rate",
+                            |state: &indicatif::ProgressState, w: &mut dyn std::fmt::Write| {
+                                let _ = write!(w, "{:.0}/s", state.per_sec());
+                            },
+                        )
+                        .progress_chars("=> "),
+                    );
+                    bar.set_message(what.to_owned());
+                    bar.set_length(total as u64);
+                    bar.reset_eta();
+                }
+                bar.set_position(done as u64);
             }
+            state.counting = true;
         } else {
             let due = state
                 .last_plain
@@ -188,9 +191,7 @@ impl Progress {
 }
 
 fn finish_step(state: &mut State) {
-    if let Some(bar) = state.bar.take() {
-        bar.finish_and_clear();
-    }
+    state.counting = false;
     if let Some((spinner, message, started)) = state.step.take()
         && let Some(spinner) = spinner
     {

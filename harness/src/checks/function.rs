@@ -2,7 +2,7 @@
 
 use super::{CheckResult, human_bytes};
 use crate::compare::compare;
-use crate::container::{FunctionContainer, Invocation, Outcome};
+use crate::container::{Invocation, Outcome, Target};
 use crate::generated::{Payload, Shape, payloads};
 use crate::golden::{GoldenCase, GoldenSet, batch_body};
 use crate::malformed::{Expect, LAMBDA_PAYLOAD_LIMIT, MalformedCase};
@@ -49,7 +49,7 @@ impl InvocationStats {
 
 /// The function checks, sharing one container and one record of invocations.
 pub(crate) struct FunctionChecks<'a> {
-    pub(crate) container: &'a FunctionContainer,
+    pub(crate) target: &'a dyn Target,
     pub(crate) golden: &'a GoldenSet,
     pub(crate) spec: &'a Spec,
     pub(crate) progress: &'a Progress,
@@ -62,7 +62,7 @@ impl<'a> FunctionChecks<'a> {
     }
 
     fn invoke(&mut self, label: &str, body: &[u8]) -> Invocation {
-        let invocation = self.container.invoke(body);
+        let invocation = self.target.invoke(body);
         self.stats.record(label, &invocation);
         invocation
     }
@@ -87,7 +87,7 @@ impl<'a> FunctionChecks<'a> {
         } else {
             Duration::from_millis(500)
         };
-        let init = self.container.init_report(wait);
+        let init = self.target.init_report(wait);
         if let Some(init) = init {
             check.metric("init_report_ms", ms(init));
         }
@@ -115,7 +115,7 @@ impl<'a> FunctionChecks<'a> {
                 "the first invocation ({}) failed: {}\n--- container log (tail) ---\n{}",
                 case.case_id,
                 invocation.outcome.describe(),
-                self.container.log_tail(40)
+                self.target.log_tail(40)
             ));
             check.summary = "the function failed its first invocation".to_owned();
         }
@@ -255,7 +255,7 @@ impl<'a> FunctionChecks<'a> {
                 "after {after} the function no longer answers golden case {} correctly: {}\n--- container log (tail) ---\n{}",
                 case.case_id,
                 problems.join("; "),
-                self.container.log_tail(40)
+                self.target.log_tail(40)
             ));
         }
     }
@@ -423,7 +423,7 @@ impl<'a> FunctionChecks<'a> {
         // The RIE does not measure memory (its "Max Memory Used" is the configured size); the
         // kernel does.
         let limit = u64::from(self.spec.function.memory_mb) * 1024 * 1024;
-        let peak = self.container.peak_memory_bytes();
+        let peak = self.target.peak_memory_bytes();
         if let Some(peak) = peak {
             check.metric("peak_memory_bytes", peak);
             if peak >= limit {
