@@ -42,7 +42,8 @@ from catboost import CatBoostClassifier, CatBoostError, Pool
 
 import features as reference  # models/features.py, the training-time feature engineering
 
-MODEL_DIR = os.environ.get("MODEL_DIR", os.path.join(os.path.dirname(os.path.abspath(__file__)), "model"))
+HERE = os.path.dirname(os.path.abspath(__file__))
+MODEL_DIR = os.environ.get("MODEL_DIR", os.path.join(HERE, "model"))
 MAX_RECORDS = 1000
 
 
@@ -62,6 +63,11 @@ class PredictionFailed(Exception):
     """The model failed on valid features: a bug, never the caller's fault."""
 
 
+class ModelMismatch(Exception):
+    """The model directory is not one export that belongs to this features.py. Raised at import,
+    so the init fails (the error awslambdaric reports has this errorType) and nothing is served."""
+
+
 # ---------------------------------------------------------------------------------------------
 # Artifacts, loaded once per process (at import, see the end of this file)
 
@@ -73,11 +79,11 @@ class FeatureSet:
         self.names = [f["name"] for f in doc["features"]]
         kinds = [f["kind"] for f in doc["features"]]
         if list(zip(self.names, kinds)) != reference.FEATURES:
-            raise RuntimeError("feature_set.json does not match features.py FEATURES: the image "
-                               "mixes a model and a feature engineering that do not belong together")
+            raise ModelMismatch("feature_set.json does not match features.py FEATURES: the image "
+                                "mixes a model and a feature engineering that do not belong together")
         if doc["feature_engineering"] != reference.FEATURE_ENGINEERING_ID:
-            raise RuntimeError(f"feature_set.json is for {doc['feature_engineering']}, "
-                               f"features.py is {reference.FEATURE_ENGINEERING_ID}")
+            raise ModelMismatch(f"feature_set.json is for {doc['feature_engineering']}, "
+                                f"features.py is {reference.FEATURE_ENGINEERING_ID}")
         self.categorical = [i for i, kind in enumerate(kinds) if kind == reference.CATEGORICAL]
         self.positive_class = doc["target"]["positive_class"]
 
@@ -89,10 +95,10 @@ class Model:
         with open(path, "rb") as f:
             sha256 = hashlib.sha256(f.read()).hexdigest()
         if sha256 != metadata["model_sha256"]:
-            raise RuntimeError(f"{os.path.basename(path)} has sha256 {sha256} but metadata.json says "
-                               f"{metadata['model_sha256']}: the model directory mixes two exports")
+            raise ModelMismatch(f"{os.path.basename(path)} has sha256 {sha256} but metadata.json says "
+                                f"{metadata['model_sha256']}: the model directory mixes two exports")
         self.catboost = CatBoostClassifier()
-        self.catboost.load_model(path, format="json" if path.endswith(".json") else "cbm")
+        self.catboost.load_model(path, format="json")  # the export the goldens' sha256 names
         self.sha256 = sha256
         self.version = metadata["model_version"]
 
@@ -112,7 +118,7 @@ def load_model(model_file: str, feature_file: str) -> Model:
     model = Model(os.path.join(MODEL_DIR, model_file), _read_json("metadata.json"))
     names = load_feature_set(feature_file).names
     if list(model.catboost.feature_names_) != names:
-        raise RuntimeError(f"{model_file} and {feature_file} disagree on the feature columns")
+        raise ModelMismatch(f"{model_file} and {feature_file} disagree on the feature columns")
     return model
 
 
@@ -131,7 +137,8 @@ def _records(event: Any) -> list[dict[str, Any]]:
         if key != "records":
             raise InvalidPayload(f"{key}: unknown field `{key}`, expected `records`")
         if not isinstance(value, list):
-            raise InvalidPayload(f"records: invalid type: {reference.describe(value)}, expected a sequence")
+            raise InvalidPayload(f"records: invalid type: {reference.describe(value)}, "
+                                 "expected a sequence")
         records = [_read(record, i) for i, record in enumerate(value)]
     if records is None:
         raise InvalidPayload(".: missing field `records`")
@@ -223,7 +230,8 @@ def _json_safe(prediction: dict[str, Any]) -> dict[str, Any]:
 
 def lambda_handler(event: Any, context: Any) -> dict[str, Any]:
     features = FeatureEngineering(input=event).feature_eng()
-    predictions = PredictionStage(features).predict(feature_file="feature_set.json", model_file="model.json")
+    predictions = PredictionStage(features).predict(feature_file="feature_set.json",
+                                                    model_file="model.json")
     return {"predictions": predictions}
 
 

@@ -212,7 +212,7 @@ class Malformed(unittest.TestCase):
 
 class Init(unittest.TestCase):
     def test_a_model_that_is_not_the_one_metadata_names_is_refused(self):
-        with self.assertRaisesRegex(RuntimeError, "mixes two exports"):
+        with self.assertRaisesRegex(handler.ModelMismatch, "mixes two exports"):
             handler.Model(os.path.join(os.environ["MODEL_DIR"], "model.json"),
                           {"model_sha256": "0" * 64, "model_version": "x"})
 
@@ -220,7 +220,7 @@ class Init(unittest.TestCase):
         with open(os.path.join(os.environ["MODEL_DIR"], "feature_set.json"), encoding="utf-8") as f:
             doc = json.load(f)
         doc["features"][0], doc["features"][1] = doc["features"][1], doc["features"][0]
-        with self.assertRaisesRegex(RuntimeError, "does not match features.py"):
+        with self.assertRaisesRegex(handler.ModelMismatch, "does not match features.py"):
             handler.FeatureSet(doc)
 
 
