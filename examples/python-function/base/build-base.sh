@@ -24,8 +24,11 @@
 #                                            architecture right before `docker build`.
 # --print-tag prints the content tag and exits without building or tagging.
 #
-# Everything happens in a temporary directory that is removed on exit, interrupt included; the
-# image is tagged only after it was built and its Python environment was imported once.
+# Everything happens in a temporary directory ($TMPDIR/lambda-python-base-<arch>.*) that is
+# removed on exit, interrupt included (and by the next build when the script was killed
+# outright); the image is tagged only after it was built and its Python environment was imported
+# once. Interrupting the `docker build` step may leave untagged intermediate images, as any
+# interrupted build does (`docker image prune`).
 # debootstrap and chroot need root: as another user the script uses sudo for them. Other arm64
 # steps run under qemu (`.ci/install qemu`); `.ci/install pybase` installs debootstrap.
 # DEBIAN_MIRROR overrides the mirror read from apt.
@@ -48,7 +51,7 @@ arch_arg=""
 for a in "$@"; do
   case "$a" in
     --print-tag) print_tag=1 ;;
-    -h|--help) sed -n '2,31p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"; exit 0 ;;
     -*) die "unknown option $a (see --help)" ;;
     *) [ -z "$arch_arg" ] || die "one architecture at a time"; arch_arg=$a ;;
   esac
@@ -120,33 +123,61 @@ if [ -z "$mirror" ]; then
 fi
 [ -n "$mirror" ] || die "no Debian $suite mirror in apt's sources (run apt-get update, or set DEBIAN_MIRROR)"
 
-work=$(mktemp -d "${TMPDIR:-/tmp}/$repo.XXXXXX")
+# Removes a work directory: first the mounts a second stage may have left in it, deepest first,
+# then the tree, never crossing into a mount.
+remove_tree() {
+  local m
+  for m in $(awk -v w="$1/" 'index($2, w) == 1 { print $2 }' /proc/mounts | sort -r); do
+    $as_root umount -l "$m" 2>/dev/null || true
+  done
+  $as_root rm -rf --one-file-system "$1"
+}
+
+# What a build killed without a chance to clean up (SIGKILL, a reboot) left. No other build of
+# this architecture runs while we hold the lock.
+for stale in "${TMPDIR:-/tmp}/$repo-$arch".*; do
+  [ -d "$stale" ] || continue
+  log "removing $stale, left by an interrupted build"
+  remove_tree "$stale"
+done
+
+work=$(mktemp -d "${TMPDIR:-/tmp}/$repo-$arch.XXXXXX")
 rootfs="$work/rootfs"
 iid=""
 tagged=""
+child=""
 smoke="$repo-smoke-$$"
 cleanup() {
   local rc=$?
   trap - EXIT INT TERM
+  if [ -n "$child" ]; then
+    kill -TERM -- "-$child" 2>/dev/null || true
+    wait "$child" 2>/dev/null || true
+  fi
   docker rm -f "$smoke" >/dev/null 2>&1 || true
   if [ -n "$iid" ] && [ -z "$tagged" ]; then docker rmi "$iid" >/dev/null 2>&1 || true; fi
-  # Mounts debootstrap may have left after an interrupt, deepest first; then the tree, never
-  # crossing into a mount.
-  local m
-  for m in $(awk -v w="$work/" 'index($2, w) == 1 { print $2 }' /proc/mounts | sort -r); do
-    $as_root umount -l "$m" 2>/dev/null || true
-  done
-  $as_root rm -rf --one-file-system "$work"
+  remove_tree "$work"
   exit "$rc"
 }
 trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-in_root() {
-  $as_root env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin HOME=/root \
-    LANG=C.UTF-8 chroot "$rootfs" "$@"
+# Runs a long step in its own process group and waits for it, so that an interrupt is handled at
+# once (bash defers traps while a foreground command runs) and cleanup can stop the whole step.
+long() {
+  setsid "$@" &
+  child=$!
+  local rc=0
+  wait "$child" || rc=$?
+  child=""
+  return "$rc"
 }
+
+# A command in the new root filesystem, with a clean environment.
+chroot_cmd=($as_root env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
+            HOME=/root LANG=C.UTF-8 chroot "$rootfs")
+in_root() { "${chroot_cmd[@]}" "$@"; }
 
 log "building $tag ($platform) in $work"
 
@@ -160,7 +191,7 @@ platforms=()
 for v in $(seq 36 -1 5); do platforms+=(--platform "manylinux_2_${v}_$machine"); done
 platforms+=(--platform "manylinux2014_$machine" --platform "manylinux2010_$machine" --platform "manylinux1_$machine")
 log "downloading wheels"
-python3 -m pip download -q --disable-pip-version-check --only-binary=:all: --no-deps \
+long python3 -m pip download -q --disable-pip-version-check --only-binary=:all: --no-deps \
   --python-version "$python" --implementation cp --abi "cp${python/./}" "${platforms[@]}" \
   -d "$work/wheels" -r "$work/wheels/requirements-function.txt" -r "$work/wheels/requirements-poetry.txt"
 
@@ -169,12 +200,12 @@ python3 -m pip download -q --disable-pip-version-check --only-binary=:all: --no-
 log "debootstrap $suite ($deb_arch, minbase + $debian_packages)"
 foreign=()
 [ "$machine" = "$(uname -m)" ] || foreign=(--foreign)
-$as_root "$debootstrap" --variant=minbase --arch="$deb_arch" --include="$debian_packages" \
+long $as_root "$debootstrap" --variant=minbase --arch="$deb_arch" --include="$debian_packages" \
   "${foreign[@]}" "$suite" "$rootfs" "$mirror" > "$work/debootstrap.log" 2>&1 \
   || { tail -20 "$work/debootstrap.log" >&2; die "debootstrap failed"; }
 if [ ${#foreign[@]} -gt 0 ]; then
   log "debootstrap second stage (emulated)"
-  in_root /debootstrap/debootstrap --second-stage > "$work/debootstrap2.log" 2>&1 \
+  long "${chroot_cmd[@]}" /debootstrap/debootstrap --second-stage > "$work/debootstrap2.log" 2>&1 \
     || { tail -20 "$work/debootstrap2.log" >&2; die "debootstrap --second-stage failed"; }
 fi
 in_root python3 -c 'import sys; assert sys.version_info[:2] == (3, 11), sys.version'
@@ -184,13 +215,13 @@ $as_root cp -r "$work/wheels" "$rootfs/tmp/wheels"
 pip_offline=(install -q --disable-pip-version-check --no-index --find-links /tmp/wheels --no-deps --no-cache-dir --require-hashes)
 log "installing the function's dependencies into /opt/venv"
 in_root python3 -m venv /opt/venv
-in_root /opt/venv/bin/pip "${pip_offline[@]}" -r /tmp/wheels/requirements-function.txt
+long "${chroot_cmd[@]}" /opt/venv/bin/pip "${pip_offline[@]}" -r /tmp/wheels/requirements-function.txt
 in_root /opt/venv/bin/pip check >&2
 log "installing Poetry into /opt/poetry"
 # Poetry only runs while an image is built: no bytecode, written now or when it runs (a third of
 # its size).
 in_root python3 -m venv /opt/poetry
-in_root /opt/poetry/bin/pip "${pip_offline[@]}" --no-compile -r /tmp/wheels/requirements-poetry.txt
+long "${chroot_cmd[@]}" /opt/poetry/bin/pip "${pip_offline[@]}" --no-compile -r /tmp/wheels/requirements-poetry.txt
 in_root /opt/poetry/bin/pip check >&2
 printf '#!/bin/sh\nPYTHONDONTWRITEBYTECODE=1 exec /opt/poetry/bin/poetry "$@"\n' > "$work/poetry"
 $as_root install -m 755 "$work/poetry" "$rootfs/usr/local/bin/poetry"
@@ -200,7 +231,7 @@ $as_root rm -rf "$rootfs/tmp/wheels" "$rootfs/root/.cache" "$rootfs/var/cache/ap
 # 4. The image: the tree as one layer. ADD comes first: with the classic builder a metadata step
 #    directly on scratch is committed without a platform and breaks a foreign-platform build.
 mkdir -p "$work/context"
-$as_root tar --numeric-owner -C "$rootfs" -cf - . > "$work/context/rootfs.tar"
+long $as_root tar --numeric-owner -C "$rootfs" -cf - . > "$work/context/rootfs.tar"
 cat > "$work/context/Dockerfile" <<EOF
 FROM scratch
 ADD rootfs.tar /
@@ -215,12 +246,12 @@ LABEL org.opencontainers.image.title="$repo" \\
 CMD ["python3"]
 EOF
 log "docker build --platform $platform"
-docker build -q --platform "$platform" --iidfile "$work/iid" "$work/context" >/dev/null
+long docker build -q --platform "$platform" --iidfile "$work/iid" "$work/context" >/dev/null
 iid=$(cat "$work/iid")
 actual=$(docker image inspect -f '{{.Os}}/{{.Architecture}}' "$iid")
 [ "$actual" = "linux/$docker_arch" ] || die "built image is $actual, expected linux/$docker_arch"
 log "smoke test: import the function's dependencies, run Poetry"
-docker run --rm --name "$smoke" --network none --platform "$platform" "$iid" sh -c \
+long docker run --rm --name "$smoke" --network none --platform "$platform" "$iid" sh -c \
   'python -c "import awslambdaric, catboost, numpy, pandas; print(\"catboost\", catboost.__version__, \"pandas\", pandas.__version__)" && poetry --version' >&2
 
 docker tag "$iid" "$tag"
