@@ -18,7 +18,8 @@ written to be reproducible in another language:
   `serde_path_to_error` (and, for value rules, the same message).
 
 Public entry points: `FEATURES`, `FEATURE_ENGINEERING_ID`, `InvalidRecord`, `loads_strict`,
-`validate`, `transform`, `parse_and_transform`.
+`validate` (= `read_record`, the shape, then `check_values`, the value rules), `describe`,
+`transform`, `parse_and_transform`.
 """
 
 from __future__ import annotations
@@ -391,15 +392,33 @@ def _semantic(r: dict[str, Any]) -> None:
         raise InvalidRecord("tradelines", f"more than {MAX_TRADELINES} entries")
 
 
-def validate(event: Any) -> dict[str, Any]:
-    """Check a record (from `loads_strict`, or a plain dict) and return it with every field set
+def read_record(event: Any) -> dict[str, Any]:
+    """The shape half of `validate`: what serde's derive refuses (types, unknown, missing and
+    duplicate fields, values serde_json cannot read). Returns the record with every field set
     (absent optional fields as None, floats as Python floats). Raises `InvalidRecord`."""
     if not isinstance(event, (JsonObject, dict)):
         _lexical(event, ".")
         raise InvalidRecord(".", f"invalid type: {_describe(event)}, expected a loan application object")
-    record = _object(event, "LoanApplication", ".")
+    return _object(event, "LoanApplication", ".")
+
+
+def check_values(record: dict[str, Any]) -> None:
+    """The value half of `validate` on a record from `read_record`: the rules of the service's
+    `check_values` (signs, ranges, length limits). Raises `InvalidRecord`."""
     _semantic(record)
+
+
+def validate(event: Any) -> dict[str, Any]:
+    """Check a record (from `loads_strict`, or a plain dict) and return it with every field set
+    (absent optional fields as None, floats as Python floats). Raises `InvalidRecord`."""
+    record = read_record(event)
+    check_values(record)
     return record
+
+
+def describe(v: Any) -> str:
+    """How serde_json's errors name the type of a JSON value (`map`, `sequence`, `integer `3``)."""
+    return _describe(v)
 
 
 # ---------------------------------------------------------------------------------------------
