@@ -390,10 +390,22 @@ fn classify(status: u16, body: &[u8]) -> Outcome {
             "HTTP {status} with an empty body (the runtime process exited?)"
         )),
         Err(e) => Outcome::Unexpected(format!(
-            "HTTP {status} with a body that is not JSON ({e}): {:?}",
-            String::from_utf8_lossy(&body[..body.len().min(200)])
+            "HTTP {status} with a body that is not JSON ({e}), near: {:?}",
+            String::from_utf8_lossy(around(body, &e))
         )),
     }
+}
+
+/// Up to 60 bytes either side of where `error` stopped reading `body`: the place that is not
+/// JSON (`"id": NaN` from pandas, say), not just the start of a long answer.
+fn around<'b>(body: &'b [u8], error: &serde_json::Error) -> &'b [u8] {
+    let line_start: usize = body
+        .split_inclusive(|&b| b == b'\n')
+        .take(error.line().saturating_sub(1))
+        .map(<[u8]>::len)
+        .sum();
+    let at = (line_start + error.column().saturating_sub(1)).min(body.len());
+    &body[at.saturating_sub(60)..(at + 60).min(body.len())]
 }
 
 fn split_reference(reference: &str) -> (String, String) {
@@ -440,6 +452,11 @@ mod tests {
             Outcome::Success(_)
         ));
         assert!(matches!(classify(500, b""), Outcome::Unexpected(_)));
+        let long = format!("{{\"p\": [{}], \"id\": NaN}}", "1,".repeat(100) + "1");
+        match classify(200, long.as_bytes()) {
+            Outcome::Unexpected(what) => assert!(what.contains("\\\"id\\\": NaN"), "{what}"),
+            other => panic!("{other:?}"),
+        }
     }
 
     #[test]

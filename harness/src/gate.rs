@@ -84,7 +84,7 @@ pub fn verify(config: &GateConfig) -> Result<Report, GateError> {
     let golden = GoldenSet::load(&spec.goldens.dir)?;
     let mut corpus = malformed::generic(&spec.malformed.skip_generic);
     if let Some(path) = &spec.malformed.cases {
-        corpus.extend(malformed::load(path)?);
+        corpus.extend(malformed::load_for(&spec.malformed, path)?);
     }
     check_emulation(arch)?;
     let compiled = spec

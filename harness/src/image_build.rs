@@ -77,11 +77,23 @@ pub(crate) fn build_with(
         run_before(before, arch, root)?;
     }
     let (tar, dockerfile) = context::tar(&spec.context, &spec.dockerfile)?;
+    // The images the Dockerfile builds FROM are inputs too: a rebuilt base gives a new tag.
+    let mut bases = String::new();
+    for base in base_images(&spec.dockerfile)? {
+        let id = match docker.inspect(&base) {
+            Ok(image) => image.id.unwrap_or_default(),
+            Err(DockerError::NoSuchImage { .. }) => String::new(),
+            Err(e) => return Err(e.into()),
+        };
+        bases.push_str(&format!("{base}={id}\n"));
+    }
     let digest = sha256_hex(
         &[
             arch.docker_platform().as_bytes(),
             b"\0",
             dockerfile.as_bytes(),
+            b"\0",
+            bases.as_bytes(),
             b"\0",
             &tar,
         ]
@@ -117,6 +129,46 @@ pub(crate) fn build_with(
     })
 }
 
+/// The images a Dockerfile's `FROM` lines name (with `ARG` defaults declared before them
+/// filled in), other than `scratch` and earlier stages.
+fn base_images(dockerfile: &Path) -> Result<Vec<String>, BuildError> {
+    let text = std::fs::read_to_string(dockerfile).map_err(|source| {
+        BuildError::Context(ContextError::Read {
+            path: dockerfile.to_path_buf(),
+            source,
+        })
+    })?;
+    let mut args: Vec<(String, String)> = Vec::new();
+    let mut stages: Vec<String> = Vec::new();
+    let mut bases = Vec::new();
+    for line in text.lines().map(str::trim) {
+        let mut words = line.split_whitespace();
+        let Some(instruction) = words.next() else {
+            continue;
+        };
+        if instruction.eq_ignore_ascii_case("ARG") && stages.is_empty() && bases.is_empty() {
+            if let Some((name, value)) = words.next().and_then(|kv| kv.split_once('=')) {
+                args.push((name.to_owned(), value.trim_matches('"').to_owned()));
+            }
+        } else if instruction.eq_ignore_ascii_case("FROM") {
+            let mut rest: Vec<&str> = words.filter(|w| !w.starts_with("--")).collect();
+            let mut image = rest.first().map(|w| (*w).to_owned()).unwrap_or_default();
+            for (name, value) in &args {
+                image = image
+                    .replace(&format!("${{{name}}}"), value)
+                    .replace(&format!("${name}"), value);
+            }
+            if image != "scratch" && !stages.contains(&image) {
+                bases.push(image);
+            }
+            if rest.len() >= 3 && rest[1].eq_ignore_ascii_case("AS") {
+                stages.push(rest.remove(2).to_owned());
+            }
+        }
+    }
+    Ok(bases)
+}
+
 /// Runs the spec's `before` command with `sh -c` in `root`. Its output goes to stderr, live,
 /// so a long compile shows its progress (and cargo's lock waits) and stdout stays free for the
 /// image reference.
@@ -136,5 +188,27 @@ fn run_before(command: &str, arch: Arch, root: &Path) -> Result<(), BuildError> 
         Ok(())
     } else {
         Err(BuildError::Before { status })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn base_images_are_read_with_arg_defaults_and_without_stages() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("Dockerfile");
+        std::fs::write(
+            &path,
+            "ARG BASE_IMAGE=lambda-python-base:3.11\n\
+             FROM --platform=linux/amd64 ${BASE_IMAGE} AS build\n\
+             RUN true\n\
+             FROM scratch\n\
+             COPY --from=build /x /x\n\
+             FROM build\n",
+        )
+        .unwrap();
+        assert_eq!(base_images(&path).unwrap(), ["lambda-python-base:3.11"]);
     }
 }

@@ -12,6 +12,7 @@
 //! stays small and the bytes are still exactly reproducible. Most cases are one edit of a valid
 //! base request, which keeps each case about one thing.
 
+use crate::spec::MalformedSpec;
 use base64::Engine as _;
 use serde::Deserialize;
 use serde_json::Value;
@@ -250,6 +251,38 @@ pub enum CorpusError {
         /// What is wrong (case name first).
         message: String,
     },
+}
+
+/// Loads the function's own corpus as the spec adapts it: cases skipped, expectations
+/// replaced (each name must be a case of the corpus).
+pub(crate) fn load_for(
+    spec: &MalformedSpec,
+    path: &Path,
+) -> Result<Vec<MalformedCase>, CorpusError> {
+    let mut cases = load(path)?;
+    let unknown = spec
+        .skip
+        .iter()
+        .chain(spec.expect_instead.keys())
+        .find(|name| !cases.iter().any(|c| &c.name == *name));
+    if let Some(name) = unknown {
+        return Err(CorpusError::Invalid {
+            path: path.to_path_buf(),
+            message: format!(
+                "the spec's malformed.skip or malformed.expect_instead names {name:?}, which is not a case of this corpus"
+            ),
+        });
+    }
+    cases.retain(|c| !spec.skip.contains(&c.name));
+    for case in &mut cases {
+        if let Some(error_type) = spec.expect_instead.get(&case.name) {
+            case.expect = Expect::Error {
+                error_type: error_type.clone(),
+                message_starts_with: None,
+            };
+        }
+    }
+    Ok(cases)
 }
 
 /// Loads the function's own corpus file and materialises every body.

@@ -202,6 +202,10 @@ struct RawMalformed {
     cases: Option<String>,
     #[serde(default)]
     skip_generic: Vec<String>,
+    #[serde(default)]
+    skip: Vec<String>,
+    #[serde(default)]
+    expect_instead: BTreeMap<String, String>,
 }
 
 #[derive(Default, Deserialize)]
@@ -450,6 +454,12 @@ pub struct MalformedSpec {
     pub cases: Option<PathBuf>,
     /// Generic cases that are valid requests for this function.
     pub skip_generic: Vec<String>,
+    /// Cases of the own corpus this function does not take (a corpus shared by two
+    /// implementations of one contract, one of which cannot see a case, say).
+    pub skip: Vec<String>,
+    /// Own-corpus case -> the `errorType` this function answers instead (for example the
+    /// runtime's `Runtime.UnmarshalError` where the body never reaches the handler).
+    pub expect_instead: BTreeMap<String, String>,
 }
 
 /// The generated payloads.
@@ -559,10 +569,7 @@ impl Validator<'_> {
             errors: self.errors(raw.errors)?,
             provenance: self.provenance(raw.provenance)?,
             goldens,
-            malformed: MalformedSpec {
-                cases: raw.malformed.cases.map(|c| self.file(&c)),
-                skip_generic: self.skip_generic(raw.malformed.skip_generic)?,
-            },
+            malformed: self.malformed(raw.malformed)?,
             generated,
             function,
         })
@@ -890,9 +897,9 @@ impl Validator<'_> {
         }
     }
 
-    fn skip_generic(&self, names: Vec<String>) -> Result<Vec<String>, SpecError> {
+    fn malformed(&self, raw: RawMalformed) -> Result<MalformedSpec, SpecError> {
         let known = crate::malformed::generic_names();
-        for name in &names {
+        for name in &raw.skip_generic {
             if !known.contains(&name.as_str()) {
                 return Err(self.invalid(
                     "malformed.skip_generic",
@@ -903,7 +910,18 @@ impl Validator<'_> {
                 ));
             }
         }
-        Ok(names)
+        if raw.cases.is_none() && (!raw.skip.is_empty() || !raw.expect_instead.is_empty()) {
+            return Err(self.invalid(
+                "malformed.cases",
+                "is required with `skip` and `expect_instead`, which name its cases",
+            ));
+        }
+        Ok(MalformedSpec {
+            cases: raw.cases.map(|c| self.file(&c)),
+            skip_generic: raw.skip_generic,
+            skip: raw.skip,
+            expect_instead: raw.expect_instead,
+        })
     }
 }
 

@@ -110,7 +110,7 @@ fn judge_program(
                     )
                 } else {
                     format!(
-                        "build the image from a {arch} base with --platform {}",
+                        "build the image from a base image for {arch} with --platform {}",
                         arch.docker_platform()
                     )
                 };
@@ -352,7 +352,7 @@ mod tests {
         let why = check.details.join("\n");
         assert!(why.contains("dynamic ELF built for x86_64"), "{why}");
         assert!(
-            why.contains("from a arm64 base with --platform linux/arm64"),
+            why.contains("from a base image for arm64 with --platform linux/arm64"),
             "{why}"
         );
         assert!(!why.contains("--target"), "no static-binary advice: {why}");
