@@ -298,6 +298,24 @@ impl FunctionContainer {
             logs,
         })
     }
+
+    /// The RIE's `INIT REPORT` and `REPORT` lines so far, after waiting up to `wait` for the
+    /// first `REPORT` (it follows the answer, and logs arrive asynchronously).
+    pub fn report_lines(&self, wait: Duration) -> Vec<String> {
+        let report = |l: &str| l.starts_with("REPORT RequestId") || l.contains("INIT REPORT(");
+        self.logs.wait_for(wait, |log| {
+            log.lines()
+                .any(|l| l.starts_with("REPORT RequestId"))
+                .then_some(())
+        });
+        self.logs
+            .text()
+            .lines()
+            .map(|l| l.trim_start_matches("stderr| "))
+            .filter(|l| report(l))
+            .map(str::to_owned)
+            .collect()
+    }
 }
 
 impl Target for FunctionContainer {

@@ -68,6 +68,10 @@ pub enum GateError {
          or verify on a native arm64 runner."
     )]
     NoEmulation(Arch),
+    /// The function container could not be started (for `invoke`; `verify` reports it as the
+    /// `init` check instead).
+    #[error(transparent)]
+    Start(#[from] ContainerError),
     /// The provenance compile command could not run or failed.
     #[error("provenance.compile {0}")]
     Compile(String),

@@ -33,10 +33,12 @@ pub enum BuildError {
     #[error("cannot run image.before with sh")]
     BeforeSpawn(#[source] std::io::Error),
     /// The `before` command failed.
-    #[error("image.before failed ({status}); its output is above")]
+    #[error("image.before failed ({status}){}", if output.is_empty() { "; its output is above".to_owned() } else { format!(":\n{output}") })]
     Before {
         /// Its exit status.
         status: std::process::ExitStatus,
+        /// The end of its output, when it was not shown live (`-q`).
+        output: String,
     },
     /// The context could not be assembled.
     #[error(transparent)]
@@ -74,7 +76,7 @@ pub(crate) fn build_with(
 ) -> Result<BuiltImage, BuildError> {
     if let Some(before) = &spec.before {
         progress.heading(format!("running image.before for {arch}"));
-        run_before(before, arch, root)?;
+        run_before(before, arch, root, progress.quiet())?;
     }
     let (tar, dockerfile) = context::tar(&spec.context, &spec.dockerfile)?;
     // The images the Dockerfile builds FROM are inputs too: a rebuilt base gives a new tag.
@@ -171,23 +173,36 @@ fn base_images(dockerfile: &Path) -> Result<Vec<String>, BuildError> {
 
 /// Runs the spec's `before` command with `sh -c` in `root`. Its output goes to stderr, live,
 /// so a long compile shows its progress (and cargo's lock waits) and stdout stays free for the
-/// image reference.
-fn run_before(command: &str, arch: Arch, root: &Path) -> Result<(), BuildError> {
-    let status = Command::new("sh")
+/// image reference; `quiet` keeps it and shows its end only if the command fails.
+fn run_before(command: &str, arch: Arch, root: &Path, quiet: bool) -> Result<(), BuildError> {
+    let mut child = Command::new("sh");
+    child
         .arg("-ec")
         .arg(command)
         .current_dir(root)
         .env(ARCH_ENV, arch.lambda_name())
         .env(PLATFORM_ENV, arch.docker_platform())
         .env(RUST_TARGET_ENV, arch.rust_target())
-        .stdin(Stdio::null())
-        .stdout(crate::progress::stdout_to_stderr())
-        .status()
-        .map_err(BuildError::BeforeSpawn)?;
+        .stdin(Stdio::null());
+    let (status, output) = if quiet {
+        let out = child.output().map_err(BuildError::BeforeSpawn)?;
+        let text = String::from_utf8_lossy(&[out.stdout, out.stderr].concat()).into_owned();
+        let lines: Vec<&str> = text.lines().collect();
+        (
+            out.status,
+            lines[lines.len().saturating_sub(30)..].join("\n"),
+        )
+    } else {
+        let status = child
+            .stdout(crate::progress::stdout_to_stderr())
+            .status()
+            .map_err(BuildError::BeforeSpawn)?;
+        (status, String::new())
+    };
     if status.success() {
         Ok(())
     } else {
-        Err(BuildError::Before { status })
+        Err(BuildError::Before { status, output })
     }
 }
 

@@ -28,6 +28,7 @@ mod golden;
 mod image;
 mod image_build;
 mod invocation;
+mod invoke;
 mod malformed;
 mod progress;
 mod regen;
@@ -48,6 +49,7 @@ pub use golden::{GoldenCase, GoldenError, GoldenSet, Manifest};
 pub use image::{Executable, ImageError, ImageFacts, ImageFile, Layer, Loader, inspect_image};
 pub use image_build::{ARCH_ENV, BuildError, BuiltImage, PLATFORM_ENV, RUST_TARGET_ENV, build};
 pub use invocation::set_program;
+pub use invoke::{HandInvocation, invoke};
 pub use malformed::{CorpusError, LAMBDA_PAYLOAD_LIMIT};
 pub use progress::{Progress, Verbosity};
 pub use regen::{

@@ -89,9 +89,41 @@ enum Command {
         after_long_help = format!("Example:\n  lambda-gate verify --arch arm64 --report-dir reports\n\n{EXIT_AND_ENVIRONMENT}")
     )]
     Verify(VerifyArgs),
+    /// Start the image under the pinned RIE, send one request, print the answer and the RIE's
+    /// report lines, remove the container (exit 1 when the answer is an error).
+    #[command(
+        after_help = "Examples:\n  lambda-gate invoke --case real-00009\n  lambda-gate invoke --file event.json\n  lambda-gate invoke --data '{\"records\": []}'"
+    )]
+    Invoke(InvokeArgs),
     /// Keep the golden files in step with the training-time model, as insta keeps snapshots.
     #[command(subcommand)]
     Golden(GoldenCommand),
+}
+
+#[derive(Args)]
+#[command(group = clap::ArgGroup::new("body").required(true).args(["data", "file", "case"]))]
+struct InvokeArgs {
+    /// Architecture, instead of the spec's function.architecture.
+    #[arg(long, value_enum, ignore_case = true)]
+    arch: Option<ArchArg>,
+    /// Invoke this local image instead of the spec's.
+    #[arg(long)]
+    image: Option<String>,
+    /// The request body, inline.
+    #[arg(long, value_name = "JSON")]
+    data: Option<String>,
+    /// A file holding the request body; `-` reads standard input.
+    #[arg(long, value_name = "PATH")]
+    file: Option<PathBuf>,
+    /// A golden case by id, sent through the spec's request template.
+    #[arg(long, value_name = "CASE_ID")]
+    case: Option<String>,
+    /// A local aws-lambda-rie binary instead of the pinned download.
+    #[arg(long, env = "LAMBDA_GATE_RIE", value_name = "PATH")]
+    rie: Option<PathBuf>,
+    /// An environment variable for the function, added to the spec's function.environment.
+    #[arg(long = "env", value_name = "KEY=VALUE", value_parser = parse_env)]
+    environment: Vec<(String, String)>,
 }
 
 #[derive(Subcommand)]
@@ -311,8 +343,70 @@ fn run(cli: Cli, terminal: &Terminal) -> anyhow::Result<ExitCode> {
             };
             verify(&config, args.report_dir, terminal)
         }
+        Command::Invoke(args) => invoke(args, spec, &progress),
         Command::Golden(command) => golden(command, &spec, terminal),
     }
+}
+
+fn invoke(args: InvokeArgs, mut spec: Spec, progress: &Progress) -> anyhow::Result<ExitCode> {
+    if let Some(arch) = args.arch {
+        spec.function.arch = arch.into();
+    }
+    if let Some(image) = args.image {
+        spec.image.source = ImageSource::Reference(image);
+    }
+    spec.function.environment.extend(args.environment);
+    let body = match (args.data, args.file, args.case) {
+        (Some(data), _, _) => data.into_bytes(),
+        (_, Some(path), _) if path.as_os_str() == "-" => {
+            let mut body = Vec::new();
+            std::io::Read::read_to_end(&mut std::io::stdin(), &mut body)
+                .context("cannot read the body from standard input")?;
+            body
+        }
+        (_, Some(path), _) => std::fs::read(&path)
+            .with_context(|| format!("cannot read the body from {}", path.display()))?,
+        (_, _, Some(id)) => {
+            let golden = harness::GoldenSet::load(&spec.goldens.dir)?;
+            let case = golden
+                .cases
+                .iter()
+                .find(|c| c.case_id == id)
+                .with_context(|| {
+                    format!(
+                        "no golden case {id:?} in {}",
+                        spec.goldens.dir.join("inputs.jsonl").display()
+                    )
+                })?;
+            case.request_body(&spec.contract)
+        }
+        _ => anyhow::bail!("give the body with --data, --file or --case"),
+    };
+    let result = harness::invoke(&spec, args.rie.as_deref(), &body, progress)?;
+    for line in &result.reports {
+        eprintln!("{line}");
+    }
+    let answer = match &result.invocation.outcome {
+        harness::Outcome::Success(value) => Some(value.clone()),
+        harness::Outcome::FunctionError {
+            error_type,
+            error_message,
+        } => Some(serde_json::json!({"errorType": error_type, "errorMessage": error_message})),
+        other => {
+            eprintln!("{}", other.describe());
+            None
+        }
+    };
+    if let Some(answer) = &answer {
+        out(&format!(
+            "{}\n",
+            serde_json::to_string_pretty(answer).unwrap_or_default()
+        ));
+    }
+    Ok(exit(matches!(
+        result.invocation.outcome,
+        harness::Outcome::Success(_)
+    )))
 }
 
 fn golden(command: GoldenCommand, spec: &Spec, terminal: &Terminal) -> anyhow::Result<ExitCode> {

@@ -70,6 +70,11 @@ impl Progress {
         Self::new(Verbosity::Quiet)
     }
 
+    /// Whether only results and errors are shown.
+    pub(crate) fn quiet(&self) -> bool {
+        self.inner.verbosity == Verbosity::Quiet
+    }
+
     fn shown(&self, at_least: Verbosity) -> bool {
         self.inner.verbosity >= at_least
     }

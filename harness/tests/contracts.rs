@@ -141,3 +141,35 @@ fn init_is_judged_on_the_init_report_not_on_a_slow_first_request() {
     assert!(reported < 5_000.0, "INIT REPORT {reported} ms");
     assert!(first > 10_000.0, "first request {first} ms");
 }
+
+#[test]
+fn invoke_sends_one_golden_case_and_prints_the_answer_and_the_rie_report() {
+    let _serial = serial();
+    let (code, stdout, stderr) =
+        output(cli().args(["--config", CLASSIFIER, "-q", "invoke", "--case", "row-0000"]));
+    assert_eq!(code, Some(0), "{stdout}\n{stderr}");
+    let answer: Vec<f64> = serde_json::from_str(&stdout).unwrap();
+    let expected: serde_json::Value = serde_json::from_str(
+        std::fs::read_to_string(
+            workspace().join("harness/fixtures/classifier/golden/expected.jsonl"),
+        )
+        .unwrap()
+        .lines()
+        .next()
+        .unwrap(),
+    )
+    .unwrap();
+    let probabilities = expected["prediction"]["probability"].as_array().unwrap();
+    assert_eq!(answer.len(), probabilities.len());
+    for (a, e) in answer.iter().zip(probabilities) {
+        assert!((a - e.as_f64().unwrap()).abs() < 1e-12, "{stdout}");
+    }
+    assert!(stderr.contains("INIT REPORT(durationMs:"), "{stderr}");
+    assert!(stderr.contains("REPORT RequestId:"), "{stderr}");
+
+    let (code, stdout, _) =
+        output(cli().args(["--config", CLASSIFIER, "-q", "invoke", "--data", "[]"]));
+    assert_eq!(code, Some(1), "an error answer exits 1: {stdout}");
+    let answer: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(answer["errorType"], "ValidationError", "{stdout}");
+}
