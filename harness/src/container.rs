@@ -6,6 +6,7 @@
 //! user, a memory limit, and Lambda's file-descriptor and process limits.
 
 use crate::arch::Arch;
+use crate::docker::{DockerClient, DockerError};
 use crate::malformed::LAMBDA_PAYLOAD_LIMIT;
 use crate::progress::Progress;
 use crate::rie::Rie;
@@ -70,6 +71,21 @@ pub enum ContainerError {
     /// The HTTP client could not be built.
     #[error("cannot create the HTTP client")]
     Client(#[source] reqwest::Error),
+    /// Docker failed around the container (its network, its state).
+    #[error(transparent)]
+    Docker(#[from] DockerError),
+}
+
+/// Whether the container under test can still answer, as far as Docker knows.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Health {
+    /// It runs.
+    Running,
+    /// It stopped: killed from outside, or the emulator itself died. Not the function's
+    /// fault as far as the gate can tell, so the run cannot be judged.
+    Stopped(String),
+    /// Docker does not answer any more.
+    Unreachable(String),
 }
 
 /// What one invocation returned, classified the way Lambda would.
@@ -91,8 +107,11 @@ pub enum Outcome {
     /// Over Lambda's payload limit: Lambda answers 413 `RequestEntityTooLargeException` before
     /// the function runs, so the gate does not send it (the RIE would pass it on truncated).
     RequestTooLarge(usize),
-    /// Anything else: no answer, a non-JSON body, an unexpected status.
+    /// An answer that is not one: a body that is not JSON, an unexpected status.
     Unexpected(String),
+    /// No HTTP answer at all: the emulator (which answers even for a crashed runtime) or its
+    /// container is gone. Not the function's doing.
+    NoAnswer(String),
 }
 
 impl Outcome {
@@ -109,6 +128,7 @@ impl Outcome {
                 "413 RequestEntityTooLargeException from Lambda: {bytes} bytes is over its {LAMBDA_PAYLOAD_LIMIT}-byte limit (not sent)"
             ),
             Outcome::Unexpected(what) => format!("unexpected: {what}"),
+            Outcome::NoAnswer(why) => format!("no answer: {why}"),
         }
     }
 }
@@ -201,15 +221,34 @@ pub trait Target {
     fn log_tail(&self, _lines: usize) -> String {
         String::new()
     }
+
+    /// Whether the target can still answer (asked when an invocation got no answer).
+    fn health(&self) -> Health {
+        Health::Running
+    }
 }
 
 /// A running function container: the image under the RIE, ready for invocations. Dropping it
 /// stops and removes the container.
 pub struct FunctionContainer {
-    container: Container<GenericImage>,
+    /// `None` only while dropping (the container goes before its network).
+    container: Option<Container<GenericImage>>,
     endpoint: String,
     client: reqwest::blocking::Client,
     logs: LogBuffer,
+    docker: DockerClient,
+    network: String,
+    memory_bytes: u64,
+    /// One invocation at a time, as one Lambda execution environment serves them (and as the
+    /// RIE, which panics on a second concurrent request, needs).
+    turn: Mutex<()>,
+}
+
+impl Drop for FunctionContainer {
+    fn drop(&mut self) {
+        drop(self.container.take());
+        self.docker.remove_network(&self.network);
+    }
 }
 
 impl FunctionContainer {
@@ -229,6 +268,16 @@ impl FunctionContainer {
         let shown = progress.clone();
         let memory = i64::from(settings.memory_mb) * 1024 * 1024;
         let tmp = i64::from(settings.tmp_mb) * 1024 * 1024;
+        let docker = DockerClient::connect()?;
+        docker.remove_stale_networks();
+        let network = format!(
+            "lambda-gate-{}-{}",
+            std::process::id(),
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_nanos())
+        );
+        docker.create_isolated_network(&network)?;
         // Ready when the RIE has exec'd the runtime and its HTTP server answers (404 on `/`
         // without invoking anything): readiness is observed, never slept for.
         let mut request = GenericImage::new(name, tag)
@@ -263,11 +312,29 @@ impl FunctionContainer {
             request = request.with_env_var(key.clone(), value.clone());
         }
         let request = request
+            .with_network(network.clone())
             .with_ulimit("nofile", 1024, Some(1024))
             .with_ulimit("nproc", 1024, Some(1024))
             .with_host_config_modifier(move |config| {
                 config.memory = Some(memory);
                 config.memory_swap = Some(memory);
+                // Least privilege: the port on the loopback interface only (not 0.0.0.0 and
+                // [::]), no capabilities, no privilege gain, no name resolution.
+                config.publish_all_ports = Some(false);
+                config.port_bindings = Some(
+                    [(
+                        RIE_PORT.to_string(),
+                        Some(vec![testcontainers::bollard::models::PortBinding {
+                            host_ip: Some("127.0.0.1".to_owned()),
+                            host_port: Some(String::new()),
+                        }]),
+                    )]
+                    .into_iter()
+                    .collect(),
+                );
+                config.cap_drop = Some(vec!["ALL".to_owned()]);
+                config.security_opt = Some(vec!["no-new-privileges".to_owned()]);
+                config.dns = Some(vec!["127.0.0.1".to_owned()]);
             })
             .with_startup_timeout(Duration::from_secs(120))
             .with_log_consumer(move |frame: &LogFrame| {
@@ -275,28 +342,43 @@ impl FunctionContainer {
                     shown.log(&line);
                 }
             });
-        let container = request.start().map_err(|cause| ContainerError::Start {
-            cause,
-            logs: logs.text(),
-        })?;
-        let port =
-            container
-                .get_host_port_ipv4(RIE_PORT)
-                .map_err(|cause| ContainerError::Start {
-                    cause,
-                    logs: logs.text(),
-                })?;
+        let started = request
+            .start()
+            .and_then(|container| {
+                let port = container.get_host_port_ipv4(RIE_PORT)?;
+                Ok((container, port))
+            })
+            .map_err(|cause| ContainerError::Start {
+                cause,
+                logs: logs.text(),
+            });
+        let (container, port) = match started {
+            Ok(started) => started,
+            Err(error) => {
+                docker.remove_network(&network);
+                return Err(error);
+            }
+        };
         let client = reqwest::blocking::Client::builder()
             // Past the function timeout, so the RIE's own timeout answer is what we see.
             .timeout(settings.timeout + Duration::from_secs(30))
             .build()
             .map_err(ContainerError::Client)?;
         Ok(FunctionContainer {
-            container,
+            container: Some(container),
             endpoint: format!("http://127.0.0.1:{port}{INVOKE_PATH}"),
             client,
             logs,
+            docker,
+            network,
+            memory_bytes: u64::from(settings.memory_mb) * 1024 * 1024,
+            turn: Mutex::new(()),
         })
+    }
+
+    /// The container's id.
+    pub fn id(&self) -> &str {
+        self.container.as_ref().map_or("", |c| c.id())
     }
 
     /// The RIE's `INIT REPORT` and `REPORT` lines so far, after waiting up to `wait` for the
@@ -331,6 +413,7 @@ impl Target for FunctionContainer {
                 elapsed: Duration::ZERO,
             };
         }
+        let _turn = self.turn.lock().unwrap_or_else(|p| p.into_inner());
         let started = Instant::now();
         let result = self
             .client
@@ -343,10 +426,30 @@ impl Target for FunctionContainer {
                 r.bytes().map(|b| (status, b))
             });
         let elapsed = started.elapsed();
-        let (outcome, response_bytes) = match result {
+        let (mut outcome, response_bytes) = match result {
             Ok((status, bytes)) => (classify(status, &bytes), bytes.len()),
-            Err(e) => (Outcome::Unexpected(format!("no response: {e}")), 0),
+            Err(e) => (Outcome::NoAnswer(e.to_string()), 0),
         };
+        if let Outcome::FunctionError {
+            error_type,
+            error_message,
+        } = &outcome
+            && error_type == "Runtime.ExitError"
+            && error_message.contains("signal: killed")
+            && let Some(peak) = self.peak_memory_bytes()
+            && peak * 100 >= self.memory_bytes * 95
+        {
+            // The kernel killed the runtime at the memory limit: Lambda calls that
+            // Runtime.OutOfMemory (the RIE, which enforces no limit, says Runtime.ExitError).
+            outcome = Outcome::FunctionError {
+                error_type: "Runtime.OutOfMemory".to_owned(),
+                error_message: format!(
+                    "the function ran out of memory: peak {} MiB of {} MiB ({error_message})",
+                    peak / (1024 * 1024),
+                    self.memory_bytes / (1024 * 1024)
+                ),
+            };
+        }
         Invocation {
             outcome,
             request_bytes: body.len(),
@@ -367,9 +470,7 @@ impl Target for FunctionContainer {
     /// `Max Memory Used` is only the configured size). `None` where the engine reports no peak
     /// (cgroup v2).
     fn peak_memory_bytes(&self) -> Option<u64> {
-        crate::docker::DockerClient::connect()
-            .ok()?
-            .peak_memory(self.container.id())
+        self.docker.peak_memory(self.id())
     }
 
     /// The init phase as the RIE measured it: `INIT REPORT(durationMs: N)`, from the runtime's
@@ -378,6 +479,28 @@ impl Target for FunctionContainer {
     /// waits up to `wait` for the line.
     fn init_report(&self, wait: Duration) -> Option<Duration> {
         self.logs.wait_for(wait, init_report)
+    }
+
+    fn health(&self) -> Health {
+        match self.docker.container_state(self.id()) {
+            Ok(state) if state.running => Health::Running,
+            Ok(state) => Health::Stopped(format!(
+                "the function container is {}{}{}: it was stopped or killed from outside, or the emulator died",
+                state.status,
+                state
+                    .exit_code
+                    .map_or(String::new(), |c| format!(" (exit code {c})")),
+                if state.oom_killed {
+                    ", killed for memory"
+                } else {
+                    ""
+                }
+            )),
+            Err(e) => Health::Unreachable(format!(
+                "Docker stopped answering while the function container ran ({e}); the container may still run: docker rm -f {}",
+                self.id()
+            )),
+        }
     }
 }
 
@@ -404,9 +527,17 @@ fn classify(status: u16, body: &[u8]) -> Outcome {
             _ if status == 200 => Outcome::Success(value),
             _ => Outcome::Unexpected(format!("HTTP {status}: {value}")),
         },
-        Err(_) if body.is_empty() => Outcome::Unexpected(format!(
-            "HTTP {status} with an empty body (the runtime process exited?)"
-        )),
+        // The RIE answers an empty body when the runtime exits mid-invocation (its issue #86);
+        // Lambda answers Runtime.ExitError.
+        Err(_) if body.is_empty() && (status == 200 || status == 502) => Outcome::FunctionError {
+            error_type: "Runtime.ExitError".to_owned(),
+            error_message: format!(
+                "the runtime exited without answering (the RIE sent HTTP {status} with an empty body; Lambda answers Runtime.ExitError)"
+            ),
+        },
+        Err(_) if body.is_empty() => {
+            Outcome::Unexpected(format!("HTTP {status} with an empty body"))
+        }
         Err(e) => Outcome::Unexpected(format!(
             "HTTP {status} with a body that is not JSON ({e}), near: {:?}",
             String::from_utf8_lossy(around(body, &e))
@@ -470,6 +601,11 @@ mod tests {
             Outcome::Success(_)
         ));
         assert!(matches!(classify(500, b""), Outcome::Unexpected(_)));
+        // The RIE's answer when the runtime exits mid-invocation, in Lambda's shape.
+        assert!(matches!(
+            classify(200, b""),
+            Outcome::FunctionError { error_type, .. } if error_type == "Runtime.ExitError"
+        ));
         let long = format!("{{\"p\": [{}], \"id\": NaN}}", "1,".repeat(100) + "1");
         match classify(200, long.as_bytes()) {
             Outcome::Unexpected(what) => assert!(what.contains("\\\"id\\\": NaN"), "{what}"),

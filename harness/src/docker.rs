@@ -61,6 +61,18 @@ pub enum DockerError {
     Runtime(#[source] std::io::Error),
 }
 
+/// The label of the networks the gate creates.
+const NETWORK_LABEL: &str = "lambda-gate";
+
+/// How a container is doing.
+#[derive(Clone, Debug)]
+pub(crate) struct ContainerState {
+    pub(crate) running: bool,
+    pub(crate) status: String,
+    pub(crate) exit_code: Option<i64>,
+    pub(crate) oom_killed: bool,
+}
+
 /// A connected Docker Engine client.
 pub(crate) struct DockerClient {
     runtime: tokio::runtime::Runtime,
@@ -172,6 +184,89 @@ impl DockerClient {
             }
             Ok(())
         })
+    }
+
+    /// Whether the container runs, and if not, how it ended (status, exit code, OOM kill).
+    pub(crate) fn container_state(
+        &self,
+        container_id: &str,
+    ) -> Result<ContainerState, DockerError> {
+        let details = self
+            .runtime
+            .block_on(self.docker.inspect_container(container_id, None))
+            .map_err(|source| DockerError::Api {
+                call: "inspect container",
+                source,
+            })?;
+        let state = details.state.unwrap_or_default();
+        Ok(ContainerState {
+            running: state.running.unwrap_or(false),
+            status: state
+                .status
+                .map_or_else(|| "unknown".to_owned(), |s| s.to_string()),
+            exit_code: state.exit_code,
+            oom_killed: state.oom_killed.unwrap_or(false),
+        })
+    }
+
+    /// Creates a bridge network for one function container: no masquerading (so no route out
+    /// of the machine) and no traffic between containers; labelled so a later run can remove it
+    /// if this one was killed.
+    pub(crate) fn create_isolated_network(&self, name: &str) -> Result<(), DockerError> {
+        let options = bollard::models::NetworkCreateRequest {
+            name: name.to_owned(),
+            driver: Some("bridge".to_owned()),
+            options: Some(
+                [
+                    ("com.docker.network.bridge.enable_ip_masquerade", "false"),
+                    ("com.docker.network.bridge.enable_icc", "false"),
+                    ("com.docker.network.bridge.host_binding_ipv4", "127.0.0.1"),
+                ]
+                .into_iter()
+                .map(|(k, v)| (k.to_owned(), v.to_owned()))
+                .collect(),
+            ),
+            labels: Some(
+                [(NETWORK_LABEL.to_owned(), "1".to_owned())]
+                    .into_iter()
+                    .collect(),
+            ),
+            ..Default::default()
+        };
+        self.runtime
+            .block_on(self.docker.create_network(options))
+            .map(|_| ())
+            .map_err(|source| DockerError::Api {
+                call: "create network",
+                source,
+            })
+    }
+
+    /// Removes a network (a no-op when it is gone or still in use).
+    pub(crate) fn remove_network(&self, name: &str) {
+        let _ = self.runtime.block_on(self.docker.remove_network(name));
+    }
+
+    /// Removes the networks earlier runs left behind (a run killed before it could clean up);
+    /// networks still in use stay.
+    pub(crate) fn remove_stale_networks(&self) {
+        let options = bollard::query_parameters::ListNetworksOptions {
+            filters: Some(
+                [("label".to_owned(), vec![NETWORK_LABEL.to_owned()])]
+                    .into_iter()
+                    .collect(),
+            ),
+        };
+        let names: Vec<String> = self
+            .runtime
+            .block_on(self.docker.list_networks(Some(options)))
+            .unwrap_or_default()
+            .into_iter()
+            .filter_map(|n| n.name)
+            .collect();
+        for name in names {
+            self.remove_network(&name);
+        }
     }
 
     /// The container's peak memory use in bytes, from the cgroup (v1 only: cgroup v2 keeps no

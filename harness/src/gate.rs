@@ -1,7 +1,7 @@
 //! One gate run: build or take the image, read it, run it under the RIE, check it, report.
 
 use crate::arch::Arch;
-use crate::checks::{self, CheckResult, Compiled, FunctionChecks, InvocationStats};
+use crate::checks::{self, Budgets, CheckResult, Compiled, FunctionChecks, Stop};
 use crate::container::{ContainerError, FunctionContainer, LambdaSettings};
 use crate::digest::sha256_file;
 use crate::docker::{DockerClient, DockerError};
@@ -24,6 +24,13 @@ pub struct GateConfig {
     pub spec: Spec,
     /// A local RIE binary instead of the pinned one.
     pub rie: Option<PathBuf>,
+    /// Whether a local RIE may be used with `CI` set (it never is by default: a CI gate runs
+    /// the pinned, verified emulator).
+    pub allow_unverified_rie: bool,
+    /// The whole run must end within this (after it, the remaining checks stop and fail).
+    pub deadline: Duration,
+    /// One check may take this long (after it, the check stops and fails).
+    pub check_budget: Duration,
     /// Where progress goes.
     pub progress: Progress,
 }
@@ -34,10 +41,19 @@ impl GateConfig {
         GateConfig {
             spec,
             rie: None,
+            allow_unverified_rie: false,
+            deadline: DEFAULT_DEADLINE,
+            check_budget: DEFAULT_CHECK_BUDGET,
             progress: Progress::stderr(),
         }
     }
 }
+
+/// Default limit of a whole run: arm64 under emulation included, a healthy function needs
+/// minutes, not an hour.
+pub const DEFAULT_DEADLINE: Duration = Duration::from_secs(3600);
+/// Default limit of one check.
+pub const DEFAULT_CHECK_BUDGET: Duration = Duration::from_secs(1200);
 
 /// A problem with the setup rather than with the image: the gate could not judge it.
 #[derive(Debug, thiserror::Error)]
@@ -72,6 +88,15 @@ pub enum GateError {
     /// `init` check instead).
     #[error(transparent)]
     Start(#[from] ContainerError),
+    /// A local RIE was given with `CI` set and without `--allow-unverified-rie`.
+    #[error(
+        "CI is set and the emulator is a local binary ({0}), not the pinned, verified one: drop --rie/LAMBDA_GATE_RIE, or pass --allow-unverified-rie if this CI means it"
+    )]
+    UnverifiedRie(String),
+    /// The container or Docker went away during the run (killed from outside, the emulator
+    /// died, the engine stopped answering): the image could not be judged.
+    #[error("the run could not finish: {0}")]
+    Infrastructure(String),
     /// The provenance compile command could not run or failed.
     #[error("provenance.compile {0}")]
     Compile(String),
@@ -120,6 +145,12 @@ pub fn verify(config: &GateConfig) -> Result<Report, GateError> {
         duration: Duration::ZERO,
     };
     let rie = rie::provision(arch, config.rie.as_deref())?;
+    if let rie::RieOrigin::Local { path, .. } = &rie.origin
+        && crate::regen::in_ci()
+        && !config.allow_unverified_rie
+    {
+        return Err(GateError::UnverifiedRie(path.display().to_string()));
+    }
     report.rie = Some(rie.origin.clone());
     progress.step(format!(
         "starting the function under the RIE ({})",
@@ -147,13 +178,11 @@ pub fn verify(config: &GateConfig) -> Result<Report, GateError> {
             }
         }
         Ok(container) => {
-            let mut function = FunctionChecks {
-                target: &container,
-                golden: &golden,
-                spec,
-                progress,
-                stats: InvocationStats::default(),
+            let budgets = Budgets {
+                deadline: started + config.deadline,
+                per_check: config.check_budget,
             };
+            let mut function = FunctionChecks::new(&container, &golden, spec, progress, budgets);
             progress.step("init");
             let init = function.init();
             let initialised = init.passed();
@@ -170,7 +199,12 @@ pub fn verify(config: &GateConfig) -> Result<Report, GateError> {
                 report.checks.push(function.generated());
                 progress.step("Lambda limits");
                 report.checks.push(function.limits());
-            } else {
+            }
+            if let Some(Stop::Broken(why)) = function.stop {
+                progress.done();
+                return Err(GateError::Infrastructure(why));
+            }
+            if !initialised {
                 for name in FUNCTION_CHECKS {
                     report.checks.push(CheckResult::not_run(
                         name,

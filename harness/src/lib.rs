@@ -40,11 +40,11 @@ mod spec;
 pub use arch::{Arch, UnknownArch};
 pub use checks::{CheckResult, Status};
 pub use container::{
-    ContainerError, FunctionContainer, Invocation, LambdaSettings, Outcome, Target,
+    ContainerError, FunctionContainer, Health, Invocation, LambdaSettings, Outcome, Target,
 };
 pub use context::ContextError;
 pub use docker::DockerError;
-pub use gate::{GateConfig, GateError, verify};
+pub use gate::{DEFAULT_CHECK_BUDGET, DEFAULT_DEADLINE, GateConfig, GateError, verify};
 pub use golden::{GoldenCase, GoldenError, GoldenSet, Manifest};
 pub use image::{Executable, ImageError, ImageFacts, ImageFile, Layer, Loader, inspect_image};
 pub use image_build::{ARCH_ENV, BuildError, BuiltImage, PLATFORM_ENV, RUST_TARGET_ENV, build};

@@ -169,9 +169,18 @@ struct VerifyArgs {
     /// Budget for the uncompressed image size, instead of the spec's image.max_size.
     #[arg(long, value_parser = harness::parse_size, value_name = "SIZE")]
     max_image_size: Option<u64>,
-    /// A local aws-lambda-rie binary instead of the pinned download.
+    /// A local aws-lambda-rie binary instead of the pinned download (reported as unverified).
     #[arg(long, env = "LAMBDA_GATE_RIE", value_name = "PATH")]
     rie: Option<PathBuf>,
+    /// Allow a local --rie with CI set (refused there by default).
+    #[arg(long)]
+    allow_unverified_rie: bool,
+    /// The whole run must end within this, e.g. 45m; later checks stop and fail [default: 1h].
+    #[arg(long, value_parser = humantime::parse_duration, value_name = "DURATION")]
+    deadline: Option<std::time::Duration>,
+    /// One check may take this long, e.g. 10m; then it stops and fails [default: 20m].
+    #[arg(long, value_parser = humantime::parse_duration, value_name = "DURATION")]
+    check_budget: Option<std::time::Duration>,
     /// Number of proptest-generated malformed payloads, instead of the spec's.
     #[arg(long, value_name = "N")]
     generated_cases: Option<u32>,
@@ -339,6 +348,9 @@ fn run(cli: Cli, terminal: &Terminal) -> anyhow::Result<ExitCode> {
             let config = GateConfig {
                 spec,
                 rie: args.rie,
+                allow_unverified_rie: args.allow_unverified_rie,
+                deadline: args.deadline.unwrap_or(harness::DEFAULT_DEADLINE),
+                check_budget: args.check_budget.unwrap_or(harness::DEFAULT_CHECK_BUDGET),
                 progress,
             };
             verify(&config, args.report_dir, terminal)

@@ -82,7 +82,7 @@ fn io(path: &Path) -> impl FnOnce(std::io::Error) -> RegenError + '_ {
 }
 
 /// Whether `CI` is set (as insta reads it): nothing is written then.
-fn in_ci() -> bool {
+pub(crate) fn in_ci() -> bool {
     std::env::var_os("CI").is_some_and(|v| !v.is_empty() && v != "false" && v != "0")
 }
 

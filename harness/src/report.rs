@@ -136,8 +136,13 @@ impl Report {
             table.add_row(row);
         }
         let mut out = format!(
-            "Lambda gate: {} ({}), image {}\n{table}\n",
-            self.function, self.arch, self.image
+            "Lambda gate: {} ({}), image {}\n{}{table}\n",
+            self.function,
+            self.arch,
+            self.image,
+            self.rie
+                .as_ref()
+                .map_or(String::new(), |r| format!("emulator: {}\n", r.describe()))
         );
         for check in self.checks.iter().filter(|c| !c.passed()) {
             let label = paint_text(check.status.label(), check.status, color);
@@ -175,7 +180,7 @@ impl Report {
             Status::NotRun => "⏭️",
         };
         let mut md = format!(
-            "### Lambda gate: {} ({}) `{}`\n\n**{}** in {:.0}s{}\n\n| check | result | cases | time | detail |\n|---|---|---:|---:|---|\n",
+            "### Lambda gate: {} ({}) `{}`\n\n**{}** in {:.0}s{}\n\n{}| check | result | cases | time | detail |\n|---|---|---:|---:|---|\n",
             self.function,
             self.arch,
             self.image,
@@ -183,7 +188,10 @@ impl Report {
             self.duration.as_secs_f64(),
             self.model_version
                 .as_ref()
-                .map_or(String::new(), |v| format!(", model_version `{v}`"))
+                .map_or(String::new(), |v| format!(", model_version `{v}`")),
+            self.rie
+                .as_ref()
+                .map_or(String::new(), |r| format!("Emulator: {}\n\n", r.describe()))
         );
         for c in &self.checks {
             let _ = writeln!(

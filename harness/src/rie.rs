@@ -30,6 +30,25 @@ fn pinned_sha256(arch: Arch) -> &'static str {
     }
 }
 
+impl RieOrigin {
+    /// One line for reports: which emulator ran the function, and whether it was verified.
+    pub fn describe(&self) -> String {
+        match self {
+            RieOrigin::Pinned {
+                sam_cli_version,
+                sha256,
+            } => format!(
+                "aws-lambda-rie from aws-sam-cli {sam_cli_version}, sha256 {} (pinned, verified)",
+                &sha256[..16]
+            ),
+            RieOrigin::Local { path, sha256 } => format!(
+                "UNVERIFIED local emulator {}, sha256 {sha256} (not the pinned build)",
+                path.display()
+            ),
+        }
+    }
+}
+
 /// Where the emulator binary came from; the report names it.
 #[derive(Clone, Debug, serde::Serialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
@@ -41,8 +60,10 @@ pub enum RieOrigin {
         /// Verified sha256 of the binary.
         sha256: &'static str,
     },
-    /// A binary the user pointed at (flag or `HARNESS_RIE`); not verified against the pin.
+    /// A binary the user pointed at (flag or `LAMBDA_GATE_RIE`); not verified against the pin.
     Local {
+        /// Where it is.
+        path: PathBuf,
         /// Its sha256, for the report.
         sha256: String,
     },
@@ -162,9 +183,9 @@ fn local(arch: Arch, path: PathBuf) -> Result<Rie, RieError> {
     }
     let sha256 = crate::digest::sha256_hex(&bytes);
     Ok(Rie {
-        path,
+        path: path.clone(),
         arch,
-        origin: RieOrigin::Local { sha256 },
+        origin: RieOrigin::Local { path, sha256 },
     })
 }
 

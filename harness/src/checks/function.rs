@@ -2,7 +2,7 @@
 
 use super::{CheckResult, human_bytes};
 use crate::compare::compare;
-use crate::container::{Invocation, Outcome, Target};
+use crate::container::{Health, Invocation, Outcome, Target};
 use crate::generated::{Payload, Shape, payloads};
 use crate::golden::{GoldenCase, GoldenSet, batch_body};
 use crate::malformed::{Expect, LAMBDA_PAYLOAD_LIMIT, MalformedCase};
@@ -47,24 +47,141 @@ impl InvocationStats {
     }
 }
 
-/// The function checks, sharing one container and one record of invocations.
+/// How many timeouts a run tolerates before it stops invoking: a function that hangs would
+/// otherwise keep the gate busy for hours (a timeout per request, then shrinking).
+const MAX_TIMEOUTS: usize = 3;
+
+/// Why the checks stopped invoking.
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) enum Stop {
+    /// The function timed out again and again: it hangs (the function's fault).
+    Stalled(String),
+    /// The run's deadline passed (the function is too slow to verify).
+    Deadline(String),
+    /// The container or Docker went away: not the function's fault, the run cannot be judged.
+    Broken(String),
+}
+
+/// Time limits of a run.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Budgets {
+    /// When the whole run must end.
+    pub(crate) deadline: Instant,
+    /// How long one check may take.
+    pub(crate) per_check: Duration,
+}
+
+/// The function checks, sharing one target and one record of invocations.
 pub(crate) struct FunctionChecks<'a> {
     pub(crate) target: &'a dyn Target,
     pub(crate) golden: &'a GoldenSet,
     pub(crate) spec: &'a Spec,
     pub(crate) progress: &'a Progress,
     pub(crate) stats: InvocationStats,
+    pub(crate) budgets: Budgets,
+    /// Why the run stopped invoking, if it did.
+    pub(crate) stop: Option<Stop>,
+    /// When the current check must end.
+    check_deadline: Option<Instant>,
+    /// Whether the current check ran out of its budget.
+    check_out_of_time: bool,
 }
 
 impl<'a> FunctionChecks<'a> {
+    pub(crate) fn new(
+        target: &'a dyn Target,
+        golden: &'a GoldenSet,
+        spec: &'a Spec,
+        progress: &'a Progress,
+        budgets: Budgets,
+    ) -> Self {
+        FunctionChecks {
+            target,
+            golden,
+            spec,
+            progress,
+            stats: InvocationStats::default(),
+            budgets,
+            stop: None,
+            check_deadline: None,
+            check_out_of_time: false,
+        }
+    }
+
     fn contract(&self) -> &'a Contract {
         &self.spec.contract
     }
 
-    fn invoke(&mut self, label: &str, body: &[u8]) -> Invocation {
+    /// Starts a check's clock.
+    fn begin(&mut self) -> Instant {
+        let now = Instant::now();
+        self.check_deadline = Some(now + self.budgets.per_check);
+        self.check_out_of_time = false;
+        now
+    }
+
+    /// Ends a check: it fails when it had to stop early, saying why.
+    fn end(&mut self, check: &mut CheckResult, started: Instant) {
+        if self.check_out_of_time {
+            check.problem(format!(
+                "stopped after its budget of {} s: the function is too slow to verify in time (--check-budget)",
+                self.budgets.per_check.as_secs()
+            ));
+        }
+        match &self.stop {
+            Some(Stop::Stalled(why) | Stop::Deadline(why) | Stop::Broken(why)) => {
+                check.problem(format!("stopped early: {why}"));
+            }
+            None => {}
+        }
+        check.duration = started.elapsed();
+    }
+
+    /// Sends `body` unless the run or the check has to stop; `None` then.
+    fn invoke(&mut self, label: &str, body: &[u8]) -> Option<Invocation> {
+        if self.stop.is_some() || self.check_out_of_time {
+            return None;
+        }
+        let now = Instant::now();
+        if now > self.budgets.deadline {
+            self.stop = Some(Stop::Deadline(
+                "the run's deadline passed (--deadline)".to_owned(),
+            ));
+            return None;
+        }
+        if self.check_deadline.is_some_and(|d| now > d) {
+            self.check_out_of_time = true;
+            return None;
+        }
         let invocation = self.target.invoke(body);
         self.stats.record(label, &invocation);
-        invocation
+        match &invocation.outcome {
+            Outcome::TimedOut if self.stats.timeouts.len() >= MAX_TIMEOUTS => {
+                self.stop = Some(Stop::Stalled(format!(
+                    "the function timed out {MAX_TIMEOUTS} times (each after {} s): it hangs",
+                    self.spec.function.timeout.as_secs()
+                )));
+            }
+            Outcome::NoAnswer(error) => {
+                // Docker may still call a container that was just killed running: let its
+                // state settle (bounded) before saying what happened.
+                let mut health = self.target.health();
+                for _ in 0..10 {
+                    if health != Health::Running {
+                        break;
+                    }
+                    std::thread::sleep(Duration::from_millis(200));
+                    health = self.target.health();
+                }
+                self.stop = Some(Stop::Broken(match health {
+                    Health::Stopped(why) | Health::Unreachable(why) => why,
+                    Health::Running => format!("the emulator stopped answering ({error})"),
+                }));
+                return None;
+            }
+            _ => {}
+        }
+        Some(invocation)
     }
 
     /// The first invocation initialises the function: the RIE starts the runtime lazily, with
@@ -73,12 +190,16 @@ impl<'a> FunctionChecks<'a> {
     /// shown beside it.
     pub(crate) fn init(&mut self) -> CheckResult {
         let mut check = CheckResult::new("init");
-        let started = Instant::now();
+        let started = self.begin();
         let case = &self.golden.cases[0];
-        let invocation = self.invoke(
+        let Some(invocation) = self.invoke(
             &format!("init ({})", case.case_id),
             &case.request_body(self.contract()),
-        );
+        ) else {
+            check.summary = "the function could not be invoked".to_owned();
+            self.end(&mut check, started);
+            return check;
+        };
         check.cases = 1;
         let first = invocation.elapsed;
         check.metric("first_invocation_ms", ms(first));
@@ -119,7 +240,7 @@ impl<'a> FunctionChecks<'a> {
             ));
             check.summary = "the function failed its first invocation".to_owned();
         }
-        check.duration = started.elapsed();
+        self.end(&mut check, started);
         check
     }
 
@@ -127,12 +248,15 @@ impl<'a> FunctionChecks<'a> {
     /// against the training-time predictions.
     pub(crate) fn golden_replay(&mut self) -> CheckResult {
         let mut check = CheckResult::new("golden-replay");
-        let started = Instant::now();
+        let started = self.begin();
         let cases = &self.golden.cases;
         let total = cases.len();
         let mut mismatched = 0;
         for (i, case) in cases.iter().enumerate() {
-            let invocation = self.invoke(&case.case_id, &case.request_body(self.contract()));
+            let Some(invocation) = self.invoke(&case.case_id, &case.request_body(self.contract()))
+            else {
+                break;
+            };
             let problems = self.compare(case, &invocation.outcome, None);
             if !problems.is_empty() {
                 mismatched += 1;
@@ -147,7 +271,9 @@ impl<'a> FunctionChecks<'a> {
         if let Some(batch) = &self.contract().batch {
             for chunk in cases.chunks(batch.max) {
                 let body = batch_body(batch, chunk);
-                let answer = self.invoke("golden batch", &body);
+                let Some(answer) = self.invoke("golden batch", &body) else {
+                    break;
+                };
                 check.cases += 1;
                 for (i, case) in chunk.iter().enumerate() {
                     let problems = self.compare(case, &answer.outcome, Some(i));
@@ -177,7 +303,7 @@ impl<'a> FunctionChecks<'a> {
         } else {
             format!("{mismatched} of {total} cases differ from the training-time model")
         };
-        check.duration = started.elapsed();
+        self.end(&mut check, started);
         check
     }
 
@@ -245,10 +371,12 @@ impl<'a> FunctionChecks<'a> {
     /// After abuse, the function must still answer correctly.
     fn recovery(&mut self, check: &mut CheckResult, after: &str) {
         let case = &self.golden.cases[0];
-        let invocation = self.invoke(
+        let Some(invocation) = self.invoke(
             &format!("recovery after {after}"),
             &case.request_body(self.contract()),
-        );
+        ) else {
+            return;
+        };
         let problems = self.compare(case, &invocation.outcome, None);
         if !problems.is_empty() {
             check.problem(format!(
@@ -263,10 +391,13 @@ impl<'a> FunctionChecks<'a> {
     /// The generic corpus and the function's own: each payload gets the answer it must get.
     pub(crate) fn malformed_corpus(&mut self, corpus: &[MalformedCase]) -> CheckResult {
         let mut check = CheckResult::new("malformed-corpus");
-        let started = Instant::now();
+        let started = self.begin();
         let mut wrong = 0;
         for (i, case) in corpus.iter().enumerate() {
-            let invocation = self.invoke(&format!("malformed {}", case.name), &case.body);
+            let Some(invocation) = self.invoke(&format!("malformed {}", case.name), &case.body)
+            else {
+                break;
+            };
             if let Some(problem) = judge_malformed(case, &invocation, &self.spec.errors) {
                 wrong += 1;
                 check.problem(problem);
@@ -291,7 +422,7 @@ impl<'a> FunctionChecks<'a> {
                 corpus.len()
             )
         };
-        check.duration = started.elapsed();
+        self.end(&mut check, started);
         check
     }
 
@@ -300,7 +431,7 @@ impl<'a> FunctionChecks<'a> {
     /// Seeded; failures are shrunk and their seeds persisted outside the source tree.
     pub(crate) fn generated(&mut self) -> CheckResult {
         let mut check = CheckResult::new("malformed-generated");
-        let started = Instant::now();
+        let started = self.begin();
         let settings = &self.spec.generated;
         let (cases, seed) = (settings.cases, settings.seed);
         let regressions = settings.regressions.clone();
@@ -333,7 +464,12 @@ impl<'a> FunctionChecks<'a> {
         let this = RefCell::new(&mut *self);
         let result = runner.run(&strategy, |payload: Payload| {
             let mut checks = this.borrow_mut();
-            let invocation = checks.invoke("generated payload", &payload.body);
+            // A run that has to stop judges nothing more: no made-up failure gets shrunk and
+            // saved as a regression, and rejecting every further case makes proptest give up
+            // (after `max_global_rejects`) instead of generating the rest.
+            let Some(invocation) = checks.invoke("generated payload", &payload.body) else {
+                return Err(TestCaseError::reject("the run stopped"));
+            };
             let verdict = judge_generated(&payload, &invocation, checks.spec);
             let n = done.get() + 1;
             done.set(n);
@@ -349,6 +485,8 @@ impl<'a> FunctionChecks<'a> {
                 "shrunk failing payload: {payload:?}\n{reason}\n(seed {seed}; the failure is saved to {} and replayed first next time)",
                 regressions.display()
             )),
+            // Aborted by the rejections above: the reason is the run's stop, reported below.
+            Err(TestError::Abort(_)) if self.stop.is_some() || self.check_out_of_time => {}
             Err(TestError::Abort(reason)) => check.problem(format!("proptest aborted: {reason}")),
         }
         self.recovery(&mut check, "the generated payloads");
@@ -359,7 +497,7 @@ impl<'a> FunctionChecks<'a> {
         } else {
             format!("a generated payload broke the contract (seed {seed})")
         };
-        check.duration = started.elapsed();
+        self.end(&mut check, started);
         check
     }
 
@@ -367,7 +505,7 @@ impl<'a> FunctionChecks<'a> {
     /// memory; probes the largest batch the contract allows, then judges every invocation.
     pub(crate) fn limits(&mut self) -> CheckResult {
         let mut check = CheckResult::new("lambda-limits");
-        let started = Instant::now();
+        let started = self.begin();
         if let Some(batch) = &self.contract().batch {
             let cases = &self.golden.cases;
             let mut n = batch.max;
@@ -376,23 +514,24 @@ impl<'a> FunctionChecks<'a> {
                 n /= 2;
                 body = batch_body(batch, cases.iter().cycle().take(n));
             }
-            let answer = self.invoke(&format!("largest batch ({n} events)"), &body);
-            check.cases = 1;
-            let answered = match &answer.outcome {
-                Outcome::Success(v) => v
-                    .pointer(&batch.predictions)
-                    .and_then(Value::as_array)
-                    .map(Vec::len),
-                _ => None,
-            };
-            if answered != Some(n) {
-                check.problem(format!(
-                    "a batch of {n} events ({}) did not get {n} predictions: {}",
-                    human_bytes(body.len() as u64),
-                    answer.outcome.describe()
-                ));
+            if let Some(answer) = self.invoke(&format!("largest batch ({n} events)"), &body) {
+                check.cases = 1;
+                let answered = match &answer.outcome {
+                    Outcome::Success(v) => v
+                        .pointer(&batch.predictions)
+                        .and_then(Value::as_array)
+                        .map(Vec::len),
+                    _ => None,
+                };
+                if answered != Some(n) {
+                    check.problem(format!(
+                        "a batch of {n} events ({}) did not get {n} predictions: {}",
+                        human_bytes(body.len() as u64),
+                        answer.outcome.describe()
+                    ));
+                }
+                check.metric("largest_batch_events", n);
             }
-            check.metric("largest_batch_events", n);
         }
         let stats = &self.stats;
         for label in &stats.timeouts {
@@ -448,7 +587,14 @@ impl<'a> FunctionChecks<'a> {
                 self.spec.function.memory_mb
             ))
         );
-        check.duration = started.elapsed();
+        // The last word goes to Docker: a run whose container or engine went away cannot pass,
+        // even when every answer so far was right.
+        if self.stop.is_none()
+            && let Health::Stopped(why) | Health::Unreachable(why) = self.target.health()
+        {
+            self.stop = Some(Stop::Broken(why));
+        }
+        self.end(&mut check, started);
         check
     }
 }
@@ -463,6 +609,7 @@ fn outside_contract(outcome: &Outcome, errors: &ErrorContract) -> Option<String>
     match outcome {
         Outcome::TimedOut => Some("the function timed out".to_owned()),
         Outcome::Unexpected(what) => Some(format!("no structured answer: {what}")),
+        Outcome::NoAnswer(why) => Some(format!("no answer: {why}")),
         Outcome::FunctionError {
             error_type,
             error_message,

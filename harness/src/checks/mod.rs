@@ -4,7 +4,7 @@
 mod function;
 mod image;
 
-pub(crate) use function::{FunctionChecks, InvocationStats};
+pub(crate) use function::{Budgets, FunctionChecks, Stop};
 pub(crate) use image::{Compiled, architecture, image_size, provenance};
 
 use std::collections::BTreeMap;
