@@ -42,6 +42,8 @@ pub struct LambdaSettings {
     pub tmp_mb: u32,
     /// The function's own environment variables.
     pub environment: BTreeMap<String, String>,
+    /// CPUs the container may use (Lambda gives CPU in proportion to memory); `None`: no limit.
+    pub cpus: Option<f64>,
 }
 
 impl LambdaSettings {
@@ -53,6 +55,7 @@ impl LambdaSettings {
             memory_mb: function.memory_mb,
             tmp_mb: 512,
             environment: function.environment.clone(),
+            cpus: None,
         }
     }
 }
@@ -268,6 +271,7 @@ impl FunctionContainer {
         let shown = progress.clone();
         let memory = i64::from(settings.memory_mb) * 1024 * 1024;
         let tmp = i64::from(settings.tmp_mb) * 1024 * 1024;
+        let nano_cpus = settings.cpus.map(|c| (c * 1e9) as i64);
         let docker = DockerClient::connect()?;
         docker.remove_stale_networks();
         let network = format!(
@@ -318,6 +322,7 @@ impl FunctionContainer {
             .with_host_config_modifier(move |config| {
                 config.memory = Some(memory);
                 config.memory_swap = Some(memory);
+                config.nano_cpus = nano_cpus;
                 // Least privilege: the port on the loopback interface only (not 0.0.0.0 and
                 // [::]), no capabilities, no privilege gain, no name resolution.
                 config.publish_all_ports = Some(false);
