@@ -206,7 +206,7 @@ impl LogBuffer {
 /// Something the checks can invoke: a function container under the RIE, or a deployed
 /// function through the Lambda Invoke API. Only a container can say how long its init took,
 /// how much memory it used and what it logged.
-pub trait Target {
+pub trait Target: Sync {
     /// Sends one request body and classifies the answer the way Lambda would.
     fn invoke(&self, body: &[u8]) -> Invocation;
 

@@ -2,7 +2,7 @@
 
 use crate::arch::Arch;
 use crate::checks::{self, Budgets, CheckResult, Compiled, FunctionChecks, Stop};
-use crate::container::{ContainerError, FunctionContainer, LambdaSettings};
+use crate::container::{ContainerError, FunctionContainer, LambdaSettings, Target};
 use crate::digest::sha256_file;
 use crate::docker::{DockerClient, DockerError};
 use crate::golden::{GoldenError, GoldenSet};
@@ -31,6 +31,9 @@ pub struct GateConfig {
     pub deadline: Duration,
     /// One check may take this long (after it, the check stops and fails).
     pub check_budget: Duration,
+    /// How many containers of the image serve the checks' requests at once (each one request
+    /// at a time, as Lambda's execution environments do). Results do not depend on it.
+    pub jobs: usize,
     /// Where progress goes.
     pub progress: Progress,
 }
@@ -44,6 +47,7 @@ impl GateConfig {
             allow_unverified_rie: false,
             deadline: DEFAULT_DEADLINE,
             check_budget: DEFAULT_CHECK_BUDGET,
+            jobs: 1,
             progress: Progress::stderr(),
         }
     }
@@ -157,15 +161,23 @@ pub fn verify(config: &GateConfig) -> Result<Report, GateError> {
         arch.docker_platform()
     ));
     let settings = LambdaSettings::from_spec(&spec.function);
-    let started_container = FunctionContainer::start(
-        &image,
-        arch,
-        &rie,
-        &facts.command_line(),
-        &settings,
-        progress,
-    );
-    match started_container {
+    let command = facts.command_line();
+    // One container per job, started together; each serves one request at a time.
+    let started_containers: Result<Vec<FunctionContainer>, ContainerError> =
+        std::thread::scope(|scope| {
+            let starts: Vec<_> = (0..config.jobs.max(1))
+                .map(|_| {
+                    scope.spawn(|| {
+                        FunctionContainer::start(&image, arch, &rie, &command, &settings, progress)
+                    })
+                })
+                .collect();
+            starts
+                .into_iter()
+                .map(|s| s.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
+                .collect()
+        });
+    match started_containers {
         Err(error) => {
             let mut init = CheckResult::new("init");
             init.problem(start_failure_hint(&error, arch));
@@ -177,12 +189,13 @@ pub fn verify(config: &GateConfig) -> Result<Report, GateError> {
                     .push(CheckResult::not_run(name, "the container did not start"));
             }
         }
-        Ok(container) => {
+        Ok(containers) => {
             let budgets = Budgets {
                 deadline: started + config.deadline,
                 per_check: config.check_budget,
             };
-            let mut function = FunctionChecks::new(&container, &golden, spec, progress, budgets);
+            let targets: Vec<&dyn Target> = containers.iter().map(|c| c as &dyn Target).collect();
+            let mut function = FunctionChecks::new(targets, &golden, spec, progress, budgets);
             progress.step("init");
             let init = function.init();
             let initialised = init.passed();
@@ -200,7 +213,7 @@ pub fn verify(config: &GateConfig) -> Result<Report, GateError> {
                 progress.step("Lambda limits");
                 report.checks.push(function.limits());
             }
-            if let Some(Stop::Broken(why)) = function.stop {
+            if let Some(Stop::Broken(why)) = function.invoker.stop {
                 progress.done();
                 return Err(GateError::Infrastructure(why));
             }

@@ -178,6 +178,10 @@ struct VerifyArgs {
     /// The whole run must end within this, e.g. 45m; later checks stop and fail [default: 1h].
     #[arg(long, value_parser = humantime::parse_duration, value_name = "DURATION")]
     deadline: Option<std::time::Duration>,
+    /// Containers serving the checks at once [default: the machine's CPUs]; results do not
+    /// depend on it.
+    #[arg(long, short = 'j', value_name = "N", value_parser = clap::value_parser!(u16).range(1..=64))]
+    jobs: Option<u16>,
     /// One check may take this long, e.g. 10m; then it stops and fails [default: 20m].
     #[arg(long, value_parser = humantime::parse_duration, value_name = "DURATION")]
     check_budget: Option<std::time::Duration>,
@@ -351,6 +355,10 @@ fn run(cli: Cli, terminal: &Terminal) -> anyhow::Result<ExitCode> {
                 allow_unverified_rie: args.allow_unverified_rie,
                 deadline: args.deadline.unwrap_or(harness::DEFAULT_DEADLINE),
                 check_budget: args.check_budget.unwrap_or(harness::DEFAULT_CHECK_BUDGET),
+                jobs: args.jobs.map_or_else(
+                    || std::thread::available_parallelism().map_or(1, |n| n.get()),
+                    usize::from,
+                ),
                 progress,
             };
             verify(&config, args.report_dir, terminal)

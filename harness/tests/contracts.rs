@@ -173,3 +173,37 @@ fn invoke_sends_one_golden_case_and_prints_the_answer_and_the_rie_report() {
     let answer: serde_json::Value = serde_json::from_str(&stdout).unwrap();
     assert_eq!(answer["errorType"], "ValidationError", "{stdout}");
 }
+
+#[test]
+fn two_jobs_give_the_verdicts_and_seeds_of_one() {
+    let _serial = serial();
+    // A broken function, so that there is a failure to find and shrink; both runs keep their
+    // regressions in the same place, one after the other.
+    let scratch = tempfile::tempdir().unwrap();
+    let run_with = |jobs: usize| {
+        let mut spec = quick(spec(CLASSIFIER), Arch::X86_64, 300, scratch.path());
+        spec.function
+            .environment
+            .insert("FIXTURE_FAULT".to_owned(), "panic".to_owned());
+        let regressions = spec.generated.regressions.clone();
+        let mut config = harness::GateConfig::new(spec);
+        config.jobs = jobs;
+        let report = harness::verify(&config).unwrap();
+        let saved = std::fs::read_to_string(&regressions).unwrap_or_default();
+        let _ = std::fs::remove_file(&regressions);
+        (report, saved)
+    };
+    let (one, one_saved) = run_with(1);
+    let (two, two_saved) = run_with(2);
+    for (a, b) in one.checks.iter().zip(&two.checks) {
+        assert_eq!(a.name, b.name);
+        assert_eq!(a.status, b.status, "{}", a.name);
+        if a.name != "lambda-limits" && a.name != "init" {
+            assert_eq!(a.details, b.details, "{}", a.name);
+            assert_eq!(a.cases, b.cases, "{}", a.name);
+        }
+    }
+    assert_eq!(status(&one, "malformed-generated"), Status::Failed);
+    assert!(!one_saved.is_empty(), "the failure's seed is saved");
+    assert_eq!(one_saved, two_saved, "the same seed is saved either way");
+}

@@ -1,13 +1,15 @@
 //! Checks that invoke the function in its container, under the RIE.
 
+use super::invoker::{Budgets, Invoker};
 use super::{CheckResult, human_bytes};
 use crate::compare::compare;
-use crate::container::{Health, Invocation, Outcome, Target};
+use crate::container::{Invocation, Outcome, Target};
 use crate::generated::{Payload, Shape, payloads};
 use crate::golden::{GoldenCase, GoldenSet, batch_body};
 use crate::malformed::{Expect, LAMBDA_PAYLOAD_LIMIT, MalformedCase};
 use crate::progress::Progress;
 use crate::spec::{Contract, ErrorContract, Spec};
+use proptest::strategy::Strategy;
 use proptest::test_runner::{
     Config, FileFailurePersistence, RngAlgorithm, TestCaseError, TestError, TestRng, TestRunner,
 };
@@ -20,91 +22,32 @@ pub(crate) const LAMBDA_INIT_LIMIT: Duration = Duration::from_secs(10);
 /// How long the RIE's `INIT REPORT` line may take to reach us after the first answer.
 const INIT_REPORT_WAIT: Duration = Duration::from_secs(10);
 
-/// What every invocation of the run showed, for the `lambda-limits` check.
-#[derive(Default)]
-pub(crate) struct InvocationStats {
-    count: usize,
-    latencies: Vec<Duration>,
-    timeouts: Vec<String>,
-    largest_response: (usize, String),
-    too_large: usize,
-}
+/// A generated payload's body and its verdict, judged ahead of proptest's run (`None`: not
+/// sent, the run had to stop).
+type KnownVerdict = (Vec<u8>, Option<Result<(), String>>);
 
-impl InvocationStats {
-    fn record(&mut self, label: &str, invocation: &Invocation) {
-        if let Outcome::RequestTooLarge(_) = invocation.outcome {
-            self.too_large += 1;
-            return;
-        }
-        self.count += 1;
-        self.latencies.push(invocation.elapsed);
-        if matches!(invocation.outcome, Outcome::TimedOut) {
-            self.timeouts.push(label.to_owned());
-        }
-        if invocation.response_bytes > self.largest_response.0 {
-            self.largest_response = (invocation.response_bytes, label.to_owned());
-        }
-    }
-}
-
-/// How many timeouts a run tolerates before it stops invoking: a function that hangs would
-/// otherwise keep the gate busy for hours (a timeout per request, then shrinking).
-const MAX_TIMEOUTS: usize = 3;
-
-/// Why the checks stopped invoking.
-#[derive(Clone, Debug, PartialEq)]
-pub(crate) enum Stop {
-    /// The function timed out again and again: it hangs (the function's fault).
-    Stalled(String),
-    /// The run's deadline passed (the function is too slow to verify).
-    Deadline(String),
-    /// The container or Docker went away: not the function's fault, the run cannot be judged.
-    Broken(String),
-}
-
-/// Time limits of a run.
-#[derive(Clone, Copy, Debug)]
-pub(crate) struct Budgets {
-    /// When the whole run must end.
-    pub(crate) deadline: Instant,
-    /// How long one check may take.
-    pub(crate) per_check: Duration,
-}
-
-/// The function checks, sharing one target and one record of invocations.
+/// The function checks, sharing one way to the function and one record of invocations.
 pub(crate) struct FunctionChecks<'a> {
-    pub(crate) target: &'a dyn Target,
+    pub(crate) invoker: Invoker<'a>,
     pub(crate) golden: &'a GoldenSet,
     pub(crate) spec: &'a Spec,
     pub(crate) progress: &'a Progress,
-    pub(crate) stats: InvocationStats,
-    pub(crate) budgets: Budgets,
-    /// Why the run stopped invoking, if it did.
-    pub(crate) stop: Option<Stop>,
-    /// When the current check must end.
-    check_deadline: Option<Instant>,
-    /// Whether the current check ran out of its budget.
-    check_out_of_time: bool,
 }
 
 impl<'a> FunctionChecks<'a> {
+    /// Checks of `spec`'s function through `targets` (one, or several with `--jobs`).
     pub(crate) fn new(
-        target: &'a dyn Target,
+        targets: Vec<&'a dyn Target>,
         golden: &'a GoldenSet,
         spec: &'a Spec,
         progress: &'a Progress,
         budgets: Budgets,
     ) -> Self {
         FunctionChecks {
-            target,
+            invoker: Invoker::new(targets, budgets, spec.function.timeout),
             golden,
             spec,
             progress,
-            stats: InvocationStats::default(),
-            budgets,
-            stop: None,
-            check_deadline: None,
-            check_out_of_time: false,
         }
     }
 
@@ -112,76 +55,24 @@ impl<'a> FunctionChecks<'a> {
         &self.spec.contract
     }
 
-    /// Starts a check's clock.
     fn begin(&mut self) -> Instant {
-        let now = Instant::now();
-        self.check_deadline = Some(now + self.budgets.per_check);
-        self.check_out_of_time = false;
-        now
+        self.invoker.begin()
     }
 
     /// Ends a check: it fails when it had to stop early, saying why.
     fn end(&mut self, check: &mut CheckResult, started: Instant) {
-        if self.check_out_of_time {
-            check.problem(format!(
-                "stopped after its budget of {} s: the function is too slow to verify in time (--check-budget)",
-                self.budgets.per_check.as_secs()
-            ));
-        }
-        match &self.stop {
-            Some(Stop::Stalled(why) | Stop::Deadline(why) | Stop::Broken(why)) => {
-                check.problem(format!("stopped early: {why}"));
-            }
-            None => {}
+        for why in self.invoker.stopped_because() {
+            check.problem(why);
         }
         check.duration = started.elapsed();
     }
 
-    /// Sends `body` unless the run or the check has to stop; `None` then.
     fn invoke(&mut self, label: &str, body: &[u8]) -> Option<Invocation> {
-        if self.stop.is_some() || self.check_out_of_time {
-            return None;
-        }
-        let now = Instant::now();
-        if now > self.budgets.deadline {
-            self.stop = Some(Stop::Deadline(
-                "the run's deadline passed (--deadline)".to_owned(),
-            ));
-            return None;
-        }
-        if self.check_deadline.is_some_and(|d| now > d) {
-            self.check_out_of_time = true;
-            return None;
-        }
-        let invocation = self.target.invoke(body);
-        self.stats.record(label, &invocation);
-        match &invocation.outcome {
-            Outcome::TimedOut if self.stats.timeouts.len() >= MAX_TIMEOUTS => {
-                self.stop = Some(Stop::Stalled(format!(
-                    "the function timed out {MAX_TIMEOUTS} times (each after {} s): it hangs",
-                    self.spec.function.timeout.as_secs()
-                )));
-            }
-            Outcome::NoAnswer(error) => {
-                // Docker may still call a container that was just killed running: let its
-                // state settle (bounded) before saying what happened.
-                let mut health = self.target.health();
-                for _ in 0..10 {
-                    if health != Health::Running {
-                        break;
-                    }
-                    std::thread::sleep(Duration::from_millis(200));
-                    health = self.target.health();
-                }
-                self.stop = Some(Stop::Broken(match health {
-                    Health::Stopped(why) | Health::Unreachable(why) => why,
-                    Health::Running => format!("the emulator stopped answering ({error})"),
-                }));
-                return None;
-            }
-            _ => {}
-        }
-        Some(invocation)
+        self.invoker.invoke(label, body)
+    }
+
+    fn target(&self) -> &'a dyn Target {
+        self.invoker.targets[0]
     }
 
     /// The first invocation initialises the function: the RIE starts the runtime lazily, with
@@ -208,7 +99,7 @@ impl<'a> FunctionChecks<'a> {
         } else {
             Duration::from_millis(500)
         };
-        let init = self.target.init_report(wait);
+        let init = self.target().init_report(wait);
         if let Some(init) = init {
             check.metric("init_report_ms", ms(init));
         }
@@ -236,7 +127,7 @@ impl<'a> FunctionChecks<'a> {
                 "the first invocation ({}) failed: {}\n--- container log (tail) ---\n{}",
                 case.case_id,
                 invocation.outcome.describe(),
-                self.target.log_tail(40)
+                self.target().log_tail(40)
             ));
             check.summary = "the function failed its first invocation".to_owned();
         }
@@ -252,11 +143,15 @@ impl<'a> FunctionChecks<'a> {
         let cases = &self.golden.cases;
         let total = cases.len();
         let mut mismatched = 0;
-        for (i, case) in cases.iter().enumerate() {
-            let Some(invocation) = self.invoke(&case.case_id, &case.request_body(self.contract()))
-            else {
-                break;
-            };
+        let jobs: Vec<(String, Vec<u8>)> = cases
+            .iter()
+            .map(|c| (c.case_id.clone(), c.request_body(self.contract())))
+            .collect();
+        let answers = self
+            .invoker
+            .invoke_all(&jobs, self.progress, "golden cases");
+        for (case, answer) in cases.iter().zip(&answers) {
+            let Some(invocation) = answer else { break };
             let problems = self.compare(case, &invocation.outcome, None);
             if !problems.is_empty() {
                 mismatched += 1;
@@ -264,7 +159,6 @@ impl<'a> FunctionChecks<'a> {
             for p in problems {
                 check.problem(p);
             }
-            self.progress.count("golden cases", i + 1, total);
         }
         check.cases = total;
         let mut batch_problems = 0;
@@ -368,23 +262,25 @@ impl<'a> FunctionChecks<'a> {
         problems
     }
 
-    /// After abuse, the function must still answer correctly.
+    /// After abuse, the function must still answer correctly (in every container).
     fn recovery(&mut self, check: &mut CheckResult, after: &str) {
         let case = &self.golden.cases[0];
-        let Some(invocation) = self.invoke(
-            &format!("recovery after {after}"),
-            &case.request_body(self.contract()),
-        ) else {
-            return;
-        };
-        let problems = self.compare(case, &invocation.outcome, None);
-        if !problems.is_empty() {
-            check.problem(format!(
-                "after {after} the function no longer answers golden case {} correctly: {}\n--- container log (tail) ---\n{}",
-                case.case_id,
-                problems.join("; "),
-                self.target.log_tail(40)
-            ));
+        let body = case.request_body(self.contract());
+        let jobs: Vec<(String, Vec<u8>)> = (0..self.invoker.targets.len())
+            .map(|_| (format!("recovery after {after}"), body.clone()))
+            .collect();
+        let answers = self.invoker.invoke_all(&jobs, self.progress, "recovery");
+        for invocation in answers.into_iter().flatten() {
+            let problems = self.compare(case, &invocation.outcome, None);
+            if !problems.is_empty() {
+                check.problem(format!(
+                    "after {after} the function no longer answers golden case {} correctly: {}\n--- container log (tail) ---\n{}",
+                    case.case_id,
+                    problems.join("; "),
+                    self.target().log_tail(40)
+                ));
+                break;
+            }
         }
     }
 
@@ -393,17 +289,19 @@ impl<'a> FunctionChecks<'a> {
         let mut check = CheckResult::new("malformed-corpus");
         let started = self.begin();
         let mut wrong = 0;
-        for (i, case) in corpus.iter().enumerate() {
-            let Some(invocation) = self.invoke(&format!("malformed {}", case.name), &case.body)
-            else {
-                break;
-            };
-            if let Some(problem) = judge_malformed(case, &invocation, &self.spec.errors) {
+        let jobs: Vec<(String, Vec<u8>)> = corpus
+            .iter()
+            .map(|c| (format!("malformed {}", c.name), c.body.clone()))
+            .collect();
+        let answers = self
+            .invoker
+            .invoke_all(&jobs, self.progress, "malformed payloads");
+        for (case, answer) in corpus.iter().zip(&answers) {
+            let Some(invocation) = answer else { break };
+            if let Some(problem) = judge_malformed(case, invocation, &self.spec.errors) {
                 wrong += 1;
                 check.problem(problem);
             }
-            self.progress
-                .count("malformed payloads", i + 1, corpus.len());
         }
         self.recovery(&mut check, "the malformed corpus");
         let generic = corpus.iter().filter(|c| c.generic).count();
@@ -454,15 +352,34 @@ impl<'a> FunctionChecks<'a> {
         };
         let mut seed_bytes = [0u8; 32];
         seed_bytes[..8].copy_from_slice(&seed.to_le_bytes());
-        let mut runner = TestRunner::new_with_rng(
-            config,
-            TestRng::from_seed(RngAlgorithm::ChaCha, &seed_bytes),
-        );
+        let runner = || {
+            TestRunner::new_with_rng(
+                config.clone(),
+                TestRng::from_seed(RngAlgorithm::ChaCha, &seed_bytes),
+            )
+        };
         let strategy = payloads(&self.golden.cases, self.contract());
+        let known = if self.invoker.targets.len() > 1 {
+            self.judge_in_parallel(runner(), &strategy)
+        } else {
+            Vec::new()
+        };
         let done = Cell::new(0usize);
         let total = cases as usize;
         let this = RefCell::new(&mut *self);
-        let result = runner.run(&strategy, |payload: Payload| {
+        let result = runner().run(&strategy, |payload: Payload| {
+            let n = done.get();
+            done.set(n + 1);
+            // Verdicts found in parallel, for the cases the runner generates in the same order;
+            // shrinking and anything after runs here, on one container, as it would alone.
+            if let Some((body, verdict)) = known.get(n)
+                && *body == payload.body
+            {
+                return match verdict {
+                    Some(verdict) => verdict.clone().map_err(TestCaseError::fail),
+                    None => Err(TestCaseError::reject("the run stopped")),
+                };
+            }
             let mut checks = this.borrow_mut();
             // A run that has to stop judges nothing more: no made-up failure gets shrunk and
             // saved as a regression, and rejecting every further case makes proptest give up
@@ -470,13 +387,10 @@ impl<'a> FunctionChecks<'a> {
             let Some(invocation) = checks.invoke("generated payload", &payload.body) else {
                 return Err(TestCaseError::reject("the run stopped"));
             };
-            let verdict = judge_generated(&payload, &invocation, checks.spec);
-            let n = done.get() + 1;
-            done.set(n);
-            if n <= total {
-                checks.progress.count("generated payloads", n, total);
+            if n < total {
+                checks.progress.count("generated payloads", n + 1, total);
             }
-            verdict.map_err(TestCaseError::fail)
+            judge_generated(&payload, &invocation, checks.spec).map_err(TestCaseError::fail)
         });
         let run = done.get();
         match result {
@@ -486,7 +400,8 @@ impl<'a> FunctionChecks<'a> {
                 regressions.display()
             )),
             // Aborted by the rejections above: the reason is the run's stop, reported below.
-            Err(TestError::Abort(_)) if self.stop.is_some() || self.check_out_of_time => {}
+            Err(TestError::Abort(_))
+                if self.invoker.stop.is_some() || self.invoker.check_out_of_time => {}
             Err(TestError::Abort(reason)) => check.problem(format!("proptest aborted: {reason}")),
         }
         self.recovery(&mut check, "the generated payloads");
@@ -499,6 +414,40 @@ impl<'a> FunctionChecks<'a> {
         };
         self.end(&mut check, started);
         check
+    }
+
+    /// The payloads `runner` would generate, sent over all targets at once and judged: up to
+    /// and including the first that fails (`None` where the run had to stop). A passing test
+    /// makes proptest generate exactly the sequence a real run starts with, so the real run can
+    /// take these verdicts and only shrink, keeping results and seeds those of a sequential run.
+    fn judge_in_parallel(
+        &mut self,
+        mut runner: TestRunner,
+        strategy: &impl Strategy<Value = Payload>,
+    ) -> Vec<KnownVerdict> {
+        let sequence = RefCell::new(Vec::new());
+        let _ = runner.run(strategy, |payload: Payload| {
+            sequence.borrow_mut().push(payload);
+            Ok(())
+        });
+        let sequence = sequence.into_inner();
+        let jobs: Vec<(String, Vec<u8>)> = sequence
+            .iter()
+            .map(|p| ("generated payload".to_owned(), p.body.clone()))
+            .collect();
+        let answers = self
+            .invoker
+            .invoke_all(&jobs, self.progress, "generated payloads");
+        let mut known = Vec::with_capacity(sequence.len());
+        for (payload, answer) in sequence.into_iter().zip(answers) {
+            let verdict = answer.map(|a| judge_generated(&payload, &a, self.spec));
+            let last = !matches!(verdict, Some(Ok(())));
+            known.push((payload.body, verdict));
+            if last {
+                break;
+            }
+        }
+        known
     }
 
     /// What the RIE lets through: oversized responses and timeouts (answered with HTTP 200),
@@ -533,7 +482,7 @@ impl<'a> FunctionChecks<'a> {
                 check.metric("largest_batch_events", n);
             }
         }
-        let stats = &self.stats;
+        let stats = &self.invoker.stats;
         for label in &stats.timeouts {
             check.problem(format!(
                 "{label}: timed out (the RIE answered \"Task timed out\" with HTTP 200; Lambda reports a function error)"
@@ -562,7 +511,12 @@ impl<'a> FunctionChecks<'a> {
         // The RIE does not measure memory (its "Max Memory Used" is the configured size); the
         // kernel does.
         let limit = u64::from(self.spec.function.memory_mb) * 1024 * 1024;
-        let peak = self.target.peak_memory_bytes();
+        let peak = self
+            .invoker
+            .targets
+            .iter()
+            .filter_map(|t| t.peak_memory_bytes())
+            .max();
         if let Some(peak) = peak {
             check.metric("peak_memory_bytes", peak);
             if peak >= limit {
@@ -587,13 +541,7 @@ impl<'a> FunctionChecks<'a> {
                 self.spec.function.memory_mb
             ))
         );
-        // The last word goes to Docker: a run whose container or engine went away cannot pass,
-        // even when every answer so far was right.
-        if self.stop.is_none()
-            && let Health::Stopped(why) | Health::Unreachable(why) = self.target.health()
-        {
-            self.stop = Some(Stop::Broken(why));
-        }
+        self.invoker.final_health();
         self.end(&mut check, started);
         check
     }

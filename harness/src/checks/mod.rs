@@ -3,9 +3,11 @@
 
 mod function;
 mod image;
+mod invoker;
 
-pub(crate) use function::{Budgets, FunctionChecks, Stop};
+pub(crate) use function::FunctionChecks;
 pub(crate) use image::{Compiled, architecture, image_size, provenance};
+pub(crate) use invoker::{Budgets, Stop};
 
 use std::collections::BTreeMap;
 use std::time::Duration;
