@@ -1,4 +1,4 @@
-"""Parity corpus for the Rust CatBoost evaluator (`service::catboost`).
+"""Parity corpus for the Rust CatBoost evaluator (`catboost-eval`).
 
 Trains small CatBoost models that together cover everything the evaluator supports, and writes
 for each one, under `<out>/<name>/`:

@@ -103,9 +103,16 @@ fn run() -> Result<String> {
     cargo(&[
         "bench",
         "-p",
-        "service",
+        "catboost-eval",
         "--bench",
         "evaluator",
+        "--",
+        "--noplot",
+    ])?;
+    cargo(&[
+        "bench",
+        "-p",
+        "service",
         "--bench",
         "single_row",
         "--",
@@ -115,7 +122,7 @@ fn run() -> Result<String> {
         "build",
         "--release",
         "-p",
-        "service",
+        "catboost-eval",
         "--bin",
         "catboost-predict",
     ])?;
@@ -192,7 +199,7 @@ fn run() -> Result<String> {
     }
     writeln!(
         md,
-        "\nRust: criterion `service/benches/evaluator.rs` (`predict_raw_batch` plus the probability\n\
+        "\nRust: criterion `catboost-eval/benches/evaluator.rs` (`predict_raw_batch` plus the probability\n\
          per row) on the 1,000 sample rows of `golden/bench/<model>/` tiled to 100k; Python: the same\n\
          rows, built once as a numpy array (float model) or a DataFrame (categorical model), only\n\
          `predict_proba` timed, {} runs; the `Pool` column leaves CatBoost's input conversion\n\

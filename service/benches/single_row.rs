@@ -5,9 +5,9 @@
 //! Run: `cargo bench -p service --bench single_row` (`cargo run -p bench --release` runs it as
 //! part of BENCHMARKS.md).
 
+use catboost_eval::{FeatureValue, Model};
 use criterion::{Criterion, criterion_group, criterion_main};
 use service::Function;
-use service::catboost::{FeatureValue, Model};
 use service::features::{FeatureEngineering, FeatureSet, LoanApplication};
 use std::hint::black_box;
 use std::path::Path;

@@ -6,11 +6,11 @@
 //! handler runs and would otherwise answer with its own, unstable error type, so [`Incoming`]
 //! captures the deserialization result instead of failing.
 
-use crate::catboost::ClassLabel;
 use crate::features::{
     FeatureEngineering, FeatureSet, FeatureSetError, InvalidRecord, LoanApplication,
 };
 use crate::prediction::{ModelMismatch, PredictionStage};
+use catboost_eval::ClassLabel;
 use serde::{Deserialize, Deserializer, Serialize};
 use std::path::{Path, PathBuf};
 
@@ -209,7 +209,7 @@ pub enum InitError {
     },
     /// The CatBoost model cannot be evaluated.
     #[error("model.json: {0}")]
-    Model(#[from] crate::catboost::LoadError),
+    Model(#[from] catboost_eval::LoadError),
     /// The feature set is not the one this code computes.
     #[error(transparent)]
     FeatureSet(#[from] FeatureSetError),
@@ -249,7 +249,7 @@ impl Function {
             })?;
         let feature_set = FeatureSet::from_json(&read("feature_set.json")?)?;
         let features = FeatureEngineering::new(&feature_set)?;
-        let model = crate::catboost::Model::from_json(&model_json)?;
+        let model = catboost_eval::Model::from_json(&model_json)?;
         let prediction =
             PredictionStage::new(model, &feature_set, metadata.model_version, &model_json)?;
         if prediction.model_sha256() != metadata.model_sha256 {

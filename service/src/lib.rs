@@ -1,7 +1,7 @@
 //! The Lambda function that serves a CatBoost model.
 //!
 //! A request travels `event -> FeatureEngineering -> PredictionStage -> response`.
-pub mod catboost;
+
 pub mod features;
 mod handler;
 mod prediction;

@@ -1,7 +1,7 @@
 //! `PredictionStage`: features in, a probability and a class out, plus which model said so.
 
-use crate::catboost::{self, ClassLabel, EvalError, Model};
 use crate::features::{FeatureSet, Features};
+use catboost_eval::{self as catboost, ClassLabel, EvalError, Model};
 use sha2::{Digest, Sha256};
 
 /// The model loaded for serving, with the identity every response carries.

@@ -10,7 +10,7 @@
 
 use super::ctr::{HashIndex, fold, fold_cat};
 use super::hash::cat_hash;
-use super::{ClassLabel, EvalError, FeatureKind, FeatureValue, Model, Prediction};
+use crate::{ClassLabel, EvalError, FeatureKind, FeatureValue, Model, Prediction};
 use wide::{f32x4, i8x16, u32x4};
 
 /// Rows per evaluation block (quantized matrix rows are this long).
@@ -759,8 +759,8 @@ fn sigmoid(x: f64) -> f64 {
 
 #[cfg(test)]
 mod tests {
-    use super::super::hash::cat_hash;
     use super::*;
+    use crate::hash::cat_hash;
     use serde_json::json;
 
     fn one_border_model(border: f64, nan: &str) -> Model {

@@ -13,7 +13,7 @@ use super::eval::{
     BinTest, Columns, CtrFeature, FloatColumn, FloatPart, LEAF_FLAG, Lookup, NEVER, NsNode,
     OneHotBin, Output, PaddedLeaves, Projection, Trees, biased,
 };
-use super::model::{self, JsonModel, LeafValue, Node, Split};
+use super::json::{self as model, JsonModel, LeafValue, Node, Split};
 use super::{ClassLabel, FeatureKind, Model};
 use serde_json::Value;
 use std::collections::HashMap;

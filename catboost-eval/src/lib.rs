@@ -29,7 +29,7 @@ mod ctr;
 mod error;
 mod eval;
 mod hash;
-mod model;
+mod json;
 
 pub use error::{EvalError, LoadError};
 
@@ -156,7 +156,7 @@ impl Model {
     /// Loads a model from CatBoost's JSON export. Never panics on malformed input: anything
     /// the evaluator cannot evaluate exactly is a [`LoadError`] naming the JSON path.
     pub fn from_json(bytes: &[u8]) -> Result<Model, LoadError> {
-        compile::compile(model::parse(bytes)?)
+        compile::compile(json::parse(bytes)?)
     }
 
     /// The kind of each flat feature column, in input order; rows passed to the `predict*`

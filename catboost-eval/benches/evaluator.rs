@@ -1,12 +1,12 @@
-//! Single-thread batch throughput of `service::catboost` on 100k rows, for the models in
+//! Single-thread batch throughput of `catboost_eval` on 100k rows, for the models in
 //! `golden/bench/` (written by `models/corpus.py bench --out golden/bench`, which also prints
 //! CatBoost's own `predict_proba(thread_count=1)` throughput on the same rows).
 //!
-//! Run: `cargo bench -p service --bench evaluator`.
+//! Run: `cargo bench -p catboost-eval --bench evaluator`.
 
+use catboost_eval::{FeatureKind, FeatureValue, Model};
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use serde_json::Value;
-use service::catboost::{FeatureKind, FeatureValue, Model};
 use std::hint::black_box;
 use std::path::Path;
 
