@@ -107,6 +107,11 @@ pub(crate) fn read(reader: impl Read, len: u64) -> Result<Parts, CompiledError> 
             expected: FORMAT_VERSION,
         });
     }
+    if u32_at(12) != 0 || u32_at(28) != 0 {
+        return Err(CompiledError::Corrupt(
+            "the header's flags or reserved field is not zero".into(),
+        ));
+    }
     let mut payload = [0u8; 8];
     payload.copy_from_slice(&header[16..24]);
     let payload = u64::from_le_bytes(payload);

@@ -7,6 +7,7 @@ mod handler;
 mod prediction;
 
 pub use handler::{
-    Function, FunctionError, Incoming, InitError, MAX_RECORDS, PredictionRecord, Response,
+    COMPILED_MODEL_FILE, Function, FunctionError, InitError, MAX_RECORDS, PredictionRecord,
+    Response,
 };
 pub use prediction::{ModelMismatch, PredictionError, PredictionStage, Scored};

@@ -239,7 +239,7 @@ impl FeatureEngineering {
             }
         }
         Ok(FeatureEngineering {
-            title_flags: TitleFlags::new()?,
+            title_flags: TitleFlags::new(),
         })
     }
 
