@@ -6,7 +6,7 @@
 //! `u64` key, looks the key up in the table learned at training (`ctr_data`), and turns the
 //! bucket's statistics into an `f32` value that is then compared with the CTR's borders.
 
-use crate::model::{CtrTable, EMPTY};
+use crate::model::{BUCKET, CtrTable, EMPTY};
 
 /// Multiplier of CatBoost's `CalcHash(a, b) = M * (a + M * b)`.
 const MAGIC_MULT: u64 = 0x4906_ba49_4954_cb65;
@@ -66,8 +66,8 @@ pub(crate) fn calc(
 /// slot of each bucket; `Err(key)` on a duplicate key. CatBoost's "no hash" marker
 /// (`u64::MAX`) is not a key: its bucket gets the slot of a missing key.
 pub(crate) fn build_table(keys: &[u64]) -> Result<(CtrTable, Vec<u32>), u64> {
-    // At most half full: most keys sit in the slot where their probe starts.
-    let mut cap = 4usize;
+    // At most half full, so a lookup rarely reads a second bucket.
+    let mut cap = 2 * BUCKET;
     while cap < keys.len().saturating_mul(2) {
         cap *= 2;
     }
@@ -75,26 +75,27 @@ pub(crate) fn build_table(keys: &[u64]) -> Result<(CtrTable, Vec<u32>), u64> {
         slots: vec![EMPTY; cap],
     };
     let shift = table.shift();
-    let mask = cap - 1;
+    let n_buckets = cap / BUCKET;
     let mut slot_of = Vec::with_capacity(keys.len());
     for &key in keys {
         if key == EMPTY {
             slot_of.push(cap as u32);
             continue;
         }
-        let mut i = CtrTable::start(key, shift);
-        loop {
-            let slot = &mut table.slots[i];
-            if *slot == EMPTY {
-                *slot = key;
-                break;
-            }
-            if *slot == key {
-                return Err(key);
-            }
-            i = (i + 1) & mask;
+        if table.find(key).is_some() {
+            return Err(key);
         }
-        slot_of.push(i as u32);
+        let mut b = CtrTable::home(key, shift);
+        // Half full at most: a bucket with room exists.
+        let slot = loop {
+            let bucket = &mut table.slots[b * BUCKET..][..BUCKET];
+            if let Some(i) = bucket.iter().position(|&k| k == EMPTY) {
+                bucket[i] = key;
+                break b * BUCKET + i;
+            }
+            b = (b + 1) % n_buckets;
+        };
+        slot_of.push(slot as u32);
     }
     Ok((table, slot_of))
 }

@@ -15,7 +15,8 @@
 use crate::ctr::{fold, fold_cat};
 use crate::hash::cat_hash;
 use crate::model::{
-    BinTest, Columns, CtrTable, EMPTY, KeyPart, LEAF_FLAG, NsNode, Output, Parts, Trees, biased,
+    BUCKET, BinTest, Columns, CtrTable, EMPTY, KeyPart, LEAF_FLAG, NsNode, Output, Parts, Trees,
+    biased,
 };
 use crate::{EvalError, FeatureKind, FeatureValue, Model, Prediction};
 use wide::{f32x4, i8x16, u32x4};
@@ -31,9 +32,9 @@ pub(crate) const LANES: usize = 16;
 /// indices for a whole block (`TREE_CHUNK * BLOCK` bytes) stay in L1.
 const TREE_CHUNK: usize = 32;
 
-/// Columns with more borders than this are quantized by binary search per row; fewer are
-/// counted in vector registers (a compare per border and four rows is cheaper there).
-const SEARCH_ABOVE: usize = 24;
+/// Columns with more borders than this are quantized in two levels ([`search_above`]); fewer
+/// are counted in vector registers (a compare per border and four rows is cheaper there).
+const SEARCH_ABOVE: usize = 32;
 
 /// What the evaluator derives from [`Parts`] at load: cheap to compute, so not stored.
 #[derive(Debug, Clone)]
@@ -286,7 +287,8 @@ impl Model {
                 let per_column = table.slots.len() + 1;
                 for &ci in &l.ctrs {
                     let ctr = &p.ctrs[ci as usize];
-                    for (c, src) in ctr.quant.chunks_exact(per_column).enumerate() {
+                    for c in 0..ctr.n_columns as usize {
+                        let src = &ctr.quant[c * per_column..][..per_column];
                         let col = ctr.columns.first as usize + c;
                         let dst = &mut quant[col * stride..][..w];
                         for (d, &s) in dst.iter_mut().zip(slots.iter()) {
@@ -435,27 +437,35 @@ impl Model {
 }
 
 /// The slot of every row's key in `table` (`table.slots.len()` for a key it does not have).
-/// The first probe of every row is one independent load, so the loads of a block overlap;
-/// the rare rows whose first slot holds another key continue in a second pass.
+/// Each row reads its home bucket and decides without branching: found, missing (the bucket
+/// has room), or go on (a full bucket without the key: rare, handled in a second pass). The
+/// loads of different rows are independent, so they overlap.
 #[inline(always)]
 fn probe(table: &CtrTable, keys: &[u64], out: &mut [u32]) {
-    let slots = &table.slots;
+    let (buckets, _) = table.slots.as_chunks::<BUCKET>();
     let shift = table.shift();
-    let missing = slots.len() as u32;
-    let mut collided = false;
+    let missing = table.slots.len() as u32;
+    let mut pending = false;
     for (o, &key) in out.iter_mut().zip(keys) {
-        let i = CtrTable::start(key, shift);
-        let s = slots.get(i).copied().unwrap_or(EMPTY);
-        *o = if s == EMPTY {
+        let b = CtrTable::home(key, shift);
+        let bucket = buckets.get(b).copied().unwrap_or([EMPTY; BUCKET]);
+        let real = key != EMPTY;
+        let hits = bucket
+            .iter()
+            .enumerate()
+            .fold(0u32, |m, (i, &k)| m | (u32::from(k == key && real) << i));
+        let room = bucket[BUCKET - 1] == EMPTY;
+        let slot = (b * BUCKET) as u32 + hits.trailing_zeros();
+        *o = if hits != 0 {
+            slot
+        } else if room || !real {
             missing
-        } else if s == key {
-            i as u32
         } else {
-            collided = true;
             u32::MAX
         };
+        pending |= hits == 0 && !room && real;
     }
-    if collided {
+    if pending {
         for (o, &key) in out.iter_mut().zip(keys) {
             if *o == u32::MAX {
                 *o = table.find(key).map_or(missing, |i| i as u32);
@@ -677,32 +687,33 @@ fn quantize(quant: &mut [i8], stride: usize, columns: Columns, borders: &[f32], 
 }
 
 /// `dst[r] = #{b in borders : xs[r] > b}` for ascending `borders` (at most
-/// [`COLUMN_BORDERS`](crate::model::COLUMN_BORDERS)), by a branch-free binary search per row:
-/// about log2(borders) compares instead of one per border. The borders a value exceeds are
-/// the ones below it; NaN exceeds none.
+/// [`COLUMN_BORDERS`](crate::model::COLUMN_BORDERS)), in two levels of 16 instead of one
+/// compare per border: the borders, padded with `+inf` to groups of 16, are first counted by
+/// group (how many groups lie entirely below the value, from each group's last border: a
+/// vector count across rows, as [`count_above`]), then within the one group the value falls
+/// in (four vector compares per row). About 20 operations per value for any number of
+/// borders, against one per four borders; and nothing branches on the data, which a binary
+/// search would (a mispredicted branch per level costs more than the whole count).
 #[inline(always)]
 fn search_above(dst: &mut [i8], xs: &[f32], borders: &[f32]) {
-    let Some((&last, _)) = borders.split_last() else {
-        dst.fill(biased(0));
-        return;
-    };
+    let mut padded = [f32::INFINITY; 256];
+    let n = borders.len().min(255);
+    padded[..n].copy_from_slice(&borders[..n]);
+    let (groups, _) = padded.as_chunks::<16>();
+    // Every group but the one holding the last border can lie entirely below a value.
+    let full = n.div_ceil(16).saturating_sub(1);
+    let coarse: Vec<f32> = groups[..full].iter().map(|g| g[15]).collect();
+    count_above(dst, xs, &coarse);
     for (d, &x) in dst.iter_mut().zip(xs) {
-        // Invariant: every border before `base` is below `x`; the answer is in
-        // `base..base + size`.
-        let mut base = 0usize;
-        let mut size = borders.len();
-        while size > 1 {
-            let half = size / 2;
-            let mid = base + half;
-            base = if borders.get(mid).copied().unwrap_or(last) < x {
-                mid
-            } else {
-                base
-            };
-            size -= half;
+        let below = (*d as u8 ^ 0x80) as usize;
+        let group = &groups[below & 15];
+        let x4 = f32x4::splat(x);
+        let mut acc = u32x4::ZERO;
+        for b in group.as_chunks::<4>().0 {
+            acc -= x4.simd_gt(f32x4::new(*b)).to_bits();
         }
-        let below = base + usize::from(borders.get(base).copied().unwrap_or(last) < x);
-        *d = biased(below as u8);
+        let within: u32 = acc.to_array().iter().sum();
+        *d = biased((16 * below as u32 + within) as u8);
     }
 }
 
@@ -1013,5 +1024,43 @@ mod tests {
             count_above(&mut counted, &xs, b);
             assert_eq!(searched, counted, "{n} borders");
         }
+    }
+
+    /// The branch-free probe finds what the plain lookup finds, for keys in the home bucket,
+    /// keys pushed into a later bucket (a half-full table has full buckets), missing keys and
+    /// CatBoost's "no hash" marker.
+    #[test]
+    fn probe_agrees_with_find() {
+        // xorshift64: keys without the regular spacing that would fill buckets evenly.
+        let mut x = 0x2545_f491_4f6c_dd1du64;
+        let mut next = || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        let keys: Vec<u64> = (0..1000).map(|_| next()).collect();
+        let (table, _) = crate::ctr::build_table(&keys).unwrap();
+        let queries: Vec<u64> = keys
+            .iter()
+            .copied()
+            .chain((0..2000).map(|_| next()))
+            .chain([EMPTY])
+            .collect();
+        let mut slots = vec![0u32; queries.len()];
+        probe(&table, &queries, &mut slots);
+        let missing = table.slots.len() as u32;
+        for (q, s) in queries.iter().zip(&slots) {
+            assert_eq!(*s, table.find(*q).map_or(missing, |i| i as u32), "key {q}");
+        }
+        let (buckets, _) = table.slots.as_chunks::<BUCKET>();
+        let shift = table.shift();
+        assert!(
+            keys.iter().any(|&k| table
+                .find(k)
+                .is_some_and(|s| s / BUCKET != CtrTable::home(k, shift))),
+            "no key left its home bucket: the second pass is untested"
+        );
+        assert!(buckets.iter().any(|b| b[BUCKET - 1] != EMPTY));
     }
 }
