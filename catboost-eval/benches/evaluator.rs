@@ -84,6 +84,21 @@ fn bench_model(c: &mut Criterion, name: &str) {
             black_box(&proba);
         })
     });
+    // Two threads share the model; each evaluates half the rows into its half of `raw`.
+    group.bench_function("raw_batch_2_threads", |b| {
+        let nf = model.feature_kinds().len();
+        b.iter(|| {
+            let (rows_a, rows_b) = rows.split_at(ROWS / 2 * nf);
+            let (raw_a, raw_b) = raw.split_at_mut(ROWS / 2 * model.dimension());
+            std::thread::scope(|s| {
+                let a = s.spawn(|| model.predict_raw_batch(black_box(rows_a), raw_a));
+                let b = model.predict_raw_batch(black_box(rows_b), raw_b);
+                a.join().expect("thread").and(b)
+            })
+            .expect("evaluate");
+            black_box(&raw);
+        })
+    });
     group.finish();
 }
 

@@ -4,7 +4,9 @@
 //!
 //! The public surface is deliberately small: load a [`Model`] once with [`Model::from_json`]
 //! (everything the evaluator cannot reproduce exactly is refused there, with a [`LoadError`]
-//! naming the JSON path), ask it which kind of value each input column takes
+//! naming the JSON path), or from its compiled form ([`Model::to_compiled`], written once by
+//! `catboost-compile`; [`Model::load_compiled`] reads it without parsing, refusing a bad file
+//! with a [`CompiledError`]), ask it which kind of value each input column takes
 //! ([`Model::feature_kinds`]), then call [`Model::predict`] per row or
 //! [`Model::predict_batch`] / [`Model::predict_raw_batch`] for throughput.
 //!
@@ -19,10 +21,10 @@
 //! multi-target regression; mean-value CTRs with several target borders, which multiclass
 //! models get by default for `BinarizedTargetMeanValue`).
 //!
-//! Speed: everything is precomputed at load (borders as `f32`, CTR tables as hash maps from
-//! the 64-bit key to the final CTR value of every bucket, flat tree arrays). Rows are
-//! evaluated in blocks: each binary feature is computed once per row into a bin-major byte
-//! matrix, then trees read whole rows of it (see `eval.rs`).
+//! Speed: everything is precomputed when the JSON is compiled (borders as `f32`, each CTR's
+//! quantized value per slot of its table, flat tree arrays; see `model.rs`). Rows are
+//! evaluated in blocks: each float and CTR value is quantized once per row into a byte column,
+//! then trees read whole columns of it (see `eval.rs`).
 
 mod compile;
 mod ctr;
