@@ -834,9 +834,9 @@ mod tests {
     }
 
     /// Quantization is exact whatever the borders: more than one byte column can count (300
-    /// borders), unsorted borders (one 0/1 column each), and trees shallower than the deepest
-    /// (padded with never-true levels). Checked against the definition, `x > border` per
-    /// split, one row at a time and in blocks.
+    /// borders, quantized in two levels), unsorted borders (one 0/1 column each), and trees of
+    /// different depths (runs of one depth each). Checked against the definition,
+    /// `x > border` per split, one row at a time and in blocks.
     #[test]
     fn quantized_splits_match_the_definition() {
         let sorted: Vec<f64> = (0..300).map(|j| f64::from(j) * 0.5).collect();

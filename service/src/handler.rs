@@ -13,9 +13,9 @@
 use crate::features::{
     FeatureEngineering, FeatureSet, FeatureSetError, Features, InvalidRecord, LoanApplication,
 };
-use crate::prediction::{ModelMismatch, PredictionStage};
+use crate::prediction::{ModelMismatch, PredictionError, PredictionStage};
 use catboost_eval::ClassLabel;
-use catboost_eval::{CompiledError, FeatureValue, Model};
+use catboost_eval::{CompiledError, EvalError, FeatureValue, Model};
 use serde::{Deserialize, Deserializer, Serialize};
 use std::path::{Path, PathBuf};
 
@@ -318,7 +318,7 @@ impl Function {
             .collect();
         let scored = self.prediction.predict_batch(&rows, count).map_err(|e| {
             FunctionError::PredictionFailed {
-                index: 0,
+                index: failed_record(&e),
                 message: e.to_string(),
             }
         })?;
@@ -337,6 +337,16 @@ impl Function {
             })
             .collect();
         Ok(Response { predictions })
+    }
+}
+
+/// The record a batch prediction failed on, as far as the evaluator says (else the first).
+fn failed_record(error: &PredictionError) -> usize {
+    match error {
+        PredictionError::Eval(
+            EvalError::WrongKind { row, .. } | EvalError::WrongLength { row, .. },
+        ) => *row,
+        _ => 0,
     }
 }
 
