@@ -678,8 +678,13 @@ fn quantize(quant: &mut [i8], stride: usize, columns: Columns, borders: &[f32], 
     let w = xs.len();
     for (c, borders) in borders.chunks(columns.per_column as usize).enumerate() {
         let dst = &mut quant[(columns.first as usize + c) * stride..][..w];
-        if borders.len() > SEARCH_ABOVE {
+        if borders.len() > SEARCH_ABOVE && w >= LANES {
             search_above(dst, xs, borders);
+        } else if borders.len() > SEARCH_ABOVE {
+            // A few rows: a binary search each, without the set-up of a block's search.
+            for (d, &x) in dst.iter_mut().zip(xs) {
+                *d = biased(borders.partition_point(|&b| b < x) as u8);
+            }
         } else {
             count_above(dst, xs, borders);
         }
@@ -702,8 +707,8 @@ fn search_above(dst: &mut [i8], xs: &[f32], borders: &[f32]) {
     let (groups, _) = padded.as_chunks::<16>();
     // Every group but the one holding the last border can lie entirely below a value.
     let full = n.div_ceil(16).saturating_sub(1);
-    let coarse: Vec<f32> = groups[..full].iter().map(|g| g[15]).collect();
-    count_above(dst, xs, &coarse);
+    let coarse: [f32; 16] = std::array::from_fn(|g| groups[g][15]);
+    count_above(dst, xs, &coarse[..full]);
     for (d, &x) in dst.iter_mut().zip(xs) {
         let below = (*d as u8 ^ 0x80) as usize;
         let group = &groups[below & 15];
