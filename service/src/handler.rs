@@ -14,8 +14,7 @@ use crate::features::{
     FeatureEngineering, FeatureSet, FeatureSetError, Features, InvalidRecord, LoanApplication,
 };
 use crate::prediction::{ModelMismatch, PredictionError, PredictionStage};
-use catboost_eval::ClassLabel;
-use catboost_eval::{CompiledError, EvalError, FeatureValue, Model};
+use catboost_eval::{ClassLabel, CompiledError, EvalError, FeatureValue, Model};
 use serde::{Deserialize, Deserializer, Serialize};
 use std::path::{Path, PathBuf};
 
