@@ -5,10 +5,15 @@ Lambda would use it. Run by `cargo run -p bench --release`; each mode prints one
         single-thread predict_proba(thread_count=1) on the sample rows tiled to n rows; the
         rows are built once (numpy for float-only models, a DataFrame with object columns for
         categorical ones) and only predict_proba is timed, on that input and on a Pool built
-        from it beforehand
+        from it beforehand (that one also with thread_count=2)
     anchor.py cold --model model.cbm --row row.json
-        import catboost, load the model, predict_proba one row: the whole process is the
-        measurement (the caller times it from outside)
+        import catboost and pandas (what a seed-style Python function imports), load the model,
+        predict_proba one row: the whole process is the measurement (the caller times it from
+        outside)
+    anchor.py handler --model model.cbm --events inputs.jsonl --records N --repeats R
+        the Python handler of a request of N golden events: json.loads of the body,
+        models/features.py (validate + transform) per record, one predict_proba for all
+        records, the response as JSON text; seconds per request
     anchor.py single --model model.cbm --row row.json --repeats 2000
         warm predict_proba of one row (a list, as a handler would pass it), per call
     anchor.py size
@@ -63,12 +68,12 @@ def throughput(args) -> dict:
         data = pd.DataFrame(columns)
     else:
         data = np.array([[as_float(v) for v in r] for r in rows], dtype=np.float64)
-    def rates(x) -> list[float]:
-        model.predict_proba(x, thread_count=1)  # warm-up
+    def rates(x, threads=1) -> list[float]:
+        model.predict_proba(x, thread_count=threads)  # warm-up
         out = []
         for _ in range(args.repeats):
             start = time.perf_counter()
-            model.predict_proba(x, thread_count=1)
+            model.predict_proba(x, thread_count=threads)
             out.append(args.n / (time.perf_counter() - start))
         return out
 
@@ -77,10 +82,12 @@ def throughput(args) -> dict:
     as_passed = rates(data)
     pool = Pool(data, cat_features=sorted(cat_columns) if cat_columns else None)
     return {"rows_per_s": as_passed, "rows_per_s_pool": rates(pool),
+            "rows_per_s_pool_2_threads": rates(pool, 2),
             "input": "DataFrame" if cat_columns else "numpy float64"}
 
 
 def cold(args) -> dict:
+    import pandas  # noqa: F401  (a seed-style function imports it at start-up)
     from catboost import CatBoostClassifier
 
     model = CatBoostClassifier()
@@ -101,6 +108,35 @@ def single(args) -> dict:
     for _ in range(args.repeats):
         start = time.perf_counter()
         model.predict_proba([row], thread_count=1)
+        times.append(time.perf_counter() - start)
+    return {"seconds": times}
+
+
+def handler(args) -> dict:
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "models"))
+    import features
+    from catboost import CatBoostClassifier
+
+    model = CatBoostClassifier()
+    model.load_model(args.model)
+    with open(args.events, encoding="utf-8") as f:
+        events = [json.loads(line)["event"] for line in f if line.strip()]
+    body = json.dumps({"records": [events[i % len(events)] for i in range(args.records)]})
+
+    def handle(text: str) -> str:
+        records = json.loads(text)["records"]
+        rows = [features.transform(features.validate(r)) for r in records]
+        proba = model.predict_proba(rows, thread_count=1)
+        return json.dumps({"predictions": [
+            {"id": r.get("id"), "probability": float(p[1]), "class": int(p[1] > 0.5)}
+            for r, p in zip(records, proba)]})
+
+    for _ in range(5):
+        handle(body)
+    times = []
+    for _ in range(args.repeats):
+        start = time.perf_counter()
+        handle(body)
         times.append(time.perf_counter() - start)
     return {"seconds": times}
 
@@ -164,9 +200,15 @@ def main() -> int:
     s.add_argument("--model", required=True)
     s.add_argument("--row", required=True)
     s.add_argument("--repeats", type=int, default=2000)
+    h = sub.add_parser("handler")
+    h.add_argument("--model", required=True)
+    h.add_argument("--events", required=True)
+    h.add_argument("--records", type=int, default=1)
+    h.add_argument("--repeats", type=int, default=200)
     sub.add_parser("size")
     args = ap.parse_args()
-    result = {"throughput": throughput, "cold": cold, "single": single, "size": size}[args.mode](args)
+    result = {"throughput": throughput, "cold": cold, "single": single, "handler": handler,
+              "size": size}[args.mode](args)
     import catboost
 
     result["catboost_version"] = catboost.__version__

@@ -1,4 +1,4 @@
-"""Parity corpus for the Rust CatBoost evaluator (`service::catboost`).
+"""Parity corpus for the Rust CatBoost evaluator (`catboost-eval`).
 
 Trains small CatBoost models that together cover everything the evaluator supports, and writes
 for each one, under `<out>/<name>/`:
@@ -408,12 +408,46 @@ def cmd_corpus(out_dir):
         k = write_case(out_dir, name, model, pool, df, names, spec, is_clf, rng)
         total += k
         print(f"{name}: {k} rows", file=sys.stderr)
+    constant_cases(out_dir)
     # Hash strings of every CityHash length bucket, for the hash test.
     hash_case(out_dir)
     refused_cases(out_dir)
     with open(os.path.join(out_dir, "VERSION"), "w") as fh:
         fh.write(f"catboost {catboost.__version__}\n")
     print(f"total rows: {total}", file=sys.stderr)
+
+
+def constant_cases(out_dir):
+    """Constant models, valid CatBoost: `depth=0` trains trees without splits (one leaf each),
+    and the same model with its features removed from the export has no features at all;
+    CatBoost loads both and predicts the same constant for every row (the feature-less one from
+    rows of any width; its rows here are empty)."""
+    name = "constant_depth0_binary"
+    model, pool, df, names, spec, is_clf, rng = build_case(
+        out_dir, name, "binary", None, 300, dict(n_float=2, n_cat=1), dict(iterations=5, depth=0), 90)
+    write_case(out_dir, name, model, pool, df, names, spec, is_clf, rng, n_random=10)
+    print(f"{name}: constant model", file=sys.stderr)
+
+    name = "no_features_binary"
+    d = os.path.join(out_dir, name)
+    os.makedirs(d, exist_ok=True)
+    mpath = os.path.join(d, "model.json")
+    model.save_model(mpath, format="json")
+    doc = normalise_export(mpath)
+    doc["features_info"] = {}
+    with open(mpath, "w", encoding="utf-8") as fh:
+        json.dump(doc, fh, ensure_ascii=False, separators=(",", ":"))
+        fh.write("\n")
+    reloaded = catboost.CatBoostClassifier()
+    reloaded.load_model(mpath, format="json")
+    # CatBoost refuses input without columns; the model reads none, so one dummy column.
+    frame = np.zeros((5, 1))
+    with open(os.path.join(d, "rows.jsonl"), "w", encoding="utf-8") as fh:
+        fh.write("[]\n" * len(frame))
+    with open(os.path.join(d, "expected.jsonl"), "w", encoding="utf-8") as fh:
+        for e in expected_lines(reloaded, frame, True):
+            fh.write(json.dumps(e, ensure_ascii=False, allow_nan=False) + "\n")
+    print(f"{name}: no features", file=sys.stderr)
 
 
 def hash_case(out_dir):

@@ -1,10 +1,11 @@
 //! `cargo run -p bench --release`: measures the Rust service and the Python CatBoost stack side
 //! by side on this machine and writes `BENCHMARKS.md`.
 //!
-//! In-process numbers come from criterion (`service/benches/`); process-level numbers are
-//! repeated runs reported as median and range. Nothing here asserts a timing: it measures and
+//! In-process numbers come from criterion (`catboost-eval/benches/`, `service/benches/`);
+//! process-level numbers are repeated runs reported as median and range. Nothing here asserts a timing: it measures and
 //! writes down.
 
+mod init;
 mod measure;
 mod python;
 mod rie;
@@ -39,7 +40,7 @@ fn main() -> Result<()> {
         .and_then(|i| args.get(i + 1))
         .map(PathBuf::from)
         .unwrap_or_else(|| workspace().join("BENCHMARKS.md"));
-    let markdown = run()?;
+    let markdown = run(args.iter().any(|a| a == "--with-images"))?;
     std::fs::write(&out, markdown).with_context(|| format!("writing {}", out.display()))?;
     eprintln!("wrote {}", out.display());
     Ok(())
@@ -95,17 +96,28 @@ fn cpu_model() -> String {
         .unwrap_or_else(|| std::env::consts::ARCH.to_owned())
 }
 
-fn run() -> Result<String> {
+/// Requests to the warm handler inside `init-probe` (one record, and 100 records).
+const WARM_ONE: usize = 2000;
+const WARM_HUNDRED: usize = 200;
+
+fn run(with_images: bool) -> Result<String> {
     let ws = workspace();
     let scratch = tempfile::tempdir()?;
 
-    eprintln!("==> criterion: evaluator throughput and single-row latency");
+    eprintln!("==> criterion: evaluator throughput, single row and handler latency");
+    cargo(&[
+        "bench",
+        "-p",
+        "catboost-eval",
+        "--bench",
+        "evaluator",
+        "--",
+        "--noplot",
+    ])?;
     cargo(&[
         "bench",
         "-p",
         "service",
-        "--bench",
-        "evaluator",
         "--bench",
         "single_row",
         "--",
@@ -115,11 +127,14 @@ fn run() -> Result<String> {
         "build",
         "--release",
         "-p",
-        "service",
+        "catboost-eval",
         "--bin",
         "catboost-predict",
+        "--bin",
+        "catboost-compile",
     ])?;
-    cargo(&["build", "--release", "-p", "harness"])?;
+    let probes = init::build_probes(scratch.path())?;
+    let models = init::models(&ws)?;
 
     let mut md = String::new();
     let cores = std::thread::available_parallelism().map_or(0, usize::from);
@@ -127,11 +142,12 @@ fn run() -> Result<String> {
     writeln!(
         md,
         "# Benchmarks\n\n\
-         Regenerate with `cargo run -p bench --release` (7 to 10 minutes here; it rewrites this file).\n\
-         Measured on {} ({cores} cores), Python {} with catboost {}. Ratios are Rust over Python for\n\
-         rates and Python over Rust for times and sizes, so above 1 means the Rust service is ahead.\n\
-         Times are medians; brackets give the range over {COLD_RUNS} runs for processes and the\n\
-         95% interval of the median for criterion.\n",
+         Regenerate with `cargo run -p bench --release` (it rewrites this file; add `--with-images`\n\
+         for the image, RIE and gate sections).\n\
+         Measured on {} ({cores} cores, shared: only the ratios within one run mean much), Python {}\n\
+         with catboost {}. Ratios are Rust over Python for rates and Python over Rust for times and\n\
+         sizes, so above 1 means the Rust service is ahead. Times are medians; brackets give the\n\
+         range over the runs for processes and the 95% interval of the median for criterion.\n",
         cpu_model(),
         size.python,
         size.catboost_version
@@ -141,10 +157,9 @@ fn run() -> Result<String> {
     eprintln!("==> throughput: Python anchor");
     writeln!(
         md,
-        "## Batch throughput, one thread, 100k rows\n\n\
-         | model | Rust evaluator | Python `predict_proba(thread_count=1)` | ratio | Python, prebuilt `Pool` | ratio |\n|---|---:|---:|---:|---:|---:|"
+        "## Evaluator throughput, 100k rows\n\n\
+         | model | threads | Rust evaluator | Python, prebuilt `Pool` | ratio | Python `predict_proba` as a handler passes data | ratio |\n|---|---:|---:|---:|---:|---:|---:|"
     )?;
-    let mut behind = Vec::new();
     for (name, label) in [
         (
             "float6_200trees_depth6",
@@ -155,94 +170,162 @@ fn run() -> Result<String> {
             "3 categorical features (CTRs) + floats, 200 trees, depth 6",
         ),
     ] {
-        let rust = criterion_median(name, "raw_batch_plus_proba")?.rate(THROUGHPUT_ROWS);
-        let (py, pool) = python::throughput(&ws.join("golden/bench").join(name))?;
+        let one = criterion_median(name, "raw_batch_plus_proba")?.rate(THROUGHPUT_ROWS);
+        let two = criterion_median(name, "raw_batch_2_threads")?.rate(THROUGHPUT_ROWS);
+        let py = python::throughput(&ws.join("golden/bench").join(name))?;
         writeln!(
             md,
-            "| {label} | {} rows/s | {} rows/s | {:.2}x | {} rows/s | {:.2}x |",
-            rust.rate_text(),
-            py.rate_text(),
-            rust.median / py.median,
-            pool.rate_text(),
-            rust.median / pool.median
+            "| {label} | 1 | {} rows/s | {} rows/s | {:.2}x | {} rows/s | {:.2}x |",
+            one.rate_text(),
+            py.pool.rate_text(),
+            one.median / py.pool.median,
+            py.as_passed.rate_text(),
+            one.median / py.as_passed.median,
         )?;
-        for (anchor, ratio) in [
-            ("as a handler calls it", rust.median / py.median),
-            ("from a prebuilt Pool", rust.median / pool.median),
-        ] {
-            if ratio < 1.0 {
-                behind.push(format!(
-                    "{label}, against `predict_proba` {anchor}: {:.1}% slower",
-                    (1.0 - ratio) * 100.0
-                ));
-            }
-        }
-    }
-    if !behind.is_empty() {
         writeln!(
             md,
-            "\nWhere the evaluator is behind in this run: {}. Our evaluator writes one byte per\n\
-             border test per row into a block-wide bin matrix that the trees then read (757 bytes\n\
-             per row for the float model), so a 256-row block spills out of L1; CatBoost's C++\n\
-             evaluator folds each feature's border tests into one bin index per feature (6 bytes per\n\
-             row for the float model) and compares that index with each split's threshold. Storing per-feature bin counts\n\
-             and comparing thresholds (exact: value > border_k exactly when count > k) would close it.",
-            behind.join("; ")
+            "| {label} | 2 | {} rows/s | {} rows/s | {:.2}x | | |",
+            two.rate_text(),
+            py.pool_2_threads.rate_text(),
+            two.median / py.pool_2_threads.median,
         )?;
     }
     writeln!(
         md,
-        "\nRust: criterion `service/benches/evaluator.rs` (`predict_raw_batch` plus the probability\n\
-         per row) on the 1,000 sample rows of `golden/bench/<model>/` tiled to 100k; Python: the same\n\
-         rows, built once as a numpy array (float model) or a DataFrame (categorical model), only\n\
-         `predict_proba` timed, {} runs; the `Pool` column leaves CatBoost's input conversion\n\
-         (float64 to float32, category hashing) out of the timing, which the Rust number includes.\n",
+        "\nRust: criterion `catboost-eval/benches/evaluator.rs` on the 1,000 sample rows of\n\
+         `golden/bench/<model>/` tiled to 100k (`predict_raw_batch` plus the probability per row;\n\
+         with two threads each evaluates half the rows); Python: the same rows, the `Pool` built\n\
+         once and only `predict_proba(thread_count=1 or 2)` timed, {} runs. The `Pool` leaves\n\
+         CatBoost's input conversion (float64 to float32, category hashing) out of its timing,\n\
+         which the Rust number includes; the last column is CatBoost fed a numpy array (float\n\
+         model) or a DataFrame (categorical model), as a handler would.\n",
         python::THROUGHPUT_REPEATS
     )?;
 
-    // Cold start, memory, single row.
-    eprintln!("==> cold start and single row");
+    // Cold start and memory.
+    eprintln!("==> cold start and memory");
     let row = python::golden_row(&ws, scratch.path())?;
-    let predict = target_dir().join("release/catboost-predict");
-    let rust_cold = measure::repeat(
-        COLD_RUNS,
-        Command::new(&predict)
-            .arg("--model")
-            .arg(ws.join("models/artifacts/model.json"))
-            .arg("--rows")
-            .arg(&row.jsonl),
-    )?;
-    let py_cold = measure::repeat(
-        COLD_RUNS,
-        python::command()
-            .arg(ws.join("bench/anchor.py"))
-            .args(["cold", "--model"])
-            .arg(ws.join("models/artifacts/model.cbm"))
-            .arg("--row")
-            .arg(&row.json),
-    )?;
-    let rust_single = criterion_median("single_row", "model_predict")?;
-    let rust_handler = criterion_median("single_row", "handler_one_record")?;
-    let py_single = python::single(&ws.join("models/artifacts/model.cbm"), &row.json)?;
+    let one_body = init::body(&ws, scratch.path(), 1)?;
+    let hundred_body = init::body(&ws, scratch.path(), 100)?;
     writeln!(
         md,
-        "## Cold start, memory and one row (the shipped model, 300 trees, 35 features)\n\n\
-         | measure | Rust | Python | ratio |\n|---|---:|---:|---:|\n\
-         | process start to first prediction of one row | {} (`catboost-predict`) | {} (import catboost + load + `predict_proba`) | {:.1}x |\n\
-         | peak RSS of that process | {} | {} | {:.1}x |\n\
-         | one row in process, warm | {} (`Model::predict`) | {} (`predict_proba` of one row) | {:.1}x |\n\
-         | one record through the whole handler (JSON in, features, prediction, JSON out) | {} | | |\n",
-        rust_cold.wall.time_text(),
-        py_cold.wall.time_text(),
-        py_cold.wall.median / rust_cold.wall.median,
-        stats::mib(rust_cold.max_rss_bytes),
-        stats::mib(py_cold.max_rss_bytes),
-        py_cold.max_rss_bytes / rust_cold.max_rss_bytes,
+        "## Cold start and memory at init\n\n\
+         `init-probe` does what `bootstrap` does at init (load the compiled model, `feature_set.json`\n\
+         and `metadata.json`), then answers one golden request; it is built as shipped (static\n\
+         musl, x86_64, dlmalloc). Python: a process that imports catboost and pandas, loads the\n\
+         model (`model.cbm`) and runs `predict_proba` on one row, as a seed-style Python function\n\
+         does at init. {COLD_RUNS} runs each. The Lambda `INIT REPORT` of the images is measured\n\
+         by the gate's own benchmark.\n\n\
+         | model | compiled model | Rust: `main` to first prediction | Rust: process | Python: process | ratio (process) | Rust peak RSS | memory taken by the load / compiled size | Python peak RSS |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|"
+    )?;
+    for m in &models {
+        let rust = init::cold(&probes.dlmalloc, &m.compiled_dir, &one_body, COLD_RUNS)?;
+        let py = measure::repeat(
+            COLD_RUNS,
+            python::command()
+                .arg(ws.join("bench/anchor.py"))
+                .args(["cold", "--model"])
+                .arg(&m.cbm)
+                .arg("--row")
+                .arg(&row.json),
+        )?;
+        writeln!(
+            md,
+            "| {} | {} | {} | {} | {} | {:.0}x | {} | {:.2} | {} |",
+            m.label,
+            stats::mib(m.compiled_bytes as f64),
+            rust.first.time_text(),
+            rust.wall.time_text(),
+            py.wall.time_text(),
+            py.wall.median / rust.wall.median,
+            stats::mib(rust.peak_rss),
+            rust.load_growth / m.compiled_bytes as f64,
+            stats::mib(py.max_rss_bytes),
+        )?;
+    }
+    writeln!(
+        md,
+        "\n\"Memory taken by the load\" is the process's peak RSS after init and the first\n\
+         request minus its RSS before the load (`/proc/self/status`), over the compiled file's size.\n"
+    )?;
+
+    // Allocator.
+    eprintln!("==> allocator");
+    writeln!(
+        md,
+        "## Allocator: musl's own against dlmalloc (`init-probe`, static musl, x86_64)\n\n\
+         | measure | musl malloc | dlmalloc | ratio |\n|---|---:|---:|---:|"
+    )?;
+    for m in &models {
+        let a = init::cold(&probes.musl_malloc, &m.compiled_dir, &one_body, COLD_RUNS)?;
+        let b = init::cold(&probes.dlmalloc, &m.compiled_dir, &one_body, COLD_RUNS)?;
+        writeln!(
+            md,
+            "| `main` to first prediction, {} | {} | {} | {:.2}x |",
+            m.label,
+            a.first.time_text(),
+            b.first.time_text(),
+            a.first.median / b.first.median
+        )?;
+    }
+    let shipped = &models[0];
+    for (body, records, warm) in [(&one_body, 1, WARM_ONE), (&hundred_body, 100, WARM_HUNDRED)] {
+        let a = init::warm(&probes.musl_malloc, &shipped.compiled_dir, body, warm)?;
+        let b = init::warm(&probes.dlmalloc, &shipped.compiled_dir, body, warm)?;
+        writeln!(
+            md,
+            "| warm request of {records} record(s), per record | {} | {} | {:.2}x |",
+            stats::time(a.median / records as f64),
+            stats::time(b.median / records as f64),
+            a.median / b.median
+        )?;
+    }
+    writeln!(md)?;
+
+    // The handler.
+    eprintln!("==> handler");
+    let events = ws.join("golden/inputs.jsonl");
+    let cbm = ws.join("models/artifacts/model.cbm");
+    let rust_one = criterion_median("single_row", "handler_one_record")?;
+    let rust_hundred = criterion_median("single_row", "handler_100_records")?;
+    let py_one = python::handler(&cbm, &events, 1)?;
+    let py_hundred = python::handler(&cbm, &events, 100)?;
+    let rust_single = criterion_median("single_row", "model_predict")?;
+    let py_single = python::single(&cbm, &row.json)?;
+    let per = |s: &Summary, n: f64| Summary {
+        median: s.median / n,
+        low: s.low / n,
+        high: s.high / n,
+        samples: s.samples,
+    };
+    writeln!(
+        md,
+        "## The handler, per record (the shipped model, 300 trees, 35 features)\n\n\
+         | request | Rust `Function::handle_json` | Python handler | ratio |\n|---|---:|---:|---:|\n\
+         | 1 record | {} | {} | {:.0}x |\n\
+         | 100 records | {} | {} | {:.0}x |\n\
+         | the model alone, one row, warm | {} (`Model::predict`) | {} (`predict_proba` of one row) | {:.0}x |\n\n\
+         Rust: criterion `service/benches/single_row.rs` (JSON in, validation, features, one batched\n\
+         prediction, response out; the host's allocator). Python: `bench/anchor.py handler`\n\
+         (`json.loads`, `models/features.py` validate + transform per record, one `predict_proba`\n\
+         for all records, `json.dumps` of the response).\n",
+        rust_one.time_text(),
+        py_one.time_text(),
+        py_one.median / rust_one.median,
+        per(&rust_hundred, 100.0).time_text(),
+        per(&py_hundred, 100.0).time_text(),
+        py_hundred.median / rust_hundred.median,
         rust_single.time_text(),
         py_single.time_text(),
         py_single.median / rust_single.median,
-        rust_handler.time_text(),
     )?;
+    if !with_images {
+        writeln!(
+            md,
+            "The image, RIE and gate sections are not in this run (`--with-images` adds them).\n"
+        )?;
+        return Ok(md);
+    }
 
     // Size.
     let spec = harness::Spec::load(&ws.join(harness::SPEC_FILE))?;

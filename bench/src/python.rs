@@ -49,11 +49,20 @@ fn anchor<T: for<'de> Deserialize<'de>>(args: &[&std::ffi::OsStr]) -> Result<T> 
 struct Throughput {
     rows_per_s: Vec<f64>,
     rows_per_s_pool: Vec<f64>,
+    rows_per_s_pool_2_threads: Vec<f64>,
 }
 
-/// Rows per second of `predict_proba(thread_count=1)` on the model in `dir`: with the data as
-/// a handler passes it (numpy array or DataFrame), and from a prebuilt `Pool`.
-pub(crate) fn throughput(dir: &Path) -> Result<(Summary, Summary)> {
+/// Rows per second of `predict_proba` on the model in `dir`.
+pub(crate) struct Rates {
+    /// One thread, the data as a handler passes it (numpy array or DataFrame).
+    pub(crate) as_passed: Summary,
+    /// One thread, from a prebuilt `Pool`.
+    pub(crate) pool: Summary,
+    /// Two threads, from a prebuilt `Pool`.
+    pub(crate) pool_2_threads: Summary,
+}
+
+pub(crate) fn throughput(dir: &Path) -> Result<Rates> {
     let model = dir.join("model.json");
     let rows = dir.join("rows.jsonl");
     let repeats = THROUGHPUT_REPEATS.to_string();
@@ -66,7 +75,11 @@ pub(crate) fn throughput(dir: &Path) -> Result<(Summary, Summary)> {
         "--repeats".as_ref(),
         repeats.as_ref(),
     ])?;
-    Ok((Summary::of(&t.rows_per_s), Summary::of(&t.rows_per_s_pool)))
+    Ok(Rates {
+        as_passed: Summary::of(&t.rows_per_s),
+        pool: Summary::of(&t.rows_per_s_pool),
+        pool_2_threads: Summary::of(&t.rows_per_s_pool_2_threads),
+    })
 }
 
 #[derive(Deserialize)]
@@ -82,6 +95,25 @@ pub(crate) fn single(model: &Path, row: &Path) -> Result<Summary> {
         model.as_os_str(),
         "--row".as_ref(),
         row.as_os_str(),
+    ])?;
+    Ok(Summary::of(&s.seconds))
+}
+
+/// Seconds per request of the Python handler (`anchor.py handler`) with `records` golden
+/// events.
+pub(crate) fn handler(model: &Path, events: &Path, records: usize) -> Result<Summary> {
+    let records = records.to_string();
+    let repeats = if records == "1" { "300" } else { "40" };
+    let s: Single = anchor(&[
+        "handler".as_ref(),
+        "--model".as_ref(),
+        model.as_os_str(),
+        "--events".as_ref(),
+        events.as_os_str(),
+        "--records".as_ref(),
+        records.as_ref(),
+        "--repeats".as_ref(),
+        repeats.as_ref(),
     ])?;
     Ok(Summary::of(&s.seconds))
 }

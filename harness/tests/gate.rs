@@ -104,6 +104,14 @@ fn release_binary(target_dir: &str, arch: Arch, name: &str) -> std::path::PathBu
         .join(name)
 }
 
+/// The goldens' model sha256.
+fn spec_sha() -> String {
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(workspace().join("golden/manifest.json")).unwrap())
+            .unwrap();
+    manifest["model_sha256"].as_str().unwrap().to_owned()
+}
+
 #[test]
 fn an_image_whose_model_differs_from_the_goldens_is_caught() {
     let _serial = serial();
@@ -153,7 +161,13 @@ fn an_image_whose_model_differs_from_the_goldens_is_caught() {
     assert!(!report.passed());
     assert_eq!(status(&report, "provenance"), Status::Failed);
     let why = details(&report, "provenance");
-    assert!(why.contains(&sha) && why.contains("golden regen"), "{why}");
+    assert!(
+        why.contains("is not what provenance.compile makes from")
+            && why.contains("models/artifacts/model.json"),
+        "{why}"
+    );
+    // The image was compiled from the retrained model, whose sha256 it says.
+    assert_ne!(sha, spec_sha());
     assert_eq!(status(&report, "golden-replay"), Status::Failed);
     let why = details(&report, "golden-replay");
     assert!(why.contains("/probability: expected"), "{why}");
@@ -347,6 +361,33 @@ fn verify_writes_nothing_into_the_source_tree() {
         files_below(project.path()),
         before,
         "verify wrote into the project"
+    );
+}
+
+#[test]
+fn the_function_logs_as_lambdas_logging_controls_say() {
+    let _serial = serial();
+    x86_64_image();
+    let (code, stdout, stderr) = output(cli().args([
+        "-v",
+        "invoke",
+        "--arch",
+        "x86_64",
+        "--data",
+        "{\"records\": 1}",
+        "--env",
+        "AWS_LAMBDA_LOG_FORMAT=JSON",
+        "--env",
+        "AWS_LAMBDA_LOG_LEVEL=error",
+    ]));
+    assert_eq!(code, Some(1), "{stdout}\n{stderr}");
+    assert!(
+        stderr.contains("| {\"level\":\"ERROR\""),
+        "the runtime's error, logged as JSON:\n{stderr}"
+    );
+    assert!(
+        !stderr.contains("\"level\":\"DEBUG\""),
+        "AWS_LAMBDA_LOG_LEVEL=error leaves out debug lines:\n{stderr}"
     );
 }
 

@@ -52,9 +52,16 @@ fn scratch_project() -> tempfile::TempDir {
     ] {
         std::fs::copy(root.join(file), dir.path().join(file)).expect("copy");
     }
+    // The training side's interpreter and the model compiler of this workspace, spelled out.
+    let compile = format!(
+        "{} run --manifest-path {}",
+        env!("CARGO"),
+        root.join("Cargo.toml").display()
+    );
     let spec = std::fs::read_to_string(root.join("lambda-gate.toml"))
         .expect("lambda-gate.toml")
-        .replace("models/.venv/bin/python", &python().display().to_string());
+        .replace("models/.venv/bin/python", &python().display().to_string())
+        .replace("cargo run --release", &format!("{compile} --release"));
     std::fs::write(dir.path().join("lambda-gate.toml"), spec).expect("write spec");
     dir
 }

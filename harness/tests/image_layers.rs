@@ -127,7 +127,12 @@ fn bootstraps() -> &'static (Vec<u8>, Vec<u8>) {
 }
 
 fn model_file(name: &str) -> Vec<u8> {
-    std::fs::read(workspace().join("models/artifacts").join(name)).unwrap()
+    let path = if name == "model.compiled" {
+        workspace().join("target/lambda/model/model.compiled")
+    } else {
+        workspace().join("models/artifacts").join(name)
+    };
+    std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
 /// The good lower layer: the x86_64 bootstrap, the arm64 one parked elsewhere, the model.
@@ -136,7 +141,11 @@ fn base_layer() -> Vec<u8> {
     layer(&[
         Entry::File("var/runtime/bootstrap", x86_64.clone(), 0o755),
         Entry::File("opt/arm64/bootstrap", arm64.clone(), 0o755),
-        Entry::File("var/task/model/model.json", model_file("model.json"), 0o644),
+        Entry::File(
+            "var/task/model/model.compiled",
+            model_file("model.compiled"),
+            0o644,
+        ),
         Entry::File(
             "var/task/model/feature_set.json",
             model_file("feature_set.json"),
@@ -251,15 +260,18 @@ fn an_opaque_directory_hides_the_model_the_lower_layer_had() {
 #[test]
 fn a_model_symlinked_to_a_stale_file_is_judged_by_the_file_it_reaches() {
     let _serial = serial();
-    let mut stale = model_file("model.json");
+    let mut stale = model_file("model.compiled");
     stale.extend_from_slice(b"\n");
     let image = forge(
         "stale-model",
         &[
             base_layer(),
             layer(&[
-                Entry::File("srv/old/model.json", stale.clone(), 0o644),
-                Entry::Symlink("var/task/model/model.json", "../../../srv/old/model.json"),
+                Entry::File("srv/old/model.compiled", stale.clone(), 0o644),
+                Entry::Symlink(
+                    "var/task/model/model.compiled",
+                    "../../../srv/old/model.compiled",
+                ),
             ]),
         ],
     );

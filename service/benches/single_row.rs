@@ -1,13 +1,13 @@
-//! In-process latency of one record with the shipped model: the evaluator alone on a golden
-//! case's features, and the whole handler (JSON parse, validation, features, prediction,
-//! response) on its raw event.
+//! In-process latency with the shipped model: the evaluator alone on one golden case's
+//! features, and the whole handler (JSON parse, validation, features, prediction, response) on
+//! a request of one golden event and of 100 (the first 100 golden events).
 //!
 //! Run: `cargo bench -p service --bench single_row` (`cargo run -p bench --release` runs it as
 //! part of BENCHMARKS.md).
 
+use catboost_eval::{FeatureValue, Model};
 use criterion::{Criterion, criterion_group, criterion_main};
 use service::Function;
-use service::catboost::{FeatureValue, Model};
 use service::features::{FeatureEngineering, FeatureSet, LoanApplication};
 use std::hint::black_box;
 use std::path::Path;
@@ -39,6 +39,14 @@ fn single_row(c: &mut Criterion) {
         .expect("features");
     let row: Vec<FeatureValue<'_>> = features.as_values();
     let body = format!("{{\"records\":[{event}]}}").into_bytes();
+    let inputs = std::fs::read_to_string(root().join("golden/inputs.jsonl")).expect("goldens");
+    let hundred: Vec<String> = inputs
+        .lines()
+        .cycle()
+        .take(100)
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).expect("JSON")["event"].to_string())
+        .collect();
+    let body_100 = format!("{{\"records\":[{}]}}", hundred.join(",")).into_bytes();
     let function = Function::load(&artifacts).expect("load the function");
 
     let mut group = c.benchmark_group("single_row");
@@ -47,6 +55,9 @@ fn single_row(c: &mut Criterion) {
     });
     group.bench_function("handler_one_record", |b| {
         b.iter(|| function.handle_json(black_box(&body)).expect("handle"))
+    });
+    group.bench_function("handler_100_records", |b| {
+        b.iter(|| function.handle_json(black_box(&body_100)).expect("handle"))
     });
     group.finish();
 }

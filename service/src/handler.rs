@@ -2,15 +2,19 @@
 //!
 //! Every input the function can receive ends in either a [`Response`] or a [`FunctionError`]
 //! with a stable `errorType` and a message that starts with the JSON path of the problem. That
-//! includes bodies that are not JSON at all: `lambda_runtime` deserializes the payload before the
-//! handler runs and would otherwise answer with its own, unstable error type, so [`Incoming`]
-//! captures the deserialization result instead of failing.
+//! includes bodies that are not JSON at all: the handler takes the raw body
+//! ([`Function::handle_json`]; `bootstrap` hands it over before `lambda_runtime` parses
+//! anything), so a bad body is never the runtime's own, unstable error.
+//!
+//! A body is parsed once without tracking JSON paths, which is most of the cost of parsing;
+//! only a body that fails is parsed again with `serde_path_to_error` to name the path, giving
+//! the same message a tracking parse would have given in the first place.
 
-use crate::catboost::ClassLabel;
 use crate::features::{
-    FeatureEngineering, FeatureSet, FeatureSetError, InvalidRecord, LoanApplication,
+    FeatureEngineering, FeatureSet, FeatureSetError, Features, InvalidRecord, LoanApplication,
 };
-use crate::prediction::{ModelMismatch, PredictionStage};
+use crate::prediction::{ModelMismatch, PredictionError, PredictionStage};
+use catboost_eval::{ClassLabel, CompiledError, EvalError, FeatureValue, Model};
 use serde::{Deserialize, Deserializer, Serialize};
 use std::path::{Path, PathBuf};
 
@@ -49,26 +53,6 @@ impl<'de> Deserialize<'de> for Request {
             }
         }
         deserializer.deserialize_map(ObjectOnly)
-    }
-}
-
-/// The event as `lambda_runtime` hands it over: the parsed request, or why the body is not one.
-///
-/// Its `Deserialize` never fails, so the runtime always calls the handler, which turns a bad
-/// body into an `InvalidPayload` error naming the JSON path. (Like `lambda_runtime` itself, it
-/// reads one JSON value and does not look past it.)
-#[derive(Debug)]
-pub struct Incoming(Result<Request, FunctionError>);
-
-impl<'de> Deserialize<'de> for Incoming {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let request = serde_path_to_error::deserialize::<_, Request>(deserializer).map_err(|e| {
-            FunctionError::InvalidPayload {
-                path: display_path(e.path()),
-                message: e.into_inner().to_string(),
-            }
-        });
-        Ok(Incoming(request))
     }
 }
 
@@ -177,45 +161,57 @@ impl From<FunctionError> for lambda_runtime::Diagnostic {
     }
 }
 
+/// The compiled model file `Function::load_compiled` reads from the model directory (written
+/// by `catboost-compile` from `model.json`).
+pub const COMPILED_MODEL_FILE: &str = "model.compiled";
+
 /// Why the function cannot start. Reported once, at init, so a bad image fails before it
-/// serves anything.
+/// serves anything. Each message is complete on its own (the causes are part of it).
 #[derive(Debug, thiserror::Error)]
 pub enum InitError {
     /// A model file cannot be read.
-    #[error("cannot read {path}: {source}")]
+    #[error("cannot read {}: {error}", path.display())]
     Read {
         /// The file.
         path: PathBuf,
         /// The I/O error.
-        source: std::io::Error,
+        error: std::io::Error,
     },
     /// `metadata.json` is not what the training side writes.
-    #[error("{path} is malformed: {source}")]
+    #[error("{} is malformed: {error}", path.display())]
     Metadata {
         /// The file.
         path: PathBuf,
         /// The parse error.
-        source: serde_json::Error,
+        error: serde_json::Error,
     },
-    /// `model.json` is not the file `metadata.json` describes.
+    /// The model is not the `model.json` that `metadata.json` describes.
     #[error(
-        "model.json has sha256 {actual} but metadata.json says {expected}: the model directory mixes two exports; re-export with models/train.py"
+        "the model comes from a model.json with sha256 {actual} but metadata.json says {expected}: the model directory mixes two exports; re-export with models/train.py (and recompile)"
     )]
     ModelChanged {
         /// sha256 recorded at export.
         expected: String,
-        /// sha256 of the file present.
+        /// sha256 of the model.json the model comes from.
         actual: String,
     },
-    /// The CatBoost model cannot be evaluated.
+    /// The CatBoost JSON export cannot be evaluated.
     #[error("model.json: {0}")]
-    Model(#[from] crate::catboost::LoadError),
+    Model(catboost_eval::LoadError),
+    /// The compiled model is missing, truncated, corrupt or foreign.
+    #[error("{}: {error}", path.display())]
+    Compiled {
+        /// The file.
+        path: PathBuf,
+        /// Why it was refused.
+        error: CompiledError,
+    },
     /// The feature set is not the one this code computes.
-    #[error(transparent)]
-    FeatureSet(#[from] FeatureSetError),
+    #[error("{0}")]
+    FeatureSet(FeatureSetError),
     /// Model and feature set disagree.
-    #[error("model.json and feature_set.json disagree: {0}")]
-    Mismatch(#[from] ModelMismatch),
+    #[error("the model and feature_set.json disagree: {0}")]
+    Mismatch(ModelMismatch),
 }
 
 /// The part of `metadata.json` the service reads.
@@ -232,26 +228,43 @@ pub struct Function {
 }
 
 impl Function {
-    /// Loads `model.json`, `feature_set.json` and `metadata.json` from `model_dir` and checks that
-    /// they belong together and to this code.
+    /// Loads the function from `model.json`, `feature_set.json` and `metadata.json` in
+    /// `model_dir`, compiling the JSON export in memory: the way tests and tools load the
+    /// training side's artifacts (`models/artifacts`). `bootstrap` loads the compiled model
+    /// instead ([`Function::load_compiled`]).
     pub fn load(model_dir: &Path) -> Result<Self, InitError> {
-        let read = |name: &str| {
-            let path = model_dir.join(name);
-            std::fs::read(&path).map_err(|source| InitError::Read { path, source })
-        };
-        let model_json = read("model.json")?;
+        let json = read(&model_dir.join("model.json"))?;
+        let model = Model::from_json(&json).map_err(InitError::Model)?;
+        Self::assemble(model, model_dir)
+    }
+
+    /// Loads the function from [`COMPILED_MODEL_FILE`], `feature_set.json` and
+    /// `metadata.json` in `model_dir`, as `bootstrap` does: the compiled model streams into
+    /// memory without parsing, and records the sha256 of the `model.json` it was compiled from,
+    /// which must be the one `metadata.json` names.
+    pub fn load_compiled(model_dir: &Path) -> Result<Self, InitError> {
+        let path = model_dir.join(COMPILED_MODEL_FILE);
+        let model =
+            Model::load_compiled(&path).map_err(|error| InitError::Compiled { path, error })?;
+        Self::assemble(model, model_dir)
+    }
+
+    /// Checks that `model`, `feature_set.json` and `metadata.json` belong together and to this
+    /// code.
+    fn assemble(model: Model, model_dir: &Path) -> Result<Self, InitError> {
+        let metadata_path = model_dir.join("metadata.json");
         let metadata: Metadata =
-            serde_json::from_slice(&read("metadata.json")?).map_err(|source| {
+            serde_json::from_slice(&read(&metadata_path)?).map_err(|error| {
                 InitError::Metadata {
-                    path: model_dir.join("metadata.json"),
-                    source,
+                    path: metadata_path,
+                    error,
                 }
             })?;
-        let feature_set = FeatureSet::from_json(&read("feature_set.json")?)?;
-        let features = FeatureEngineering::new(&feature_set)?;
-        let model = crate::catboost::Model::from_json(&model_json)?;
-        let prediction =
-            PredictionStage::new(model, &feature_set, metadata.model_version, &model_json)?;
+        let feature_set = FeatureSet::from_json(&read(&model_dir.join("feature_set.json"))?)
+            .map_err(InitError::FeatureSet)?;
+        let features = FeatureEngineering::new(&feature_set).map_err(InitError::FeatureSet)?;
+        let prediction = PredictionStage::new(model, &feature_set, metadata.model_version)
+            .map_err(InitError::Mismatch)?;
         if prediction.model_sha256() != metadata.model_sha256 {
             return Err(InitError::ModelChanged {
                 expected: metadata.model_sha256,
@@ -269,23 +282,14 @@ impl Function {
         &self.prediction
     }
 
-    /// Handles a raw request body exactly as the Lambda runtime would deliver it.
+    /// Handles a raw request body exactly as Lambda delivers it: one JSON value is read, bytes
+    /// after it are ignored (as `lambda_runtime` does).
     pub fn handle_json(&self, body: &[u8]) -> Result<Response, FunctionError> {
-        // The same deserializer stack `lambda_runtime` uses.
-        let mut deserializer = serde_json::Deserializer::from_slice(body);
-        match serde_path_to_error::deserialize::<_, Incoming>(&mut deserializer) {
-            Ok(incoming) => self.handle(incoming),
-            // `Incoming` never fails to deserialize; keep the arm total anyway.
-            Err(e) => Err(FunctionError::InvalidPayload {
-                path: display_path(e.path()),
-                message: e.into_inner().to_string(),
-            }),
-        }
+        let request = parse(body).map_err(payload_error)?;
+        self.handle(request)
     }
 
-    /// Handles one invocation.
-    pub fn handle(&self, incoming: Incoming) -> Result<Response, FunctionError> {
-        let request = incoming.0.map_err(payload_error)?;
+    fn handle(&self, request: Request) -> Result<Response, FunctionError> {
         let count = request.records.len();
         if count == 0 {
             return Err(FunctionError::InvalidPayload {
@@ -296,28 +300,76 @@ impl Function {
         if count > MAX_RECORDS {
             return Err(FunctionError::BatchTooLarge { count });
         }
-        let mut predictions = Vec::with_capacity(count);
-        for (index, record) in request.records.into_iter().enumerate() {
-            let features = self
-                .features
-                .transform(&record)
-                .map_err(|e| FunctionError::invalid_record(index, &e))?;
-            let scored = self.prediction.predict(&features).map_err(|e| {
-                FunctionError::PredictionFailed {
-                    index,
-                    message: e.to_string(),
-                }
-            })?;
-            predictions.push(PredictionRecord {
+        let features = request
+            .records
+            .iter()
+            .enumerate()
+            .map(|(index, record)| {
+                self.features
+                    .transform(record)
+                    .map_err(|e| FunctionError::invalid_record(index, &e))
+            })
+            .collect::<Result<Vec<Features>, _>>()?;
+        // Every record in one batch: the evaluator quantizes and sums them together.
+        let rows: Vec<FeatureValue<'_>> = features
+            .iter()
+            .flat_map(|f| f.as_slice().iter().map(|v| v.as_value()))
+            .collect();
+        let scored = self.prediction.predict_batch(&rows, count).map_err(|e| {
+            FunctionError::PredictionFailed {
+                index: failed_record(&e),
+                message: e.to_string(),
+            }
+        })?;
+        let version = self.prediction.model_version();
+        let sha256 = self.prediction.model_sha256();
+        let predictions = request
+            .records
+            .into_iter()
+            .zip(scored)
+            .map(|(record, scored)| PredictionRecord {
                 id: record.id,
                 probability: scored.probability,
                 class: label_json(&scored.class),
-                model_version: self.prediction.model_version().to_owned(),
-                model_sha256: self.prediction.model_sha256().to_owned(),
-            });
-        }
+                model_version: version.to_owned(),
+                model_sha256: sha256.to_owned(),
+            })
+            .collect();
         Ok(Response { predictions })
     }
+}
+
+/// The record a batch prediction failed on, as far as the evaluator says (else the first).
+fn failed_record(error: &PredictionError) -> usize {
+    match error {
+        PredictionError::Eval(
+            EvalError::WrongKind { row, .. } | EvalError::WrongLength { row, .. },
+        ) => *row,
+        _ => 0,
+    }
+}
+
+fn read(path: &Path) -> Result<Vec<u8>, InitError> {
+    std::fs::read(path).map_err(|error| InitError::Read {
+        path: path.to_owned(),
+        error,
+    })
+}
+
+/// Parses a request body: without path tracking first (the common, valid case), and again with
+/// it only to describe a failure, which the same parser hits at the same place.
+fn parse(body: &[u8]) -> Result<Request, FunctionError> {
+    let mut de = serde_json::Deserializer::from_slice(body);
+    if let Ok(request) = Request::deserialize(&mut de) {
+        return Ok(request);
+    }
+    let mut de = serde_json::Deserializer::from_slice(body);
+    serde_path_to_error::deserialize::<_, Request>(&mut de).map_err(|e| {
+        FunctionError::InvalidPayload {
+            path: display_path(e.path()),
+            message: e.into_inner().to_string(),
+        }
+    })
 }
 
 /// The error for a body that is not a request. With the `fault-injection` feature it panics

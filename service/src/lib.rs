@@ -1,12 +1,13 @@
 //! The Lambda function that serves a CatBoost model.
 //!
 //! A request travels `event -> FeatureEngineering -> PredictionStage -> response`.
-pub mod catboost;
+
 pub mod features;
 mod handler;
 mod prediction;
 
 pub use handler::{
-    Function, FunctionError, Incoming, InitError, MAX_RECORDS, PredictionRecord, Response,
+    COMPILED_MODEL_FILE, Function, FunctionError, InitError, MAX_RECORDS, PredictionRecord,
+    Response,
 };
 pub use prediction::{ModelMismatch, PredictionError, PredictionStage, Scored};

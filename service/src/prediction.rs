@@ -1,8 +1,7 @@
 //! `PredictionStage`: features in, a probability and a class out, plus which model said so.
 
-use crate::catboost::{self, ClassLabel, EvalError, Model};
 use crate::features::{FeatureSet, Features};
-use sha2::{Digest, Sha256};
+use catboost_eval::{self as catboost, ClassLabel, EvalError, FeatureValue, Model};
 
 /// The model loaded for serving, with the identity every response carries.
 pub struct PredictionStage {
@@ -73,11 +72,11 @@ pub enum ModelMismatch {
 
 impl PredictionStage {
     /// Wraps a loaded model; checks it is a binary classifier whose columns are the feature set's.
+    /// The model's identity is the sha256 of the `model.json` it comes from.
     pub fn new(
         model: Model,
         feature_set: &FeatureSet,
         version: String,
-        model_json: &[u8],
     ) -> Result<Self, ModelMismatch> {
         let classes = model.classes().map_or(0, <[_]>::len);
         if model.dimension() != 1 || classes != 2 {
@@ -105,9 +104,9 @@ impl PredictionStage {
             }
         }
         Ok(PredictionStage {
+            sha256: hex::encode(model.source_sha256()),
             model,
             version,
-            sha256: hex::encode(Sha256::digest(model_json)),
         })
     }
 
@@ -123,18 +122,34 @@ impl PredictionStage {
 
     /// Scores one record's features.
     pub fn predict(&self, features: &Features) -> Result<Scored, PredictionError> {
-        match self.model.predict(&features.as_values())? {
-            catboost::Prediction::Classification {
-                raw,
-                probabilities,
-                class,
-            } => Ok(Scored {
-                // `new` checked: one dimension, two classes.
-                probability: probabilities.get(1).copied().unwrap_or(f64::NAN),
-                class,
-                raw: raw.first().copied().unwrap_or(f64::NAN),
-            }),
-            catboost::Prediction::Regression { .. } => Err(PredictionError::NotAClassifier),
-        }
+        let mut scored = self.predict_batch(&features.as_values(), 1)?;
+        scored.pop().ok_or(PredictionError::NotAClassifier)
+    }
+
+    /// Scores `count` records at once, given their features row after row.
+    pub fn predict_batch(
+        &self,
+        rows: &[FeatureValue<'_>],
+        count: usize,
+    ) -> Result<Vec<Scored>, PredictionError> {
+        let mut raw = vec![0.0; count];
+        self.model.predict_raw_batch(rows, &mut raw)?;
+        raw.iter()
+            .map(
+                |r| match self.model.interpret_raw(std::slice::from_ref(r))? {
+                    catboost::Prediction::Classification {
+                        raw,
+                        probabilities,
+                        class,
+                    } => Ok(Scored {
+                        // `new` checked: one dimension, two classes.
+                        probability: probabilities.get(1).copied().unwrap_or(f64::NAN),
+                        class,
+                        raw: raw.first().copied().unwrap_or(f64::NAN),
+                    }),
+                    catboost::Prediction::Regression { .. } => Err(PredictionError::NotAClassifier),
+                },
+            )
+            .collect()
     }
 }

@@ -8,9 +8,9 @@
 
 use std::path::{Path, PathBuf};
 
+use catboost_eval::{ClassLabel, Model, Prediction};
 use serde::Deserialize;
 use serde_json::Value;
-use service::catboost::{ClassLabel, Model, Prediction};
 use service::features::{Feature, FeatureEngineering, FeatureSet, LoanApplication};
 use sha2::{Digest, Sha256};
 

@@ -1,5 +1,5 @@
-//! The Lambda contract, exercised in process through `Function::handle_json` (the same
-//! deserializer stack `lambda_runtime` uses), with the shipped model.
+//! The Lambda contract, exercised in process through `Function::handle_json` (which
+//! `bootstrap` hands each raw request body), with the shipped model.
 
 use proptest::prelude::*;
 use serde_json::{Value, json};
@@ -284,5 +284,28 @@ fn collect_pointers(value: &Value, at: String, out: &mut Vec<String>) {
             }
         }
         _ => {}
+    }
+}
+
+/// The message of a bad body is the one a path-tracking parse gives (the fast parse does not
+/// track paths; the body is parsed again with tracking to describe the failure).
+#[test]
+fn invalid_payload_messages_are_those_of_a_path_tracking_parse() {
+    let cases: &[(&[u8], &str)] = &[
+        (
+            br#"{"records":[{"id":1}]}"#,
+            "records[0].id: invalid type: integer `1`, expected a string at line 1 column 19",
+        ),
+        (
+            br#"{"records":[{"loan":{"amount": tru}}]}"#,
+            "records[0].loan.amount: expected ident at line 1 column 35",
+        ),
+        (
+            b"{\"records\":[]",
+            ".: EOF while parsing an object at line 1 column 13",
+        ),
+    ];
+    for (body, message) in cases {
+        assert_eq!(error(body).to_string(), *message);
     }
 }

@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 use super::record::{LoanApplication, TradelineKind};
 use super::text::{self, TITLE_FLAGS, TitleFlags};
 use super::{FeatureSetError, InvalidRecord};
-use crate::catboost::FeatureValue;
+use catboost_eval::FeatureValue;
 
 /// Identifier of the feature engineering this code implements; `feature_set.json` must name it.
 pub const FEATURE_ENGINEERING_ID: &str = "loan-application-features/v1";
@@ -18,7 +18,7 @@ pub const NONE_CATEGORY: &str = "(none)";
 
 /// The kind of a model feature: the evaluator's own (`feature_set.json` spells it `"float"` /
 /// `"categorical"`).
-pub use crate::catboost::FeatureKind;
+pub use catboost_eval::FeatureKind;
 
 /// One entry of `feature_set.json`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -122,7 +122,7 @@ impl Feature {
 
 impl Features {
     /// The row as the CatBoost evaluator takes it, e.g. for
-    /// [`Model::predict`](crate::catboost::Model::predict).
+    /// [`Model::predict`](catboost_eval::Model::predict).
     pub fn as_values(&self) -> Vec<FeatureValue<'_>> {
         self.0.iter().map(Feature::as_value).collect()
     }
@@ -239,7 +239,7 @@ impl FeatureEngineering {
             }
         }
         Ok(FeatureEngineering {
-            title_flags: TitleFlags::new()?,
+            title_flags: TitleFlags::new(),
         })
     }
 

@@ -93,9 +93,6 @@ pub enum FeatureSetError {
         /// The pattern this service uses.
         expected: String,
     },
-    /// A built-in pattern does not compile (a bug in this service).
-    #[error("built-in title pattern does not compile: {0}")]
-    Regex(#[from] regex::Error),
 }
 
 impl From<serde_path_to_error::Error<serde_json::Error>> for FeatureSetError {

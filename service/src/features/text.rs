@@ -1,8 +1,6 @@
 //! Employment-title text features. ASCII-only rules on code points, identical to
 //! `normalize_title` and `TITLE_PATTERNS` in `models/features.py`.
 
-use regex::Regex;
-
 /// `(feature name, words)`: the flag is 1 when the normalised title contains one of the words
 /// as a whole token. Same lists, same order as `models/features.py`.
 pub(super) const TITLE_FLAGS: [(&str, &[&str]); 4] = [
@@ -92,33 +90,34 @@ pub(super) const TITLE_FLAGS: [(&str, &[&str]); 4] = [
     ),
 ];
 
-/// The regex of a word list. It is applied to normalised titles, which hold no newline, so
-/// `^`/`$` mean the ends of the text in both Python `re` and the `regex` crate.
+/// The regex of a word list, as `models/features.py` applies it and `feature_set.json`
+/// records it. It is applied to normalised titles, which hold no newline, so `^`/`$` mean the
+/// ends of the text in Python `re`.
 pub(super) fn word_pattern(words: &[&str]) -> String {
     format!("(?:^| )(?:{})(?: |$)", words.join("|"))
 }
 
-/// The compiled title flags, in [`TITLE_FLAGS`] order.
+/// The title flags, in [`TITLE_FLAGS`] order.
+///
+/// A normalised title is tokens joined by single spaces, with none at the ends, and no word
+/// holds a space: so the word pattern matches exactly when one of the title's tokens is one of
+/// the words. That is a set lookup per token, which needs no regex engine to compile at init.
 #[derive(Debug, Clone)]
-pub(super) struct TitleFlags {
-    regexes: Vec<Regex>,
-}
+pub(super) struct TitleFlags;
 
 impl TitleFlags {
-    pub(super) fn new() -> Result<Self, regex::Error> {
-        let regexes = TITLE_FLAGS
-            .iter()
-            .map(|(_, words)| Regex::new(&word_pattern(words)))
-            .collect::<Result<_, _>>()?;
-        Ok(TitleFlags { regexes })
+    pub(super) fn new() -> Self {
+        TitleFlags
     }
 
     /// 1.0 / 0.0 per flag, for a normalised title.
     pub(super) fn flags(&self, normalized: &str) -> [f64; TITLE_FLAGS.len()] {
         let mut out = [0.0; TITLE_FLAGS.len()];
-        for (slot, re) in out.iter_mut().zip(&self.regexes) {
-            if re.is_match(normalized) {
-                *slot = 1.0;
+        for token in normalized.split(' ') {
+            for (slot, (_, words)) in out.iter_mut().zip(TITLE_FLAGS) {
+                if words.contains(&token) {
+                    *slot = 1.0;
+                }
             }
         }
         out
@@ -182,11 +181,14 @@ mod tests {
 
     #[test]
     fn flags_match_whole_tokens() {
-        let flags = TitleFlags::new().expect("patterns compile");
+        let flags = TitleFlags::new();
         assert_eq!(flags.flags("store manager"), [1.0, 0.0, 0.0, 0.0]);
         assert_eq!(flags.flags("managers"), [0.0; 4]);
         assert_eq!(flags.flags("rn"), [0.0, 1.0, 0.0, 0.0]);
         assert_eq!(flags.flags("bus driver lead teacher"), [1.0, 0.0, 1.0, 1.0]);
         assert_eq!(flags.flags(""), [0.0; 4]);
+        assert_eq!(flags.flags("head nurse"), [1.0, 1.0, 0.0, 0.0]);
+        assert_eq!(flags.flags("bus"), [0.0, 0.0, 1.0, 0.0]);
+        assert_eq!(flags.flags("omnibus driverless"), [0.0; 4]);
     }
 }

@@ -6,6 +6,8 @@
 //! `u64` key, looks the key up in the table learned at training (`ctr_data`), and turns the
 //! bucket's statistics into an `f32` value that is then compared with the CTR's borders.
 
+use crate::model::{BUCKET, CtrTable, EMPTY};
+
 /// Multiplier of CatBoost's `CalcHash(a, b) = M * (a + M * b)`.
 const MAGIC_MULT: u64 = 0x4906_ba49_4954_cb65;
 
@@ -60,84 +62,42 @@ pub(crate) fn calc(
     (ctr + shift) * scale
 }
 
-/// Open-addressing map from a projection key to a bucket index, built once at load.
-///
-/// Keys are CatBoost's already well-mixed 64-bit hashes; a multiplicative (Fibonacci) index
-/// spreads them further. `u64::MAX` marks an empty slot: CatBoost uses it as its own "no
-/// hash" value, so it is never a real key (tables drop it at load, lookups of it miss).
-#[derive(Debug, Clone)]
-pub(crate) struct HashIndex {
-    slots: Vec<(u64, u32)>,
-    shift: u32,
-    /// Number of buckets of the table (keys given to `build`, empty marker included).
-    len: usize,
-}
-
-const EMPTY: u64 = u64::MAX;
-
-impl HashIndex {
-    /// Builds the index; `Err(key)` on a duplicate key.
-    pub(crate) fn build(keys: &[u64]) -> Result<Self, u64> {
-        let mut cap = 4usize;
-        while cap < keys.len().saturating_mul(2) {
-            cap *= 2;
-        }
-        let shift = 64 - cap.trailing_zeros();
-        let mut index = Self {
-            slots: vec![(EMPTY, 0); cap],
-            shift,
-            len: keys.len(),
-        };
-        let mask = cap - 1;
-        for (bucket, &key) in keys.iter().enumerate() {
-            if key == EMPTY {
-                continue;
-            }
-            let mut i = index.start(key);
-            loop {
-                let slot = &mut index.slots[i];
-                if slot.0 == EMPTY {
-                    *slot = (key, bucket as u32);
-                    break;
-                }
-                if slot.0 == key {
-                    return Err(key);
-                }
-                i = (i + 1) & mask;
-            }
-        }
-        Ok(index)
+/// The lookup table of a CTR statistics table's keys (bucket `b` holds `keys[b]`), and the
+/// slot of each bucket; `Err(key)` on a duplicate key. CatBoost's "no hash" marker
+/// (`u64::MAX`) is not a key: its bucket gets the slot of a missing key.
+pub(crate) fn build_table(keys: &[u64]) -> Result<(CtrTable, Vec<u32>), u64> {
+    // At most half full, so a lookup rarely reads a second bucket.
+    let mut cap = 2 * BUCKET;
+    while cap < keys.len().saturating_mul(2) {
+        cap *= 2;
     }
-
-    #[inline(always)]
-    fn start(&self, key: u64) -> usize {
-        (key.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> self.shift) as usize
-    }
-
-    /// Number of buckets in the table.
-    pub(crate) fn len(&self) -> usize {
-        self.len
-    }
-
-    /// The bucket of `key`, if the table has it.
-    #[inline]
-    pub(crate) fn get(&self, key: u64) -> Option<u32> {
+    let mut table = CtrTable {
+        slots: vec![EMPTY; cap],
+    };
+    let shift = table.shift();
+    let n_buckets = cap / BUCKET;
+    let mut slot_of = Vec::with_capacity(keys.len());
+    for &key in keys {
         if key == EMPTY {
-            return None;
+            slot_of.push(cap as u32);
+            continue;
         }
-        let mask = self.slots.len() - 1;
-        let mut i = self.start(key);
-        loop {
-            let (k, v) = self.slots[i];
-            if k == key {
-                return Some(v);
-            }
-            if k == EMPTY {
-                return None;
-            }
-            i = (i + 1) & mask;
+        if table.find(key).is_some() {
+            return Err(key);
         }
+        let mut b = CtrTable::home(key, shift);
+        // Half full at most: a bucket with room exists.
+        let slot = loop {
+            let bucket = &mut table.slots[b * BUCKET..][..BUCKET];
+            if let Some(i) = bucket.iter().position(|&k| k == EMPTY) {
+                bucket[i] = key;
+                break b * BUCKET + i;
+            }
+            b = (b + 1) % n_buckets;
+        };
+        slot_of.push(slot as u32);
     }
+    Ok((table, slot_of))
 }
 
 #[cfg(test)]
@@ -161,22 +121,27 @@ mod tests {
     }
 
     #[test]
-    fn hash_index_finds_every_key_and_misses_others() {
+    fn tables_find_every_key_and_miss_others() {
         let keys: Vec<u64> = (0..1000u64).map(|i| fold(0, i * 3)).collect();
-        let index = HashIndex::build(&keys).unwrap();
-        for (i, k) in keys.iter().enumerate() {
-            assert_eq!(index.get(*k), Some(i as u32));
+        let (table, slot_of) = build_table(&keys).unwrap();
+        for (k, &slot) in keys.iter().zip(&slot_of) {
+            assert_eq!(table.find(*k), Some(slot as usize));
         }
-        assert_eq!(index.get(fold(0, 1)), None);
-        assert_eq!(index.get(u64::MAX), None);
+        let mut distinct = slot_of.clone();
+        distinct.sort_unstable();
+        distinct.dedup();
+        assert_eq!(distinct.len(), keys.len());
+        assert_eq!(table.find(fold(0, 1)), None);
+        assert_eq!(table.find(u64::MAX), None);
     }
 
     #[test]
-    fn hash_index_skips_catboost_empty_marker_and_rejects_duplicates() {
-        let index = HashIndex::build(&[7, u64::MAX, 9]).unwrap();
-        assert_eq!(index.get(9), Some(2));
-        assert_eq!(index.get(u64::MAX), None);
-        assert_eq!(HashIndex::build(&[7, 8, 7]).unwrap_err(), 7);
+    fn tables_skip_catboost_empty_marker_and_reject_duplicates() {
+        let (table, slot_of) = build_table(&[7, u64::MAX, 9]).unwrap();
+        assert_eq!(table.find(9), Some(slot_of[2] as usize));
+        assert_eq!(slot_of[1] as usize, table.slots.len());
+        assert_eq!(table.find(u64::MAX), None);
+        assert_eq!(build_table(&[7, 8, 7]).unwrap_err(), 7);
     }
 
     #[test]

@@ -164,15 +164,14 @@ pub(crate) struct CtrTable {
 }
 
 /// Parses the document, reporting the JSON path of the first problem.
-pub(crate) fn parse(bytes: &[u8]) -> Result<JsonModel, crate::catboost::LoadError> {
+pub(crate) fn parse(bytes: &[u8]) -> Result<JsonModel, crate::LoadError> {
     let mut de = serde_json::Deserializer::from_slice(bytes);
-    let parsed: JsonModel = serde_path_to_error::deserialize(&mut de).map_err(|e| {
-        crate::catboost::LoadError::Json {
+    let parsed: JsonModel =
+        serde_path_to_error::deserialize(&mut de).map_err(|e| crate::LoadError::Json {
             path: e.path().to_string(),
             message: e.inner().to_string(),
-        }
-    })?;
-    de.end().map_err(|e| crate::catboost::LoadError::Json {
+        })?;
+    de.end().map_err(|e| crate::LoadError::Json {
         path: ".".to_string(),
         message: e.to_string(),
     })?;

@@ -8,7 +8,7 @@
 //! C++ source through bindgen, which cannot build a static musl binary.
 //!
 //! The implementation is tested against hashes CatBoost itself wrote into models
-//! (`features_info.cat_features_hash`), see `service/tests/parity.rs`.
+//! (`features_info.cat_features_hash`), see `tests/parity.rs`.
 
 const K0: u64 = 0xc3a5_c85c_97cb_3127;
 const K1: u64 = 0xb492_b66f_be98_f273;

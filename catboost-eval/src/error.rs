@@ -74,6 +74,12 @@ pub enum EvalError {
         /// The kind the model expects there.
         expected: super::FeatureKind,
     },
+    /// A flat batch of rows for a model without features: its row count is unknown.
+    #[error(
+        "the model has no features, so a flat batch does not say how many rows it holds: \
+         evaluate row by row or give an output buffer (predict_raw_batch)"
+    )]
+    NoFeatures,
     /// The output buffer of a batch call has the wrong size.
     #[error("output buffer holds {actual} values, {expected} needed")]
     WrongOutputLength {

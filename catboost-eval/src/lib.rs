@@ -4,7 +4,9 @@
 //!
 //! The public surface is deliberately small: load a [`Model`] once with [`Model::from_json`]
 //! (everything the evaluator cannot reproduce exactly is refused there, with a [`LoadError`]
-//! naming the JSON path), ask it which kind of value each input column takes
+//! naming the JSON path), or from its compiled form ([`Model::to_compiled`], written once by
+//! `catboost-compile`; [`Model::load_compiled`] reads it without parsing, refusing a bad file
+//! with a [`CompiledError`]), ask it which kind of value each input column takes
 //! ([`Model::feature_kinds`]), then call [`Model::predict`] per row or
 //! [`Model::predict_batch`] / [`Model::predict_raw_batch`] for throughput.
 //!
@@ -19,22 +21,26 @@
 //! multi-target regression; mean-value CTRs with several target borders, which multiclass
 //! models get by default for `BinarizedTargetMeanValue`).
 //!
-//! Speed: everything is precomputed at load (borders as `f32`, CTR tables as hash maps from
-//! the 64-bit key to the final CTR value of every bucket, flat tree arrays). Rows are
-//! evaluated in blocks: each binary feature is computed once per row into a bin-major byte
-//! matrix, then trees read whole rows of it (see `eval.rs`).
+//! Speed: everything is precomputed when the JSON is compiled (borders as `f32`, each CTR's
+//! quantized value per slot of its table, flat tree arrays; see `model.rs`). Rows are
+//! evaluated in blocks: each float and CTR value is quantized once per row into a byte column,
+//! then trees read whole columns of it (see `eval.rs`).
 
 mod compile;
 mod ctr;
 mod error;
 mod eval;
+mod format;
 mod hash;
+mod json;
 mod model;
 
 pub use error::{EvalError, LoadError};
+pub use format::{CompiledError, FORMAT_VERSION};
 
-use ctr::HashIndex;
-use eval::{CtrFeature, FloatColumn, OneHotBin, Output, Projection, Trees};
+use model::{Output, Parts};
+use sha2::{Digest, Sha256};
+use std::path::Path;
 
 /// One input value, in the model's flat feature order.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -127,52 +133,67 @@ impl Prediction {
 /// instance between threads.
 #[derive(Debug, Clone)]
 pub struct Model {
-    kinds: Vec<FeatureKind>,
-    floats: Vec<FloatColumn>,
-    /// Flat index of each categorical feature (by position in `categorical_features`).
-    cat_flat: Vec<usize>,
-    /// Whether a categorical feature is read by any split (unused ones are not hashed).
-    used_cats: Vec<bool>,
-    onehots: Vec<OneHotBin>,
-    /// Quantized column of the first one-hot value (one 0/1 column per value).
-    onehot_first_col: usize,
-    projections: Vec<Projection>,
-    tables: Vec<HashIndex>,
-    ctrs: Vec<CtrFeature>,
-    /// Columns of the quantized matrix.
-    n_cols: usize,
-    trees: Trees,
-    /// Deepest oblivious tree (picks the width of leaf indices).
-    max_depth: usize,
-    /// Oblivious-tree leaves padded to a common size (one-dimensional models, depth <= 8).
-    padded: Option<eval::PaddedLeaves>,
-    dim: usize,
-    scale: f64,
-    bias: Vec<f64>,
-    output: Output,
+    parts: Parts,
+    derived: eval::Derived,
 }
 
 impl Model {
     /// Loads a model from CatBoost's JSON export. Never panics on malformed input: anything
     /// the evaluator cannot evaluate exactly is a [`LoadError`] naming the JSON path.
     pub fn from_json(bytes: &[u8]) -> Result<Model, LoadError> {
-        compile::compile(model::parse(bytes)?)
+        let sha256 = Sha256::digest(bytes).into();
+        Ok(Model::from_parts(compile::compile(
+            json::parse(bytes)?,
+            sha256,
+        )?))
+    }
+
+    /// The compiled form of this model: a file that [`Model::load_compiled`] reads back
+    /// without parsing, on any machine (little-endian, no `usize`). Compiling the same JSON
+    /// export always gives the same bytes.
+    pub fn to_compiled(&self) -> Vec<u8> {
+        format::write(&self.parts)
+    }
+
+    /// Reads a compiled model file (see [`Model::to_compiled`]), streaming it into the model:
+    /// loading takes about the model's own size in memory. A truncated, corrupt or foreign
+    /// file is a [`CompiledError`] saying which.
+    pub fn load_compiled(path: &Path) -> Result<Model, CompiledError> {
+        let file = std::fs::File::open(path).map_err(CompiledError::Io)?;
+        let len = file.metadata().map_err(CompiledError::Io)?.len();
+        Ok(Model::from_parts(format::read(file, len)?))
+    }
+
+    /// [`Model::load_compiled`] from bytes in memory.
+    pub fn from_compiled(bytes: &[u8]) -> Result<Model, CompiledError> {
+        Ok(Model::from_parts(format::read(bytes, bytes.len() as u64)?))
+    }
+
+    fn from_parts(parts: Parts) -> Model {
+        let derived = eval::Derived::new(&parts);
+        Model { parts, derived }
+    }
+
+    /// sha256 of the JSON export this model comes from (also for a compiled model: the
+    /// compiled file records it).
+    pub fn source_sha256(&self) -> [u8; 32] {
+        self.parts.source_sha256
     }
 
     /// The kind of each flat feature column, in input order; rows passed to the `predict*`
     /// methods have exactly this many values, of these kinds.
     pub fn feature_kinds(&self) -> &[FeatureKind] {
-        &self.kinds
+        &self.parts.kinds
     }
 
     /// Number of raw values per row (1, or the number of classes / targets).
     pub fn dimension(&self) -> usize {
-        self.dim
+        self.parts.dim as usize
     }
 
     /// Class labels in class-index order for classifiers, `None` for regressors.
     pub fn classes(&self) -> Option<&[ClassLabel]> {
-        match &self.output {
+        match &self.parts.output {
             Output::Binary { labels }
             | Output::MultiClass { labels }
             | Output::OneVsAll { labels } => Some(labels),
@@ -182,31 +203,38 @@ impl Model {
 
     /// Evaluates one row.
     pub fn predict(&self, row: &[FeatureValue<'_>]) -> Result<Prediction, EvalError> {
-        if row.len() != self.kinds.len() {
+        let expected = self.parts.kinds.len();
+        if row.len() != expected {
             return Err(EvalError::WrongLength {
                 row: 0,
-                expected: self.kinds.len(),
+                expected,
                 actual: row.len(),
             });
         }
-        let mut raw = vec![0.0; self.dim];
+        let mut raw = vec![0.0; self.dimension()];
         self.raw_batch(row, &mut raw)?;
         Ok(self.interpret(&raw))
     }
 
     /// Evaluates many rows given row-major (`feature_kinds().len()` values per row).
+    ///
+    /// A model without features cannot tell how many (empty) rows a flat batch holds: it
+    /// answers [`EvalError::NoFeatures`]; call [`Model::predict`] per row, or
+    /// [`Model::predict_raw_batch`], whose output buffer gives the row count.
     pub fn predict_batch(&self, rows: &[FeatureValue<'_>]) -> Result<Vec<Prediction>, EvalError> {
-        let n = rows.len() / self.kinds.len().max(1);
-        let mut raw = vec![0.0; n * self.dim];
+        let nf = self.parts.kinds.len();
+        if nf == 0 {
+            return Err(EvalError::NoFeatures);
+        }
+        let dim = self.dimension();
+        let mut raw = vec![0.0; rows.len() / nf * dim];
         self.raw_batch(rows, &mut raw)?;
-        Ok(raw
-            .chunks_exact(self.dim)
-            .map(|r| self.interpret(r))
-            .collect())
+        Ok(raw.chunks_exact(dim).map(|r| self.interpret(r)).collect())
     }
 
-    /// The throughput path: raw values only, no allocation per row. `rows` is row-major
-    /// (`feature_kinds().len()` values per row); `out` receives `dimension()` values per row.
+    /// The throughput path: raw values only, no allocation per row. `out` receives
+    /// `dimension()` values per row and gives the row count; `rows` holds that many rows of
+    /// `feature_kinds().len()` values, row-major.
     pub fn predict_raw_batch(
         &self,
         rows: &[FeatureValue<'_>],
@@ -218,9 +246,9 @@ impl Model {
     /// Turns raw values of one row (as [`Model::predict_raw_batch`] writes them) into a
     /// [`Prediction`]. `raw` must hold `dimension()` values.
     pub fn interpret_raw(&self, raw: &[f64]) -> Result<Prediction, EvalError> {
-        if raw.len() != self.dim {
+        if raw.len() != self.dimension() {
             return Err(EvalError::WrongOutputLength {
-                expected: self.dim,
+                expected: self.dimension(),
                 actual: raw.len(),
             });
         }

@@ -1,12 +1,12 @@
-//! Single-thread batch throughput of `service::catboost` on 100k rows, for the models in
+//! Single-thread batch throughput of `catboost_eval` on 100k rows, for the models in
 //! `golden/bench/` (written by `models/corpus.py bench --out golden/bench`, which also prints
 //! CatBoost's own `predict_proba(thread_count=1)` throughput on the same rows).
 //!
-//! Run: `cargo bench -p service --bench evaluator`.
+//! Run: `cargo bench -p catboost-eval --bench evaluator`.
 
+use catboost_eval::{FeatureKind, FeatureValue, Model};
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use serde_json::Value;
-use service::catboost::{FeatureKind, FeatureValue, Model};
 use std::hint::black_box;
 use std::path::Path;
 
@@ -82,6 +82,21 @@ fn bench_model(c: &mut Criterion, name: &str) {
                 p[1] = s;
             }
             black_box(&proba);
+        })
+    });
+    // Two threads share the model; each evaluates half the rows into its half of `raw`.
+    group.bench_function("raw_batch_2_threads", |b| {
+        let nf = model.feature_kinds().len();
+        b.iter(|| {
+            let (rows_a, rows_b) = rows.split_at(ROWS / 2 * nf);
+            let (raw_a, raw_b) = raw.split_at_mut(ROWS / 2 * model.dimension());
+            std::thread::scope(|s| {
+                let a = s.spawn(|| model.predict_raw_batch(black_box(rows_a), raw_a));
+                let b = model.predict_raw_batch(black_box(rows_b), raw_b);
+                a.join().expect("thread").and(b)
+            })
+            .expect("evaluate");
+            black_box(&raw);
         })
     });
     group.finish();

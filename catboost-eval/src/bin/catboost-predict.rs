@@ -1,5 +1,5 @@
 //! `catboost-predict`: evaluates a CatBoost JSON model over JSON-lines rows with the pure-Rust
-//! evaluator (`service::catboost`), printing one JSON object per row.
+//! evaluator (`catboost_eval`), printing one JSON object per row.
 //!
 //! Input: one JSON array per line, in the model's flat feature order. A float feature is a
 //! number, `null` (missing, i.e. NaN) or one of the strings "NaN", "Infinity", "-Infinity".
@@ -14,10 +14,10 @@
 //! (from 1) and column (the flat feature index, from 0); the exit code is then non-zero.
 
 use anyhow::{Context, Result, bail};
+use catboost_eval::{ClassLabel, FeatureKind, FeatureValue, Model, Prediction};
 use clap::Parser;
 use serde::Serialize;
 use serde_json::Value;
-use service::catboost::{ClassLabel, FeatureKind, FeatureValue, Model, Prediction};
 use std::fs::File;
 use std::io::{self, BufRead, BufReader, BufWriter, Write};
 use std::path::PathBuf;

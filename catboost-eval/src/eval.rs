@@ -1,4 +1,4 @@
-//! Evaluation: the compiled model's structures and the block evaluator.
+//! Evaluation: the block evaluator over a compiled model (`model.rs`).
 //!
 //! Rows are evaluated in blocks of [`BLOCK`] rows. A binary feature ("bin": a float border
 //! test, a one-hot equality, a CTR border test) is not stored per row. As CatBoost does, each
@@ -7,189 +7,115 @@
 //! above every border below it. The quantized matrix has one byte row per column (about one
 //! per feature rather than one per border), so a block stays in L1 while the trees read it;
 //! the per-tree inner loops run over contiguous bytes and vectorise.
+//!
+//! CTR values are quantized at compile time: a CTR's value depends only on its table's slot,
+//! so the compiler stores the quantized bytes per slot, and a row's CTR bytes are one probe
+//! and one byte load away.
 
-use super::ctr::{HashIndex, fold, fold_cat};
-use super::hash::cat_hash;
-use super::{ClassLabel, EvalError, FeatureKind, FeatureValue, Model, Prediction};
+use crate::ctr::{fold, fold_cat};
+use crate::hash::cat_hash;
+use crate::model::{
+    BUCKET, BinTest, Columns, CtrTable, EMPTY, KeyPart, LEAF_FLAG, NsNode, Output, Parts, Trees,
+    biased,
+};
+use crate::{EvalError, FeatureKind, FeatureValue, Model, Prediction};
 use wide::{f32x4, i8x16, u32x4};
 
 /// Rows per evaluation block (quantized matrix rows are this long).
 pub(crate) const BLOCK: usize = 256;
 
 /// Rows processed together by the inner loops (one 16-byte vector of quantized bytes), and
-/// summed together in registers by `eval_padded`. `BLOCK` is a multiple of it.
+/// summed together in registers by `eval_run`. `BLOCK` is a multiple of it.
 pub(crate) const LANES: usize = 16;
-
-/// Marks a non-symmetric tree reference as a leaf index rather than a node index.
-pub(crate) const LEAF_FLAG: u32 = 1 << 31;
-
-/// Most borders one quantized byte column counts: a feature with more borders uses several
-/// columns of this many borders each.
-pub(crate) const COLUMN_BORDERS: usize = 255;
-
-/// A bin as the evaluator reads it: the bin is 1 for a row when the row's byte in quantized
-/// column `col` is greater than `thr` (both [`biased`]).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct BinTest {
-    pub(crate) col: u32,
-    pub(crate) thr: i8,
-}
-
-/// How a count (0..=255) is stored in the quantized matrix: as `count - 128`, an `i8`, which
-/// keeps the order. SSE2 and NEON compare signed bytes in one instruction; an unsigned byte
-/// compare takes SSE2 three.
-#[inline(always)]
-pub(crate) const fn biased(count: u8) -> i8 {
-    (count ^ 0x80) as i8
-}
-
-/// How a value with `borders` is quantized: which columns hold it and how many borders each
-/// column counts. Counting is exact only for borders in ascending order (then the borders a
-/// value exceeds are always the first ones); borders in any other order, which CatBoost does
-/// not write but a hand-edited model might, get one 0/1 column each.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct Columns {
-    pub(crate) first: usize,
-    /// Borders per column: [`COLUMN_BORDERS`], or 1 for unsorted borders.
-    pub(crate) per_column: usize,
-}
-
-impl Columns {
-    /// Columns for `borders`, starting at column `*next`, which is advanced past them.
-    pub(crate) fn allocate(borders: &[f32], next: &mut usize) -> Self {
-        let per_column = if borders.is_sorted() {
-            COLUMN_BORDERS
-        } else {
-            1
-        };
-        let first = *next;
-        *next += borders.len().div_ceil(per_column);
-        Self { first, per_column }
-    }
-
-    /// The test for the value's border `j`.
-    pub(crate) fn test(self, j: usize) -> BinTest {
-        BinTest {
-            col: (self.first + j / self.per_column) as u32,
-            thr: biased((j % self.per_column) as u8),
-        }
-    }
-}
-
-#[derive(Debug, Clone)]
-pub(crate) struct FloatColumn {
-    pub(crate) flat: usize,
-    pub(crate) columns: Columns,
-    /// NaN counts as greater than every border (`nan_value_treatment: AsTrue`).
-    pub(crate) nan_as_true: bool,
-    pub(crate) borders: Vec<f32>,
-}
-
-#[derive(Debug, Clone)]
-pub(crate) struct OneHotBin {
-    /// Position of the categorical feature in `features_info.categorical_features`.
-    pub(crate) cat: usize,
-    pub(crate) value: i32,
-}
-
-/// The parts of a CTR key, folded in CatBoost's order: categorical hashes, then float-border
-/// bits, then one-hot equality bits.
-#[derive(Debug, Clone)]
-pub(crate) struct Projection {
-    pub(crate) cats: Vec<usize>,
-    pub(crate) floats: Vec<FloatPart>,
-    pub(crate) exact: Vec<(usize, i32)>,
-    pub(crate) lookups: Vec<Lookup>,
-}
-
-/// A float-border bit of a CTR key.
-#[derive(Debug, Clone)]
-pub(crate) struct FloatPart {
-    /// Position of the float column.
-    pub(crate) pos: usize,
-    pub(crate) border: f32,
-    pub(crate) nan_as_true: bool,
-    /// The bin holding this very test when the border is one of the feature's borders (as
-    /// CatBoost requires); otherwise the bit is computed from the value.
-    pub(crate) bin: Option<BinTest>,
-}
-
-/// One table lookup for a projection, shared by every CTR feature that reads that table.
-#[derive(Debug, Clone)]
-pub(crate) struct Lookup {
-    pub(crate) table: usize,
-    pub(crate) ctrs: Vec<usize>,
-}
-
-#[derive(Debug, Clone)]
-pub(crate) struct CtrFeature {
-    /// CatBoost's flat index of the CTR's first border (`split_index` of `OnlineCtr` splits).
-    pub(crate) first_bin: usize,
-    pub(crate) columns: Columns,
-    /// The CTR value of each bucket of its table, precomputed at load.
-    pub(crate) values: Vec<f32>,
-    /// The value for a key the table does not have.
-    pub(crate) empty: f32,
-    pub(crate) borders: Vec<f32>,
-    pub(crate) target_border_idx: i64,
-}
-
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct NsNode {
-    pub(crate) bin: BinTest,
-    /// Taken when the bin is 0.
-    pub(crate) left: u32,
-    /// Taken when the bin is 1.
-    pub(crate) right: u32,
-}
-
-#[derive(Debug, Clone)]
-pub(crate) enum Trees {
-    /// Symmetric trees: level `l` of tree `t` tests bin `splits[split_offsets[t] + l]` and
-    /// contributes bit `l` of the leaf index; leaf values are interleaved per dimension.
-    Oblivious {
-        splits: Vec<BinTest>,
-        split_offsets: Vec<u32>,
-        leaf_offsets: Vec<u32>,
-        leaves: Vec<f64>,
-    },
-    /// Depthwise / Lossguide trees as node arrays; `roots[t]` and children are node indices or
-    /// `LEAF_FLAG | leaf`.
-    NonSymmetric {
-        roots: Vec<u32>,
-        nodes: Vec<NsNode>,
-        leaves: Vec<f64>,
-    },
-}
-
-#[derive(Debug, Clone)]
-pub(crate) enum Output {
-    Binary { labels: Vec<ClassLabel> },
-    MultiClass { labels: Vec<ClassLabel> },
-    OneVsAll { labels: Vec<ClassLabel> },
-    Regression { exponent: bool },
-}
-
-/// Leaves of oblivious trees padded to `2^depth` per tree (`depth` = the deepest tree, at most
-/// 8), for one-dimensional models: the fast path of `eval_padded`.
-#[derive(Debug, Clone)]
-pub(crate) struct PaddedLeaves {
-    pub(crate) depth: usize,
-    pub(crate) leaves: Vec<f64>,
-    /// `depth` tests per tree, level 0 first. A shallower tree's missing top levels test
-    /// [`NEVER`]: their bit is 0, which leaves its leaf index unchanged.
-    pub(crate) splits: Vec<BinTest>,
-}
-
-/// A test that is never true (no biased byte is greater than `i8::MAX`).
-pub(crate) const NEVER: BinTest = BinTest {
-    col: 0,
-    thr: i8::MAX,
-};
 
 /// Trees whose leaf indices are computed together before their leaves are summed: their
 /// indices for a whole block (`TREE_CHUNK * BLOCK` bytes) stay in L1.
 const TREE_CHUNK: usize = 32;
+
+/// Columns with more borders than this are quantized in two levels ([`search_above`]); fewer
+/// are counted in vector registers (a compare per border and four rows is cheaper there).
+const SEARCH_ABOVE: usize = 32;
+
+/// What the evaluator derives from [`Parts`] at load: cheap to compute, so not stored.
+#[derive(Debug, Clone)]
+pub(crate) struct Derived {
+    /// Whether a categorical feature is read by any split (unused ones are not hashed).
+    used_cats: Vec<bool>,
+    /// Levels of the key program (buffers of keys per block).
+    key_levels: usize,
+    /// Deepest oblivious tree (picks the width of leaf indices).
+    max_depth: usize,
+    /// Start of each oblivious tree's splits and leaves, plus the ends.
+    offsets: Vec<(u32, u32)>,
+    /// Consecutive oblivious trees of equal depth, for one-dimensional models whose trees are
+    /// at most 8 deep (`eval_run`); `None` otherwise.
+    runs: Option<Vec<Run>>,
+}
+
+/// Consecutive trees of one depth: their splits and leaves are contiguous, `D` and `2^D` per
+/// tree, so they are evaluated with the depth as a constant.
+#[derive(Debug, Clone, Copy)]
+struct Run {
+    depth: u8,
+    first: u32,
+    end: u32,
+}
+
+impl Derived {
+    pub(crate) fn new(parts: &Parts) -> Self {
+        let mut used_cats = vec![false; parts.cat_flat.len()];
+        for o in &parts.onehots {
+            used_cats[o.cat as usize] = true;
+        }
+        for s in &parts.steps {
+            if let KeyPart::Cat(c) | KeyPart::Exact { cat: c, .. } = s.part {
+                used_cats[c as usize] = true;
+            }
+        }
+        let key_levels = parts
+            .steps
+            .iter()
+            .map(|s| s.level as usize + 1)
+            .max()
+            .unwrap_or(0);
+        let (max_depth, offsets, runs) = match &parts.trees {
+            Trees::Oblivious { depths, .. } => {
+                let mut offsets = Vec::with_capacity(depths.len() + 1);
+                let (mut s, mut l) = (0u32, 0u32);
+                offsets.push((s, l));
+                for &d in depths {
+                    s += u32::from(d);
+                    l += parts.dim << d;
+                    offsets.push((s, l));
+                }
+                let max_depth = depths.iter().copied().max().unwrap_or(0) as usize;
+                let runs = (parts.dim == 1 && max_depth <= 8).then(|| {
+                    let mut runs: Vec<Run> = Vec::new();
+                    for (t, &d) in depths.iter().enumerate() {
+                        match runs.last_mut() {
+                            Some(r) if r.depth == d => r.end += 1,
+                            _ => runs.push(Run {
+                                depth: d,
+                                first: t as u32,
+                                end: t as u32 + 1,
+                            }),
+                        }
+                    }
+                    runs
+                });
+                (max_depth, offsets, runs)
+            }
+            Trees::NonSymmetric { .. } => (0, Vec::new(), None),
+        };
+        Self {
+            used_cats,
+            key_levels,
+            max_depth,
+            offsets,
+            runs,
+        }
+    }
+}
 
 /// Reusable per-call buffers.
 pub(crate) struct Scratch {
@@ -199,9 +125,10 @@ pub(crate) struct Scratch {
     quant: Vec<i8>,
     xs: Vec<f32>,
     hashes: Vec<i32>,
+    /// One row of keys per level of the key program.
     keys: Vec<u64>,
-    buckets: Vec<u32>,
-    vals: Vec<f32>,
+    slots: Vec<u32>,
+    /// Leaf indices of a chunk of trees (`TREE_CHUNK` rows of `stride`).
     idx_all: Vec<u8>,
 }
 
@@ -209,15 +136,19 @@ impl Scratch {
     /// Buffers for evaluating `rows` rows: a single row gets one lane group, not a block.
     pub(crate) fn new(model: &Model, rows: usize) -> Self {
         let stride = lanes_for(rows.clamp(1, BLOCK));
+        let p = &model.parts;
         Self {
             stride,
-            quant: vec![0; model.n_cols * stride],
+            quant: vec![0; p.n_cols as usize * stride],
             xs: vec![0.0; stride],
-            hashes: vec![0; model.cat_flat.len() * stride],
-            keys: vec![0; stride],
-            buckets: vec![0; stride],
-            vals: vec![0.0; stride],
-            idx_all: Vec::new(),
+            hashes: vec![0; p.cat_flat.len() * stride],
+            keys: vec![0; model.derived.key_levels * stride],
+            slots: vec![0; stride],
+            idx_all: if model.derived.runs.is_some() && stride >= LANES {
+                vec![0; TREE_CHUNK * stride]
+            } else {
+                Vec::new()
+            },
         }
     }
 }
@@ -225,34 +156,30 @@ impl Scratch {
 impl Model {
     /// Checks every value's kind against the model; `base_row` numbers rows in errors.
     fn validate(&self, rows: &[FeatureValue<'_>], base_row: usize) -> Result<(), EvalError> {
-        let nf = self.kinds.len();
-        for (r, row) in rows.chunks_exact(nf.max(1)).enumerate() {
+        let kinds = &self.parts.kinds;
+        let nf = kinds.len();
+        if nf == 0 {
+            return Ok(());
+        }
+        for (r, row) in rows.chunks_exact(nf).enumerate() {
             let is_ok = |(v, k): (&FeatureValue<'_>, &FeatureKind)| {
                 matches!(v, FeatureValue::Float(_)) == (*k == FeatureKind::Float)
             };
             // Branch-free check of the whole row first; find the culprit only on failure.
-            if !row
-                .iter()
-                .zip(&self.kinds)
-                .fold(true, |acc, p| acc & is_ok(p))
-            {
-                let i = row
-                    .iter()
-                    .zip(&self.kinds)
-                    .position(|p| !is_ok(p))
-                    .unwrap_or(0);
+            if !row.iter().zip(kinds).fold(true, |acc, p| acc & is_ok(p)) {
+                let i = row.iter().zip(kinds).position(|p| !is_ok(p)).unwrap_or(0);
                 return Err(EvalError::WrongKind {
                     row: base_row + r,
                     index: i,
-                    expected: self.kinds[i],
+                    expected: kinds[i],
                 });
             }
         }
         Ok(())
     }
 
-    /// Evaluates up to `BLOCK` rows (row-major, already validated) and writes
-    /// `rows x dim` raw values (after scale and bias) into `out`.
+    /// Evaluates `n` rows (at most `BLOCK`; row-major, already validated) and writes
+    /// `n x dim` raw values (after scale and bias) into `out`.
     ///
     /// Loops run over `w` rows: `n` rounded up to [`LANES`] (or exactly `n` below that), so a
     /// single row costs one row, not a whole block; rows past `n` hold stale values whose
@@ -264,18 +191,19 @@ impl Model {
         scratch: &mut Scratch,
         out: &mut [f64],
     ) {
-        let nf = self.kinds.len();
+        let p = &self.parts;
+        let nf = p.kinds.len();
         let stride = scratch.stride;
         debug_assert!(n <= stride);
         let w = lanes_for(n).min(stride);
         let quant = &mut scratch.quant;
-        let float_at = |r: usize, flat: usize| match rows[r * nf + flat] {
-            FeatureValue::Float(x) => x as f32,
-            FeatureValue::Categorical(_) => f32::NAN,
+        let float_at = |r: usize, flat: u32| match rows.get(r * nf + flat as usize) {
+            Some(FeatureValue::Float(x)) => *x as f32,
+            _ => f32::NAN,
         };
 
         // Float borders.
-        for col in &self.floats {
+        for col in &p.floats {
             let xs = &mut scratch.xs[..w];
             for (r, x) in xs.iter_mut().enumerate().take(n) {
                 let v = float_at(r, col.flat);
@@ -289,119 +217,118 @@ impl Model {
         }
 
         // Category hashes.
-        for (c, &flat) in self.cat_flat.iter().enumerate() {
-            if !self.used_cats[c] {
+        for (c, &flat) in p.cat_flat.iter().enumerate() {
+            if !self.derived.used_cats[c] {
                 continue;
             }
             let dst = &mut scratch.hashes[c * stride..][..w];
             for (r, h) in dst.iter_mut().enumerate().take(n) {
-                *h = match rows[r * nf + flat] {
-                    FeatureValue::Categorical(s) => cat_hash(s),
-                    FeatureValue::Float(_) => 0,
+                *h = match rows.get(r * nf + flat as usize) {
+                    Some(FeatureValue::Categorical(s)) => cat_hash(s),
+                    _ => 0,
                 };
             }
         }
 
         // One-hot values.
-        for (i, o) in self.onehots.iter().enumerate() {
-            let src = &scratch.hashes[o.cat * stride..][..w];
-            let dst = &mut quant[(self.onehot_first_col + i) * stride..][..w];
+        for (i, o) in p.onehots.iter().enumerate() {
+            let src = &scratch.hashes[o.cat as usize * stride..][..w];
+            let dst = &mut quant[(p.onehot_first_col as usize + i) * stride..][..w];
             for (d, &h) in dst.iter_mut().zip(src) {
                 *d = biased(u8::from(h == o.value));
             }
         }
 
-        // CTRs.
-        for p in &self.projections {
-            let keys = &mut scratch.keys[..w];
-            keys.fill(0);
-            for &c in &p.cats {
-                let src = &scratch.hashes[c * stride..][..w];
-                for (k, &h) in keys.iter_mut().zip(src) {
-                    *k = fold_cat(*k, h);
-                }
+        // CTRs: the key program, then per lookup the slot of every row, then each CTR's bytes.
+        for step in &p.steps {
+            let level = step.level as usize;
+            let (above, rest) = scratch.keys.split_at_mut(level * stride);
+            let keys = &mut rest[..w];
+            match above.get(above.len().saturating_sub(stride)..) {
+                Some(prev) if level > 0 => keys.copy_from_slice(&prev[..w]),
+                _ => keys.fill(0),
             }
-            for f in &p.floats {
-                match f.bin {
-                    Some(bin) => {
-                        let src = quant_row(quant, bin.col, stride, w);
-                        for (k, &q) in keys.iter_mut().zip(src) {
-                            *k = fold(*k, u64::from(q > bin.thr));
-                        }
-                    }
-                    None => {
-                        let flat = self.floats[f.pos].flat;
-                        for (r, k) in keys.iter_mut().enumerate().take(n) {
-                            let x = float_at(r, flat);
-                            let bit = if x.is_nan() {
-                                f.nan_as_true
-                            } else {
-                                x > f.border
-                            };
-                            *k = fold(*k, u64::from(bit));
-                        }
+            match step.part {
+                KeyPart::Cat(c) => {
+                    let src = &scratch.hashes[c as usize * stride..][..w];
+                    for (k, &h) in keys.iter_mut().zip(src) {
+                        *k = fold_cat(*k, h);
                     }
                 }
-            }
-            for &(c, value) in &p.exact {
-                let src = &scratch.hashes[c * stride..][..w];
-                for (k, &h) in keys.iter_mut().zip(src) {
-                    *k = fold(*k, u64::from(h == value));
+                KeyPart::FloatBin(bin) => {
+                    let src = quant_row(quant, bin.col, stride, w);
+                    for (k, &q) in keys.iter_mut().zip(src) {
+                        *k = fold(*k, u64::from(q > bin.thr));
+                    }
+                }
+                KeyPart::FloatValue {
+                    pos,
+                    border,
+                    nan_as_true,
+                } => {
+                    let flat = p.floats[pos as usize].flat;
+                    for (r, k) in keys.iter_mut().enumerate().take(n) {
+                        let x = float_at(r, flat);
+                        let bit = if x.is_nan() { nan_as_true } else { x > border };
+                        *k = fold(*k, u64::from(bit));
+                    }
+                }
+                KeyPart::Exact { cat, value } => {
+                    let src = &scratch.hashes[cat as usize * stride..][..w];
+                    for (k, &h) in keys.iter_mut().zip(src) {
+                        *k = fold(*k, u64::from(h == value));
+                    }
                 }
             }
-            for l in &p.lookups {
-                let table: &HashIndex = &self.tables[l.table];
-                // Bucket per row (a missing key maps to the "empty" slot after the buckets),
-                // then each CTR's value and border bits as straight loops over the rows.
-                let buckets = &mut scratch.buckets[..w];
-                let missing = table.len() as u32;
-                for (b, &key) in buckets.iter_mut().zip(keys.iter()).take(n) {
-                    *b = table.get(key).unwrap_or(missing);
-                }
+            for l in &step.lookups {
+                let table = &p.tables[l.table as usize];
+                let slots = &mut scratch.slots[..w];
+                probe(table, keys, slots);
+                let per_column = table.slots.len() + 1;
                 for &ci in &l.ctrs {
-                    let ctr = &self.ctrs[ci];
-                    let vals = &mut scratch.vals[..w];
-                    for (v, &b) in vals.iter_mut().zip(buckets.iter()).take(n) {
-                        *v = ctr.values.get(b as usize).copied().unwrap_or(ctr.empty);
+                    let ctr = &p.ctrs[ci as usize];
+                    for c in 0..ctr.n_columns as usize {
+                        let src = &ctr.quant[c * per_column..][..per_column];
+                        let col = ctr.columns.first as usize + c;
+                        let dst = &mut quant[col * stride..][..w];
+                        for (d, &s) in dst.iter_mut().zip(slots.iter()) {
+                            // `probe` returns slots below `per_column`.
+                            *d = src.get(s as usize).copied().unwrap_or(i8::MIN);
+                        }
                     }
-                    quantize(quant, stride, ctr.columns, &ctr.borders, vals);
                 }
             }
         }
 
         // Trees.
-        let dim = self.dim;
+        let dim = p.dim as usize;
         let out = &mut out[..n * dim];
         out.fill(0.0);
-        match &self.trees {
-            Trees::Oblivious {
-                splits,
-                split_offsets,
-                leaf_offsets,
-                leaves,
-            } => {
+        match &p.trees {
+            Trees::Oblivious { splits, leaves, .. } => {
                 let trees = ObliviousRef {
                     splits,
-                    split_offsets,
-                    leaf_offsets,
+                    offsets: &self.derived.offsets,
                     leaves,
                     w,
                     stride,
                 };
-                if let Some(p) = &self.padded {
+                if let Some(runs) = &self.derived.runs {
                     let idx_all = &mut scratch.idx_all;
-                    match p.depth {
-                        0 => trees.eval_padded::<1, 0>(p, quant, out, idx_all),
-                        1 => trees.eval_padded::<2, 1>(p, quant, out, idx_all),
-                        2 => trees.eval_padded::<4, 2>(p, quant, out, idx_all),
-                        3 => trees.eval_padded::<8, 3>(p, quant, out, idx_all),
-                        4 => trees.eval_padded::<16, 4>(p, quant, out, idx_all),
-                        5 => trees.eval_padded::<32, 5>(p, quant, out, idx_all),
-                        6 => trees.eval_padded::<64, 6>(p, quant, out, idx_all),
-                        7 => trees.eval_padded::<128, 7>(p, quant, out, idx_all),
-                        _ => trees.eval_padded::<256, 8>(p, quant, out, idx_all),
+                    for run in runs {
+                        match run.depth {
+                            0 => trees.eval_constant(run, out),
+                            1 => trees.eval_run::<2, 1>(run, quant, out, idx_all),
+                            2 => trees.eval_run::<4, 2>(run, quant, out, idx_all),
+                            3 => trees.eval_run::<8, 3>(run, quant, out, idx_all),
+                            4 => trees.eval_run::<16, 4>(run, quant, out, idx_all),
+                            5 => trees.eval_run::<32, 5>(run, quant, out, idx_all),
+                            6 => trees.eval_run::<64, 6>(run, quant, out, idx_all),
+                            7 => trees.eval_run::<128, 7>(run, quant, out, idx_all),
+                            _ => trees.eval_run::<256, 8>(run, quant, out, idx_all),
+                        }
                     }
-                } else if self.max_depth <= 8 {
+                } else if self.derived.max_depth <= 8 {
                     // Depth <= 8 fits leaf indices in bytes: 16 rows per SSE/NEON op.
                     trees.eval::<u8>(quant, out, dim);
                 } else {
@@ -412,64 +339,52 @@ impl Model {
                 roots,
                 nodes,
                 leaves,
-            } => {
-                for (r, o) in out.chunks_exact_mut(dim).enumerate() {
-                    for &root in roots {
-                        let mut node = root;
-                        while node & LEAF_FLAG == 0 {
-                            let nd = nodes[node as usize];
-                            node = if quant[nd.bin.col as usize * stride + r] > nd.bin.thr {
-                                nd.right
-                            } else {
-                                nd.left
-                            };
-                        }
-                        let leaf = (node & !LEAF_FLAG) as usize;
-                        for (o, &v) in o.iter_mut().zip(&leaves[leaf * dim..][..dim]) {
-                            *o += v;
-                        }
-                    }
-                }
-            }
+            } => eval_non_symmetric(roots, nodes, leaves, quant, stride, out, dim),
         }
         for o in out.chunks_exact_mut(dim) {
-            for (o, &b) in o.iter_mut().zip(&self.bias) {
-                *o = *o * self.scale + b;
+            for (o, &b) in o.iter_mut().zip(&p.bias) {
+                *o = *o * p.scale + b;
             }
         }
     }
 
-    /// Raw values for `rows` (row-major, `feature_kinds().len()` values per row) into `out`
-    /// (`dimension()` values per row).
+    /// Raw values for the rows into `out` (`dimension()` values per row). The row count is
+    /// `out.len() / dimension()`: `rows` holds that many rows of `feature_kinds().len()`
+    /// values (none for a model without features).
     pub(crate) fn raw_batch(
         &self,
         rows: &[FeatureValue<'_>],
         out: &mut [f64],
     ) -> Result<(), EvalError> {
-        let nf = self.kinds.len();
-        if nf == 0 || !rows.len().is_multiple_of(nf) {
-            return Err(EvalError::WrongLength {
-                row: rows.len() / nf.max(1),
-                expected: nf,
-                actual: rows.len() % nf.max(1),
+        let nf = self.parts.kinds.len();
+        let dim = self.parts.dim as usize;
+        if !out.len().is_multiple_of(dim) {
+            return Err(EvalError::WrongOutputLength {
+                expected: out.len().next_multiple_of(dim),
+                actual: out.len(),
             });
         }
-        let n_rows = rows.len() / nf;
-        if out.len() != n_rows * self.dim {
+        let n_rows = out.len() / dim;
+        if rows.len() != n_rows * nf {
+            if nf > 0 && !rows.len().is_multiple_of(nf) {
+                return Err(EvalError::WrongLength {
+                    row: rows.len() / nf,
+                    expected: nf,
+                    actual: rows.len() % nf,
+                });
+            }
             return Err(EvalError::WrongOutputLength {
-                expected: n_rows * self.dim,
+                expected: rows.len().checked_div(nf).unwrap_or(0) * dim,
                 actual: out.len(),
             });
         }
         let mut scratch = Scratch::new(self, n_rows);
         let stride = scratch.stride;
-        for (b, (block, out)) in rows
-            .chunks(stride * nf)
-            .zip(out.chunks_mut(stride * self.dim))
-            .enumerate()
-        {
+        for (b, out) in out.chunks_mut(stride * dim).enumerate() {
+            let n = out.len() / dim;
+            let block = &rows[b * stride * nf..][..n * nf];
             self.validate(block, b * stride)?;
-            self.eval_block(block, block.len() / nf, &mut scratch, out);
+            self.eval_block(block, n, &mut scratch, out);
         }
         Ok(())
     }
@@ -485,7 +400,7 @@ impl Model {
             }
             best
         };
-        match &self.output {
+        match &self.parts.output {
             Output::Binary { labels } => {
                 let p = sigmoid(raw[0]);
                 Prediction::Classification {
@@ -521,6 +436,78 @@ impl Model {
     }
 }
 
+/// The slot of every row's key in `table` (`table.slots.len()` for a key it does not have).
+/// Each row reads its home bucket and decides without branching: found, missing (the bucket
+/// has room), or go on (a full bucket without the key: rare, handled in a second pass). The
+/// loads of different rows are independent, so they overlap.
+#[inline(always)]
+fn probe(table: &CtrTable, keys: &[u64], out: &mut [u32]) {
+    let (buckets, _) = table.slots.as_chunks::<BUCKET>();
+    let shift = table.shift();
+    let missing = table.slots.len() as u32;
+    let mut pending = false;
+    for (o, &key) in out.iter_mut().zip(keys) {
+        let b = CtrTable::home(key, shift);
+        let bucket = buckets.get(b).copied().unwrap_or([EMPTY; BUCKET]);
+        let real = key != EMPTY;
+        let hits = bucket
+            .iter()
+            .enumerate()
+            .fold(0u32, |m, (i, &k)| m | (u32::from(k == key && real) << i));
+        let room = bucket[BUCKET - 1] == EMPTY;
+        let slot = (b * BUCKET) as u32 + hits.trailing_zeros();
+        *o = if hits != 0 {
+            slot
+        } else if room || !real {
+            missing
+        } else {
+            u32::MAX
+        };
+        pending |= hits == 0 && !room && real;
+    }
+    if pending {
+        for (o, &key) in out.iter_mut().zip(keys) {
+            if *o == u32::MAX {
+                *o = table.find(key).map_or(missing, |i| i as u32);
+            }
+        }
+    }
+}
+
+fn eval_non_symmetric(
+    roots: &[u32],
+    nodes: &[NsNode],
+    leaves: &[f64],
+    quant: &[i8],
+    stride: usize,
+    out: &mut [f64],
+    dim: usize,
+) {
+    for (r, o) in out.chunks_exact_mut(dim).enumerate() {
+        for &root in roots {
+            let mut node = root;
+            // Children have larger indices than their parents (checked at load): this ends.
+            while node & LEAF_FLAG == 0 {
+                let Some(nd) = nodes.get(node as usize) else {
+                    break;
+                };
+                let q = quant.get(nd.bin.col as usize * stride + r).copied();
+                node = if q.unwrap_or(i8::MIN) > nd.bin.thr {
+                    nd.right
+                } else {
+                    nd.left
+                };
+            }
+            let leaf = (node & !LEAF_FLAG) as usize;
+            if let Some(values) = leaves.get(leaf * dim..(leaf + 1) * dim) {
+                for (o, &v) in o.iter_mut().zip(values) {
+                    *o += v;
+                }
+            }
+        }
+    }
+}
+
 /// A leaf index being built level by level: `idx = 2 * idx + bit`, from the deepest level
 /// up, which gives CatBoost's `sum(bit_l << l)` with plain adds (they vectorise on bytes).
 trait LeafIndex: Copy + Default {
@@ -552,8 +539,7 @@ impl LeafIndex for u16 {
 
 struct ObliviousRef<'a> {
     splits: &'a [BinTest],
-    split_offsets: &'a [u32],
-    leaf_offsets: &'a [u32],
+    offsets: &'a [(u32, u32)],
     leaves: &'a [f64],
     /// Rows evaluated (a multiple of `LANES`, or fewer than `LANES`).
     w: usize,
@@ -562,32 +548,52 @@ struct ObliviousRef<'a> {
 }
 
 impl ObliviousRef<'_> {
-    /// The common case: one output dimension and trees of depth <= 8, whose leaves were
-    /// padded at load to `N` = 2^`D` per tree and whose splits to `D` levels. Trees go in
-    /// chunks of [`TREE_CHUNK`]: first the chunk's leaf indices for every row, then each group
-    /// of `LANES` rows sums its leaves in registers, continuing from the previous chunks' sum,
-    /// so every row adds its trees in model order (results equal CatBoost's bit for bit).
-    /// Fixed-size leaf arrays and levels need no bounds checks and unroll.
+    /// The splits and leaves of the trees of `run`.
+    fn run_parts(&self, run: &Run) -> (&[BinTest], &[f64]) {
+        let (s0, l0) = self.offsets[run.first as usize];
+        let (s1, l1) = self.offsets[run.end as usize];
+        (
+            &self.splits[s0 as usize..s1 as usize],
+            &self.leaves[l0 as usize..l1 as usize],
+        )
+    }
+
+    /// Trees without splits: each adds its one leaf to every row, in model order.
+    fn eval_constant(&self, run: &Run, out: &mut [f64]) {
+        let (_, leaves) = self.run_parts(run);
+        for o in out.iter_mut() {
+            for &v in leaves {
+                *o += v;
+            }
+        }
+    }
+
+    /// The common case: one output dimension and a run of trees of depth `D` <= 8, `N` = 2^`D`
+    /// leaves each. Trees go in chunks of [`TREE_CHUNK`]: first the chunk's leaf indices for
+    /// every row, then each group of `LANES` rows sums its leaves in registers, continuing from
+    /// the sum so far, so every row adds its trees in model order (results equal CatBoost's
+    /// bit for bit). Fixed-size leaf arrays and levels need no bounds checks and unroll.
     #[inline(always)]
-    fn eval_padded<const N: usize, const D: usize>(
+    fn eval_run<const N: usize, const D: usize>(
         &self,
-        padded: &PaddedLeaves,
+        run: &Run,
         quant: &[i8],
         out: &mut [f64],
-        idx_all: &mut Vec<u8>,
+        idx_all: &mut [u8],
     ) {
         let w = self.w;
-        let (trees, _) = padded.leaves.as_chunks::<N>();
-        let (levels, _) = padded.splits.as_chunks::<D>();
+        let (splits, leaves) = self.run_parts(run);
+        let (trees, _) = leaves.as_chunks::<N>();
+        let (levels, _) = splits.as_chunks::<D>();
         let mask = N - 1;
-        if w == 1 {
-            // One row: walk the trees directly.
-            if let Some(o) = out.first_mut() {
+        if w < LANES {
+            // A few rows (typically one): walk the trees directly.
+            for (r, o) in out.iter_mut().enumerate() {
                 let mut acc = *o;
                 for (lv, tests) in trees.iter().zip(levels) {
                     let mut i = 0usize;
                     for bin in tests.iter().rev() {
-                        let q = quant.get(bin.col as usize * self.stride).copied();
+                        let q = quant.get(bin.col as usize * self.stride + r).copied();
                         i = 2 * i + usize::from(q.unwrap_or(i8::MIN) > bin.thr);
                     }
                     acc += lv[i & mask];
@@ -597,18 +603,11 @@ impl ObliviousRef<'_> {
             return;
         }
         for (trees, levels) in trees.chunks(TREE_CHUNK).zip(levels.chunks(TREE_CHUNK)) {
-            idx_all.clear();
-            idx_all.resize(trees.len() * w, 0);
+            // Every byte of `idx` is written below before it is read: no clearing.
+            let idx_all = &mut idx_all[..trees.len() * w];
             for (idx, tests) in idx_all.chunks_exact_mut(w).zip(levels) {
-                if w < LANES {
-                    for bin in tests.iter().rev() {
-                        push_bits(idx, quant_row(quant, bin.col, self.stride, w), bin.thr);
-                    }
-                    continue;
-                }
-                // Whole groups of LANES rows: each level's column and threshold are set up
-                // once per tree, then a group's leaf indices are built in one register, deepest
-                // level first, and written once.
+                // Each level's column and threshold are set up once per tree, then a group's
+                // leaf indices are built in one register, deepest level first, and written once.
                 let cols: [(&[[i8; LANES]], i8x16); D] = std::array::from_fn(|l| {
                     let bin = tests[D - 1 - l];
                     let col = quant_row(quant, bin.col, self.stride, w);
@@ -622,17 +621,6 @@ impl ObliviousRef<'_> {
                     }
                     *dst = leaf.to_array().map(|i| i as u8);
                 }
-            }
-            if out.len() < LANES {
-                // A few rows (typically one): sum only those.
-                for (r, o) in out.iter_mut().enumerate() {
-                    let mut acc = *o;
-                    for (lv, idx) in trees.iter().zip(idx_all.chunks_exact(w)) {
-                        acc += lv[usize::from(idx[r]) & mask];
-                    }
-                    *o = acc;
-                }
-                continue;
             }
             // The last group may be partial: its lanes past `n` sum stale indices, unread.
             for (g, out) in out.chunks_mut(LANES).enumerate() {
@@ -655,10 +643,10 @@ impl ObliviousRef<'_> {
     fn eval<I: LeafIndex>(&self, quant: &[i8], out: &mut [f64], dim: usize) {
         let mut idx = [I::default(); BLOCK];
         let idx = &mut idx[..self.w];
-        for t in 0..self.split_offsets.len().saturating_sub(1) {
-            let sp =
-                &self.splits[self.split_offsets[t] as usize..self.split_offsets[t + 1] as usize];
-            let lv = &self.leaves[self.leaf_offsets[t] as usize..self.leaf_offsets[t + 1] as usize];
+        for bounds in self.offsets.windows(2) {
+            let [(s0, l0), (s1, l1)] = [bounds[0], bounds[1]];
+            let sp = &self.splits[s0 as usize..s1 as usize];
+            let lv = &self.leaves[l0 as usize..l1 as usize];
             idx.fill(I::default());
             for &bin in sp.iter().rev() {
                 let col = quant_row(quant, bin.col, self.stride, self.w);
@@ -688,12 +676,53 @@ impl ObliviousRef<'_> {
 #[inline(always)]
 fn quantize(quant: &mut [i8], stride: usize, columns: Columns, borders: &[f32], xs: &[f32]) {
     let w = xs.len();
-    for (c, borders) in borders.chunks(columns.per_column).enumerate() {
-        count_above(&mut quant[(columns.first + c) * stride..][..w], xs, borders);
+    for (c, borders) in borders.chunks(columns.per_column as usize).enumerate() {
+        let dst = &mut quant[(columns.first as usize + c) * stride..][..w];
+        if borders.len() > SEARCH_ABOVE && w >= LANES {
+            search_above(dst, xs, borders);
+        } else if borders.len() > SEARCH_ABOVE {
+            // A few rows: a binary search each, without the set-up of a block's search.
+            for (d, &x) in dst.iter_mut().zip(xs) {
+                *d = biased(borders.partition_point(|&b| b < x) as u8);
+            }
+        } else {
+            count_above(dst, xs, borders);
+        }
     }
 }
 
-/// `dst[r] = #{b in borders : xs[r] > b}` (at most [`COLUMN_BORDERS`] borders, so it fits).
+/// `dst[r] = #{b in borders : xs[r] > b}` for ascending `borders` (at most
+/// [`COLUMN_BORDERS`](crate::model::COLUMN_BORDERS)), in two levels of 16 instead of one
+/// compare per border: the borders, padded with `+inf` to groups of 16, are first counted by
+/// group (how many groups lie entirely below the value, from each group's last border: a
+/// vector count across rows, as [`count_above`]), then within the one group the value falls
+/// in (four vector compares per row). About 20 operations per value for any number of
+/// borders, against one per four borders; and nothing branches on the data, which a binary
+/// search would (a mispredicted branch per level costs more than the whole count).
+#[inline(always)]
+fn search_above(dst: &mut [i8], xs: &[f32], borders: &[f32]) {
+    let mut padded = [f32::INFINITY; 256];
+    let n = borders.len().min(255);
+    padded[..n].copy_from_slice(&borders[..n]);
+    let (groups, _) = padded.as_chunks::<16>();
+    // Every group but the one holding the last border can lie entirely below a value.
+    let full = n.div_ceil(16).saturating_sub(1);
+    let coarse: [f32; 16] = std::array::from_fn(|g| groups[g][15]);
+    count_above(dst, xs, &coarse[..full]);
+    for (d, &x) in dst.iter_mut().zip(xs) {
+        let below = (*d as u8 ^ 0x80) as usize;
+        let group = &groups[below & 15];
+        let x4 = f32x4::splat(x);
+        let mut acc = u32x4::ZERO;
+        for b in group.as_chunks::<4>().0 {
+            acc -= x4.simd_gt(f32x4::new(*b)).to_bits();
+        }
+        let within: u32 = acc.to_array().iter().sum();
+        *d = biased((16 * below as u32 + within) as u8);
+    }
+}
+
+/// `dst[r] = #{b in borders : xs[r] > b}` (at most 255 borders, so it fits).
 ///
 /// Groups of [`LANES`] rows keep their values and counts in four vector registers each for the
 /// whole border list: a border costs one compare and one subtract of the all-ones mask per
@@ -720,14 +749,6 @@ fn count_above(dst: &mut [i8], xs: &[f32], borders: &[f32]) {
     }
     for (d, &x) in rest.iter_mut().zip(xrest) {
         *d = biased(borders.iter().map(|&b| u8::from(x > b)).sum());
-    }
-}
-
-/// `idx[r] = 2 * idx[r] + (quant[r] > thr)` (see `LeafIndex`), as whole byte vectors.
-#[inline(always)]
-fn push_bits(idx: &mut [u8], quant: &[i8], thr: i8) {
-    for (i, &q) in idx.iter_mut().zip(quant) {
-        *i = i.wrapping_add(*i).wrapping_add(u8::from(q > thr));
     }
 }
 
@@ -759,8 +780,8 @@ fn sigmoid(x: f64) -> f64 {
 
 #[cfg(test)]
 mod tests {
-    use super::super::hash::cat_hash;
     use super::*;
+    use crate::hash::cat_hash;
     use serde_json::json;
 
     fn one_border_model(border: f64, nan: &str) -> Model {
@@ -818,9 +839,9 @@ mod tests {
     }
 
     /// Quantization is exact whatever the borders: more than one byte column can count (300
-    /// borders), unsorted borders (one 0/1 column each), and trees shallower than the deepest
-    /// (padded with never-true levels). Checked against the definition, `x > border` per
-    /// split, one row at a time and in blocks.
+    /// borders, quantized in two levels), unsorted borders (one 0/1 column each), and trees of
+    /// different depths (runs of one depth each). Checked against the definition,
+    /// `x > border` per split, one row at a time and in blocks.
     #[test]
     fn quantized_splits_match_the_definition() {
         let sorted: Vec<f64> = (0..300).map(|j| f64::from(j) * 0.5).collect();
@@ -876,7 +897,7 @@ mod tests {
         }
     }
 
-    /// The fast paths (padded leaves summed in registers; byte and 16-bit leaf indices) give
+    /// The fast paths (runs of equal depth summed in registers; byte and 16-bit leaf indices) give
     /// bit-identical raw values on every corpus and benchmark model and row.
     #[test]
     fn tree_paths_agree_bit_for_bit() {
@@ -890,13 +911,13 @@ mod tests {
                 };
                 let fast =
                     Model::from_json(&std::fs::read(case.join("model.json")).unwrap()).unwrap();
-                if !matches!(fast.trees, Trees::Oblivious { .. }) {
+                if !matches!(fast.parts.trees, Trees::Oblivious { .. }) {
                     continue;
                 }
                 let mut bytes = fast.clone();
-                bytes.padded = None;
+                bytes.derived.runs = None;
                 let mut wide = bytes.clone();
-                wide.max_depth = 9;
+                wide.derived.max_depth = 9;
                 let owned: Vec<Vec<serde_json::Value>> = rows
                     .lines()
                     .map(|l| serde_json::from_str(l).unwrap())
@@ -980,12 +1001,71 @@ mod tests {
         });
         let m = Model::from_json(doc.to_string().as_bytes()).unwrap();
         // "a": FeatureFreq (3 + 0.5) / (4 + 1) = 0.7 > 0.375; mean (0.25 + 0.5) / (2 + 1) = 0.25.
-        assert_eq!(m.ctrs[0].values, vec![0.7f32]);
-        assert_eq!(m.ctrs[1].values, vec![0.25f32]);
         let raw = |s: &str| m.predict(&[FeatureValue::Categorical(s)]).unwrap().raw()[0];
         assert_eq!(raw("a"), 1.0);
         // Unseen: FeatureFreq (0 + 0.5) / (4 + 1) = 0.1, mean 0.5 / 1 = 0.5 > 0.375.
-        assert_eq!(m.ctrs[0].empty, 0.1f32);
         assert_eq!(raw("b"), 2.0);
+    }
+
+    /// The binary search counts exactly what the vector count counts, for every value around
+    /// every border (duplicates, negative zero, infinities and NaN included), at every length
+    /// from empty to a full column.
+    #[test]
+    fn search_and_count_agree() {
+        let mut borders: Vec<f32> = (0..255).map(|i| (i as f32 - 100.0) * 0.37).collect();
+        borders[10] = borders[9];
+        borders[50] = -0.0;
+        borders.sort_by(f32::total_cmp);
+        let mut xs: Vec<f32> = borders
+            .iter()
+            .flat_map(|&b| [b, b.next_up(), b.next_down()])
+            .chain([f32::NAN, f32::INFINITY, f32::NEG_INFINITY, 0.0, -0.0, 1e30])
+            .collect();
+        xs.truncate(xs.len() / LANES * LANES);
+        for n in [0, 1, 2, 3, 7, 24, 25, 64, 200, 255] {
+            let b = &borders[..n];
+            let (mut searched, mut counted) = (vec![0i8; xs.len()], vec![0i8; xs.len()]);
+            search_above(&mut searched, &xs, b);
+            count_above(&mut counted, &xs, b);
+            assert_eq!(searched, counted, "{n} borders");
+        }
+    }
+
+    /// The branch-free probe finds what the plain lookup finds, for keys in the home bucket,
+    /// keys pushed into a later bucket (a half-full table has full buckets), missing keys and
+    /// CatBoost's "no hash" marker.
+    #[test]
+    fn probe_agrees_with_find() {
+        // xorshift64: keys without the regular spacing that would fill buckets evenly.
+        let mut x = 0x2545_f491_4f6c_dd1du64;
+        let mut next = || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        let keys: Vec<u64> = (0..1000).map(|_| next()).collect();
+        let (table, _) = crate::ctr::build_table(&keys).unwrap();
+        let queries: Vec<u64> = keys
+            .iter()
+            .copied()
+            .chain((0..2000).map(|_| next()))
+            .chain([EMPTY])
+            .collect();
+        let mut slots = vec![0u32; queries.len()];
+        probe(&table, &queries, &mut slots);
+        let missing = table.slots.len() as u32;
+        for (q, s) in queries.iter().zip(&slots) {
+            assert_eq!(*s, table.find(*q).map_or(missing, |i| i as u32), "key {q}");
+        }
+        let (buckets, _) = table.slots.as_chunks::<BUCKET>();
+        let shift = table.shift();
+        assert!(
+            keys.iter().any(|&k| table
+                .find(k)
+                .is_some_and(|s| s / BUCKET != CtrTable::home(k, shift))),
+            "no key left its home bucket: the second pass is untested"
+        );
+        assert!(buckets.iter().any(|b| b[BUCKET - 1] != EMPTY));
     }
 }
