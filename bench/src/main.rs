@@ -5,6 +5,7 @@
 //! process-level numbers are repeated runs reported as median and range. Nothing here asserts a timing: it measures and
 //! writes down.
 
+mod images;
 mod init;
 mod measure;
 mod python;
@@ -40,7 +41,7 @@ fn main() -> Result<()> {
         .and_then(|i| args.get(i + 1))
         .map(PathBuf::from)
         .unwrap_or_else(|| workspace().join("BENCHMARKS.md"));
-    let markdown = run(args.iter().any(|a| a == "--with-images"))?;
+    let markdown = run(!args.iter().any(|a| a == "--without-images"))?;
     std::fs::write(&out, markdown).with_context(|| format!("writing {}", out.display()))?;
     eprintln!("wrote {}", out.display());
     Ok(())
@@ -142,8 +143,8 @@ fn run(with_images: bool) -> Result<String> {
     writeln!(
         md,
         "# Benchmarks\n\n\
-         Regenerate with `cargo run -p bench --release` (it rewrites this file; add `--with-images`\n\
-         for the image, RIE and gate sections).\n\
+         Regenerate with `cargo run -p bench --release` (it rewrites this file; `--without-images`\n\
+         leaves out the image, RIE and gate sections).\n\
          Measured on {} ({cores} cores, shared: only the ratios within one run mean much), Python {}\n\
          with catboost {}. Ratios are Rust over Python for rates and Python over Rust for times and\n\
          sizes, so above 1 means the Rust service is ahead. Times are medians; brackets give the\n\
@@ -322,93 +323,150 @@ fn run(with_images: bool) -> Result<String> {
     if !with_images {
         writeln!(
             md,
-            "The image, RIE and gate sections are not in this run (`--with-images` adds them).\n"
+            "The image, RIE and gate sections are not in this run (`--without-images`).\n"
         )?;
         return Ok(md);
     }
-
-    // Size.
-    let spec = harness::Spec::load(&ws.join(harness::SPEC_FILE))?;
-    let harness::ImageSource::Build(build) = &spec.image.source else {
-        bail!("the root lambda-gate.toml must build its image");
+    let memory_text = |b: Option<u64>| {
+        b.map_or("not reported (cgroup v2)".to_owned(), |b| {
+            stats::mib(b as f64)
+        })
     };
-    let image = harness::build(
-        build,
-        harness::Arch::X86_64,
-        &spec.root,
-        &harness::Progress::stderr(),
-    )?;
-    let facts = harness::inspect_image(&image.reference, None)?;
+
+    // The two images.
+    let pairs = images::pairs(&ws, scratch.path(), &models)?;
+    let shipped = pairs.first().context("the shipped model's images")?;
+    let (r, p) = (&shipped.rust.numbers, &shipped.python.numbers);
     let python_total = size.site_packages_bytes + size.interpreter_bytes;
     writeln!(
         md,
-        "## Size\n\n\
-         | what | bytes | ratio |\n|---|---:|---:|\n\
-         | the Lambda image (x86_64, uncompressed: bootstrap + model) | {} | |\n\
-         | catboost and its dependencies, installed ({} packages) | {} | {:.0}x |\n\
-         | the same plus the Python interpreter and standard library | {} | {:.0}x |\n",
-        stats::mib(facts.size_bytes() as f64),
-        size.packages.len(),
-        stats::mib(size.site_packages_bytes),
-        size.site_packages_bytes / facts.size_bytes() as f64,
-        stats::mib(python_total),
-        python_total / facts.size_bytes() as f64,
-    )?;
+        "## The two Lambda images of the shipped model, through the same RIE
 
-    // Through the RIE.
-    eprintln!("==> the x86_64 image under the RIE");
-    let settings = harness::LambdaSettings::from_spec(&spec.function);
-    let r = rie::measure(&image.reference, &facts.command_line(), &settings, &ws)?;
-    writeln!(
-        md,
-        "## Through the Runtime Interface Emulator (x86_64 image, native, {} container starts)\n\n\
-         | measure | value |\n|---|---:|\n\
-         | first request after container start (process start + model load + one prediction) | {} |\n\
-         | init, the RIE's `INIT REPORT` (runtime start to its first request for work) | {} |\n\
-         | warm invocation, 1 record, p50 / p99 over {} | {} / {} |\n\
-         | warm invocation, 100 records, p50 / p99 over {} | {} / {} |\n\
-         | container peak memory (kernel cgroup) | {} |\n\
-         | RIE `Max Memory Used` | {} (the configured memory size: the RIE does not measure) |\n",
+         The Rust function (`Dockerfile`: static bootstrap, compiled model) and the Python
+         function (`examples/python-function/`: Debian, Python 3.11, catboost, pandas,
+         awslambdaric), both x86_64 (native), each started {} times under the pinned RIE with its
+         own spec's settings (1024 MB) and then invoked warm; the same golden events.
+
+         | measure | Rust image | Python image | ratio |
+|---|---:|---:|---:|
+         | image size (uncompressed) | {} | {} | {:.0}x |
+         | init, the RIE's `INIT REPORT` | {} | {} | {:.0}x |
+         | first request after the container start (init + one prediction) | {} | {} | {:.0}x |
+         | warm, 1 record, p50 / p99 over {} | {} / {} | {} / {} | {:.1}x |
+         | warm, 100 records, p50 / p99 over {} | {} / {} | {} / {} | {:.1}x |
+         | container peak memory (kernel cgroup) | {} | {} | {:.0}x |
+
+         Installed catboost and its dependencies take {} ({} packages), {} with the interpreter
+         and standard library. The RIE's `Max Memory Used` is the configured size ({}), not a
+         measurement.
+",
         rie::STARTS,
-        r.first_request.time_text(),
+        stats::mib(shipped.rust.size_bytes as f64),
+        stats::mib(shipped.python.size_bytes as f64),
+        shipped.python.size_bytes as f64 / shipped.rust.size_bytes as f64,
         r.init_duration.time_text(),
+        p.init_duration.time_text(),
+        p.init_duration.median / r.init_duration.median,
+        r.first_request.time_text(),
+        p.first_request.time_text(),
+        p.first_request.median / r.first_request.median,
         rie::WARM_ONE,
         stats::ms(r.one_record.quantile(0.5)),
         stats::ms(r.one_record.quantile(0.99)),
+        stats::ms(p.one_record.quantile(0.5)),
+        stats::ms(p.one_record.quantile(0.99)),
+        p.one_record.quantile(0.5) / r.one_record.quantile(0.5),
         rie::WARM_HUNDRED,
         stats::ms(r.hundred_records.quantile(0.5)),
         stats::ms(r.hundred_records.quantile(0.99)),
-        r.peak_memory
-            .map_or("not reported (cgroup v2)".to_owned(), |b| stats::mib(
-                b as f64
-            )),
+        stats::ms(p.hundred_records.quantile(0.5)),
+        stats::ms(p.hundred_records.quantile(0.99)),
+        p.hundred_records.quantile(0.5) / r.hundred_records.quantile(0.5),
+        memory_text(r.peak_memory),
+        memory_text(p.peak_memory),
+        p.peak_memory.unwrap_or(0) as f64 / r.peak_memory.unwrap_or(1).max(1) as f64,
+        stats::mib(size.site_packages_bytes),
+        size.packages.len(),
+        stats::mib(python_total),
         r.max_memory_used.as_deref().unwrap_or("not printed"),
     )?;
+    writeln!(
+        md,
+        "## Cold start against model size, both images
+
+         `INIT REPORT` of each image with the model built in (median [range] over {} starts).
+
+         | model | Rust image | Python image | ratio | Rust, against the shipped model |
+|---|---:|---:|---:|---:|",
+        rie::STARTS
+    )?;
+    for pair in &pairs {
+        let (r, p) = (&pair.rust.numbers, &pair.python.numbers);
+        writeln!(
+            md,
+            "| {} | {} | {} | {:.0}x | {:.1}x |",
+            pair.model,
+            r.init_duration.time_text(),
+            p.init_duration.time_text(),
+            p.init_duration.median / r.init_duration.median,
+            r.init_duration.median / shipped.rust.numbers.init_duration.median,
+        )?;
+    }
+    writeln!(md)?;
 
     // Gate time.
     eprintln!("==> gate wall time");
-    let harness_bin = target_dir().join("release/harness");
+    cargo(&[
+        "build",
+        "--release",
+        "-p",
+        "harness",
+        "--bin",
+        "lambda-gate",
+    ])?;
+    let gate = target_dir().join("release/lambda-gate");
     writeln!(
         md,
-        "## Gate wall time (`harness verify`, bootstrap already built, {GATE_RUNS} runs)\n\n\
-         | architecture | wall time |\n|---|---:|"
+        "## Gate wall time (`lambda-gate verify`, images already built)
+
+         | function | architecture | runs | `--jobs 1` | `--jobs 2` | ratio |
+|---|---|---:|---:|---:|---:|"
     )?;
-    for (arch, note) in [("arm64", "under qemu emulation"), ("x86_64", "native")] {
+    for (function, config, arch, runs) in [
+        ("Rust", "lambda-gate.toml", "x86_64", GATE_RUNS),
+        ("Rust", "lambda-gate.toml", "arm64", 1),
+        (
+            "Python",
+            "examples/python-function/lambda-gate.toml",
+            "x86_64",
+            1,
+        ),
+    ] {
         // Build first, so the timed runs measure the gate and not the compiler.
-        let built = Command::new(&harness_bin)
+        let built = Command::new(&gate)
             .current_dir(&ws)
-            .args(["build", "--arch", arch])
+            .args(["-q", "--config", config, "build", "--arch", arch])
             .status()?;
         if !built.success() {
-            bail!("harness build --arch {arch} failed");
+            bail!("lambda-gate build --arch {arch} ({config}) failed");
         }
-        let runs = measure::repeat(
-            GATE_RUNS,
-            Command::new(&harness_bin)
-                .current_dir(&ws)
-                .args(["verify", "--arch", arch]),
+        let mut times = Vec::new();
+        for jobs in ["1", "2"] {
+            times.push(measure::repeat(
+                runs,
+                Command::new(&gate).current_dir(&ws).args([
+                    "-q", "--config", config, "verify", "--arch", arch, "--jobs", jobs,
+                ]),
+            )?);
+        }
+        writeln!(
+            md,
+            "| {function} | {arch}{} | {runs} | {} | {} | {:.2}x |",
+            if arch == "arm64" { " (qemu)" } else { "" },
+            times[0].wall.time_text(),
+            times[1].wall.time_text(),
+            times[0].wall.median / times[1].wall.median,
         )?;
-        writeln!(md, "| {arch} ({note}) | {} |", runs.wall.time_text())?;
     }
     Ok(md)
 }
