@@ -120,12 +120,6 @@ pub fn verify(config: &GateConfig) -> Result<Report, GateError> {
         corpus.extend(malformed::load_for(&spec.malformed, path)?);
     }
     check_emulation(arch)?;
-    let compiled = spec
-        .provenance
-        .compile
-        .as_ref()
-        .map(|c| compile(c, &spec.root, progress))
-        .transpose()?;
     let image = match &spec.image.source {
         ImageSource::Build(build) => {
             build_with(&docker, build, arch, &spec.root, progress)?.reference
@@ -134,6 +128,12 @@ pub fn verify(config: &GateConfig) -> Result<Report, GateError> {
     };
     progress.step(format!("reading image {image}"));
     let facts = crate::image::inspect(&docker, &image, Some(&spec.provenance.model))?;
+    let compiled = spec
+        .provenance
+        .compile
+        .as_ref()
+        .map(|c| compile(c, &spec.root, progress))
+        .transpose()?;
     let mut report = Report {
         arch,
         function: spec.function.name.clone(),

@@ -33,35 +33,9 @@ fn stderr_of(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> String {
     format!("exit: {code:?}\n{stderr}")
 }
 
-/// A project directory with the reference function's goldens and a spec taking `image`.
-fn project(image: &str) -> tempfile::TempDir {
-    let dir = tempfile::tempdir().unwrap();
-    let root = workspace();
-    std::fs::create_dir_all(dir.path().join("golden/malformed")).unwrap();
-    for file in [
-        "golden/inputs.jsonl",
-        "golden/expected.jsonl",
-        "golden/manifest.json",
-        "golden/malformed/cases.json",
-    ] {
-        std::fs::copy(root.join(file), dir.path().join(file)).unwrap();
-    }
-    let text = std::fs::read_to_string(root.join("lambda-gate.toml")).unwrap();
-    let start = text.find("[image]").unwrap();
-    let end = text.find("[contract]").unwrap();
-    let text = format!(
-        "{}[image]\nreference = \"{image}\"\n\n{}",
-        &text[..start],
-        &text[end..]
-    )
-    .replace("architecture = \"arm64\"", "architecture = \"x86_64\"");
-    std::fs::write(dir.path().join("lambda-gate.toml"), text).unwrap();
-    dir
-}
-
 #[test]
 fn no_docker() {
-    let p = project("lambda-gate-test:any");
+    let p = reference_project("lambda-gate-test:any");
     insta::assert_snapshot!(stderr_of(
         p.path(),
         &["verify"],
@@ -71,13 +45,13 @@ fn no_docker() {
 
 #[test]
 fn an_unknown_architecture() {
-    let p = project("lambda-gate-test:any");
+    let p = reference_project("lambda-gate-test:any");
     insta::assert_snapshot!(stderr_of(p.path(), &["verify", "--arch", "ppc64le"], &[]));
 }
 
 #[test]
 fn architectures_are_case_insensitive_with_aliases() {
-    let p = project("lambda-gate-test:any");
+    let p = reference_project("lambda-gate-test:any");
     for arch in ["ARM64", "aarch64", "AMD64", "x86-64"] {
         let out = stderr_of(
             p.path(),
@@ -90,7 +64,7 @@ fn architectures_are_case_insensitive_with_aliases() {
 
 #[test]
 fn an_unknown_image() {
-    let p = project("lambda-gate-test:no-such-tag");
+    let p = reference_project("lambda-gate-test:no-such-tag");
     insta::assert_snapshot!(stderr_of(p.path(), &["-q", "verify"], &[]));
 }
 
@@ -102,7 +76,7 @@ fn no_spec() {
 
 #[test]
 fn stale_goldens() {
-    let p = project("lambda-gate-test:any");
+    let p = reference_project("lambda-gate-test:any");
     let inputs = p.path().join("golden/inputs.jsonl");
     let mut text = std::fs::read_to_string(&inputs).unwrap();
     text.push('\n');
@@ -112,7 +86,7 @@ fn stale_goldens() {
 
 #[test]
 fn a_bad_spec_key() {
-    let p = project("lambda-gate-test:any");
+    let p = reference_project("lambda-gate-test:any");
     let spec = p.path().join("lambda-gate.toml");
     let text = std::fs::read_to_string(&spec)
         .unwrap()
@@ -123,7 +97,7 @@ fn a_bad_spec_key() {
 
 #[test]
 fn a_bad_spec_value() {
-    let p = project("lambda-gate-test:any");
+    let p = reference_project("lambda-gate-test:any");
     let spec = p.path().join("lambda-gate.toml");
     let text = std::fs::read_to_string(&spec)
         .unwrap()

@@ -324,30 +324,9 @@ fn verify_exit_codes_and_report_files() {
 #[test]
 fn verify_writes_nothing_into_the_source_tree() {
     let _serial = serial();
-    // A project that is only a spec, goldens and a failing image: the run must leave the
-    // directory as it was (regressions go to the user's cache, not the project).
-    let project = tempfile::tempdir().unwrap();
-    let root = workspace();
-    std::fs::create_dir_all(project.path().join("golden/malformed")).unwrap();
-    for file in [
-        "golden/inputs.jsonl",
-        "golden/expected.jsonl",
-        "golden/manifest.json",
-        "golden/malformed/cases.json",
-    ] {
-        std::fs::copy(root.join(file), project.path().join(file)).unwrap();
-    }
-    let text = std::fs::read_to_string(root.join("lambda-gate.toml")).unwrap();
-    let start = text.find("[image]").unwrap();
-    let end = text.find("[contract]").unwrap();
-    let text = format!(
-        "{}[image]\nreference = \"{}\"\n\n{}",
-        &text[..start],
-        x86_64_image(),
-        &text[end..]
-    )
-    .replace("architecture = \"arm64\"", "architecture = \"x86_64\"");
-    std::fs::write(project.path().join("lambda-gate.toml"), text).unwrap();
+    // A project that is only a spec and goldens: the run must leave the directory as it was
+    // (regressions go to the user's cache, not the project).
+    let project = reference_project(x86_64_image());
     let cache = tempfile::tempdir().unwrap();
     let before = files_below(project.path());
     let (code, stdout, stderr) = output(

@@ -127,3 +127,46 @@ pub(crate) fn files_below(dir: &Path) -> Vec<PathBuf> {
     out.sort();
     out
 }
+
+/// A project directory holding only a spec of the reference function that takes `image` (as
+/// an x86_64 function) and copies of its goldens: what a team's repository holds. The spec's
+/// compile command and model source point back at this workspace.
+pub(crate) fn reference_project(image: &str) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let root = workspace();
+    std::fs::create_dir_all(dir.path().join("golden/malformed")).expect("mkdir");
+    for file in [
+        "golden/inputs.jsonl",
+        "golden/expected.jsonl",
+        "golden/manifest.json",
+        "golden/malformed/cases.json",
+    ] {
+        std::fs::copy(root.join(file), dir.path().join(file)).expect("copy");
+    }
+    let text = std::fs::read_to_string(root.join("lambda-gate.toml")).expect("the spec");
+    let start = text.find("[image]").expect("[image]");
+    let end = text.find("[contract]").expect("[contract]");
+    let text = format!(
+        "{}[image]\nreference = \"{image}\"\n\n{}",
+        &text[..start],
+        &text[end..]
+    )
+    .replace("architecture = \"arm64\"", "architecture = \"x86_64\"")
+    .replace(
+        "cargo run --release",
+        &format!(
+            "{} run --manifest-path {} --release",
+            env!("CARGO"),
+            root.join("Cargo.toml").display()
+        ),
+    )
+    .replace(
+        "source = \"models/artifacts/model.json\"",
+        &format!(
+            "source = \"{}\"",
+            root.join("models/artifacts/model.json").display()
+        ),
+    );
+    std::fs::write(dir.path().join("lambda-gate.toml"), text).expect("write the spec");
+    dir
+}
