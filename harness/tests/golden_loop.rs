@@ -209,6 +209,11 @@ fn retrain_regen_review_accept_verify() {
         p.join("target/lambda/bootstrap/bootstrap"),
     )
     .expect("copy bootstrap");
+    std::fs::create_dir_all(p.join("target/lambda/model")).expect("mkdir");
+    compile_model(
+        &p.join("models/artifacts/model.json"),
+        &p.join("target/lambda/model/model.compiled"),
+    );
     let mut spec = harness::Spec::load(&p.join("lambda-gate.toml")).expect("spec");
     spec.image.source = ImageSource::Build(BuildSpec {
         dockerfile: p.join("Dockerfile"),

@@ -220,7 +220,7 @@ fn a_whiteout_removes_the_model_the_lower_layer_had() {
         &[
             base_layer(),
             layer(&[Entry::File(
-                "var/task/model/.wh.model.json",
+                "var/task/model/.wh.model.compiled",
                 Vec::new(),
                 0o644,
             )]),
@@ -230,7 +230,7 @@ fn a_whiteout_removes_the_model_the_lower_layer_had() {
     assert_eq!(status(&report, "provenance"), Status::Failed);
     let why = details(&report, "provenance");
     assert!(
-        why.contains("/var/task/model/model.json does not exist"),
+        why.contains("/var/task/model/model.compiled does not exist"),
         "{why}"
     );
 }
@@ -252,7 +252,7 @@ fn an_opaque_directory_hides_the_model_the_lower_layer_had() {
     assert_eq!(status(&report, "provenance"), Status::Failed);
     let why = details(&report, "provenance");
     assert!(
-        why.contains("/var/task/model/model.json does not exist"),
+        why.contains("/var/task/model/model.compiled does not exist"),
         "{why}"
     );
 }

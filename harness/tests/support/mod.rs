@@ -170,3 +170,28 @@ pub(crate) fn reference_project(image: &str) -> tempfile::TempDir {
     std::fs::write(dir.path().join("lambda-gate.toml"), text).expect("write the spec");
     dir
 }
+
+/// `catboost-compile --model model --out out`, built from this workspace.
+pub(crate) fn compile_model(model: &Path, out: &Path) {
+    let compiled = Command::new(env!("CARGO"))
+        .args([
+            "run",
+            "--release",
+            "--locked",
+            "--quiet",
+            "--package",
+            "catboost-eval",
+        ])
+        .args(["--bin", "catboost-compile", "--", "--model"])
+        .arg(model)
+        .arg("--out")
+        .arg(out)
+        .current_dir(workspace())
+        .status()
+        .expect("cargo run catboost-compile");
+    assert!(
+        compiled.success(),
+        "catboost-compile failed on {}",
+        model.display()
+    );
+}
