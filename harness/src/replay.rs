@@ -17,7 +17,7 @@ use crate::malformed::{self, CorpusError};
 use crate::progress::Progress;
 use crate::report::Report;
 use crate::spec::Spec;
-use aws_sdk_lambda::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_lambda::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_lambda::operation::invoke::{InvokeError, InvokeOutput};
 use aws_sdk_lambda::primitives::Blob;
 use aws_sdk_lambda::types::InvocationType;
@@ -142,24 +142,7 @@ impl Target for DeployedFunction {
         let started = Instant::now();
         let answer = self.call(body);
         let elapsed = started.elapsed();
-        let (outcome, response_bytes) = match &answer {
-            Ok(output) => {
-                let payload = output.payload().map_or(&[][..], Blob::as_ref);
-                (answered(output, payload), payload.len())
-            }
-            Err(error) => match error.raw_response() {
-                // An HTTP error status: the RIE answers a crashed runtime with 502 and its
-                // `errorType` body; anything else (a Lambda service error) stays unexpected.
-                Some(raw) => {
-                    let body = raw.body().bytes().unwrap_or_default();
-                    (classify(raw.status().as_u16(), body), body.len())
-                }
-                None => (
-                    Outcome::Unexpected(format!("no answer: {}", DisplayErrorContext(error))),
-                    0,
-                ),
-            },
-        };
+        let (outcome, response_bytes) = outcome(&answer);
         Invocation {
             outcome,
             request_bytes: body.len(),
@@ -167,6 +150,45 @@ impl Target for DeployedFunction {
             elapsed,
         }
     }
+}
+
+/// The outcome of an invocation and the size of the answer's body.
+fn outcome(answer: &Result<InvokeOutput, Box<SdkError<InvokeError>>>) -> (Outcome, usize) {
+    match answer {
+        Ok(output) => {
+            let payload = output.payload().map_or(&[][..], Blob::as_ref);
+            (answered(output, payload), payload.len())
+        }
+        Err(error) => match error.raw_response() {
+            // An HTTP error status: the RIE answers a runtime that exited with 502 and an
+            // `errorType` body, classified as the container target does; anything else (a
+            // Lambda service error, a proxy's page) is unexpected.
+            Some(raw) => {
+                let body = raw.body().bytes().unwrap_or_default();
+                (classify(raw.status().as_u16(), body), body.len())
+            }
+            None => (
+                Outcome::Unexpected(format!("no answer: {}", chain(error.as_ref()))),
+                0,
+            ),
+        },
+    }
+}
+
+/// An error and its causes on one line, each said once (the SDK's errors repeat their
+/// source in their Debug form, which `DisplayErrorContext` appends).
+fn chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        let cause_text = cause.to_string();
+        if !text.contains(&cause_text) {
+            text.push_str(": ");
+            text.push_str(&cause_text);
+        }
+        source = cause.source();
+    }
+    text
 }
 
 /// The outcome of a 2xx answer. Lambda marks a function error with `X-Amz-Function-Error`; the
@@ -271,4 +293,104 @@ pub fn replay(config: &ReplayConfig) -> Result<Report, ReplayError> {
     progress.done();
     report.duration = started.elapsed();
     Ok(report)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use aws_sdk_lambda::config::http::HttpResponse;
+    use aws_sdk_lambda::error::ErrorMetadata;
+    use aws_sdk_lambda::primitives::SdkBody;
+
+    /// The SDK's error for an HTTP error status, as it builds it from a response.
+    fn http_error(
+        status: u16,
+        code: Option<&str>,
+        body: &'static str,
+    ) -> Box<SdkError<InvokeError>> {
+        let mut meta = ErrorMetadata::builder();
+        if let Some(code) = code {
+            meta = meta.code(code);
+        }
+        let raw = HttpResponse::new(
+            aws_smithy_runtime_api::http::StatusCode::try_from(status)
+                .unwrap_or_else(|e| panic!("{e}")),
+            SdkBody::from(body),
+        );
+        Box::new(SdkError::service_error(
+            InvokeError::generic(meta.build()),
+            raw,
+        ))
+    }
+
+    #[test]
+    fn a_runtime_that_exited_is_a_function_error_and_a_service_error_is_unexpected() {
+        let exited = || {
+            http_error(
+                502,
+                None,
+                r#"{"errorType":"Runtime.ExitError","errorMessage":"RequestId: 1 Error: Runtime exited with error: exit status 101"}"#,
+            )
+        };
+        assert!(matches!(
+            outcome(&Err(exited())).0,
+            Outcome::FunctionError { error_type, .. } if error_type == "Runtime.ExitError"
+        ));
+        assert!(
+            !unreachable(&exited()),
+            "a function's answer is not a setup error"
+        );
+        let missing = || {
+            http_error(
+                404,
+                Some("ResourceNotFoundException"),
+                r#"{"Type":"User","message":"Function not found: arn:aws:lambda:us-east-1:1:function:x"}"#,
+            )
+        };
+        assert!(matches!(
+            outcome(&Err(missing())).0,
+            Outcome::Unexpected(what) if what.starts_with("HTTP 404")
+        ));
+        assert!(unreachable(&missing()), "no such function is a setup error");
+    }
+
+    fn output(function_error: Option<&str>) -> InvokeOutput {
+        InvokeOutput::builder()
+            .status_code(200)
+            .set_function_error(function_error.map(str::to_owned))
+            .build()
+    }
+
+    #[test]
+    fn lambdas_function_error_header_and_the_ries_error_body_give_the_same_outcome() {
+        let body = br#"{"errorType":"ValidationError","errorMessage":"[0]: expected a number"}"#;
+        for header in [Some("Unhandled"), None] {
+            assert!(
+                matches!(
+                    answered(&output(header), body),
+                    Outcome::FunctionError { error_type, error_message }
+                        if error_type == "ValidationError" && error_message == "[0]: expected a number"
+                ),
+                "{header:?}"
+            );
+        }
+        assert!(matches!(
+            answered(&output(None), br#"[0.1, 0.9]"#),
+            Outcome::Success(_)
+        ));
+    }
+
+    #[test]
+    fn lambdas_timeout_and_bodies_without_an_error_type_are_recognised() {
+        let timeout = br#"{"errorMessage":"2026-12-01T10:00:00.000Z 1b2c Task timed out after 3.00 seconds"}"#;
+        assert!(matches!(
+            answered(&output(Some("Unhandled")), timeout),
+            Outcome::TimedOut
+        ));
+        assert!(matches!(
+            answered(&output(Some("Unhandled")), b"not json"),
+            Outcome::FunctionError { error_type, error_message }
+                if error_type == "Unhandled" && error_message == "not json"
+        ));
+    }
 }
