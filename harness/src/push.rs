@@ -252,11 +252,9 @@ impl PushReport {
         }
         out.push_str(&match (&self.pushed, self.passed()) {
             (Some(pushed), true) => format!("PUSHED: {pushed}\n"),
-            (Some(pushed), false) => {
-                format!(
-                    "FAILED: {pushed} was pushed but is not what was verified: do not deploy it\n"
-                )
-            }
+            (Some(pushed), false) => format!(
+                "FAILED: {pushed} was pushed, but the registry does not prove it is the verified image as Lambda needs it: do not deploy it\n"
+            ),
             (None, _) => format!("REFUSED: {} was not pushed\n", self.image),
         });
         out
@@ -283,6 +281,11 @@ pub fn push(config: &PushConfig) -> Result<PushReport, PushError> {
     };
 
     progress.step(format!("checking {}", config.image));
+    let skopeo = Skopeo {
+        insecure: config.insecure_registry,
+    };
+    // Missing before the push, not after it.
+    skopeo.version()?;
     let docker = DockerClient::connect()?;
     let local = docker.inspect(&config.image)?;
     let id = local.id.unwrap_or_default();
@@ -318,9 +321,6 @@ pub fn push(config: &PushConfig) -> Result<PushReport, PushError> {
     report.pushed = Some(pushed.clone());
 
     progress.step(format!("reading back {pushed}"));
-    let skopeo = Skopeo {
-        insecure: config.insecure_registry,
-    };
     let manifest = skopeo.inspect(&pushed, false)?;
     let (manifest_check, config_digest) = prove_manifest(&digest, &manifest, &verified_id);
     report.checks.push(manifest_check);
@@ -425,6 +425,25 @@ struct Skopeo {
 }
 
 impl Skopeo {
+    const HINT: &str =
+        "install skopeo (Debian/Ubuntu: apt-get install skopeo, or .ci/install registry)";
+
+    /// Fails unless skopeo runs.
+    fn version(&self) -> Result<(), PushError> {
+        Command::new("skopeo")
+            .arg("--version")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .map(drop)
+            .map_err(|source| PushError::Tool {
+                tool: "skopeo",
+                hint: Self::HINT,
+                source,
+            })
+    }
+
     /// The raw manifest (`config == false`) or the raw config blob of `reference`.
     fn inspect(&self, reference: &str, config: bool) -> Result<Vec<u8>, PushError> {
         let what = if config { "--config --raw" } else { "--raw" };
@@ -443,7 +462,7 @@ impl Skopeo {
             .output()
             .map_err(|source| PushError::Tool {
                 tool: "skopeo",
-                hint: "install skopeo (Debian/Ubuntu: apt-get install skopeo, or .ci/install registry)",
+                hint: Self::HINT,
                 source,
             })?;
         if !output.status.success() {

@@ -231,3 +231,41 @@ fn plain_http_is_refused_for_a_registry_elsewhere() {
         "{stderr}"
     );
 }
+
+#[test]
+fn without_skopeo_nothing_is_pushed() {
+    let _serial = serial();
+    let image = build(&spec(CLASSIFIER), Arch::X86_64);
+    let registry = Registry::start();
+    let target = format!("{}/fixture/no-skopeo:v1", registry.address);
+    let _tags = Tags(vec![target.clone()]);
+    // A PATH with the docker CLI and nothing else.
+    let bin = tempfile::tempdir().unwrap();
+    let docker_cli = std::env::split_paths(&std::env::var_os("PATH").unwrap())
+        .map(|dir| dir.join("docker"))
+        .find(|path| path.is_file())
+        .expect("the docker CLI on PATH");
+    std::os::unix::fs::symlink(docker_cli, bin.path().join("docker")).unwrap();
+    let (code, stdout, stderr) = output(
+        cli()
+            .args([
+                "push",
+                "--image",
+                &image,
+                "--verified-id",
+                &image_id(&image),
+            ])
+            .args(["--to", &target, "--arch", "x86_64", "--insecure-registry"])
+            .env("PATH", bin.path()),
+    );
+    assert_eq!(code, Some(2), "exit 2 expected\n{stdout}\n{stderr}");
+    assert!(
+        stderr.contains("cannot run `skopeo`: install skopeo")
+            && stderr.contains(".ci/install registry"),
+        "{stderr}"
+    );
+    assert!(
+        !registry.has_repository("fixture/no-skopeo"),
+        "pushed without a way to prove it"
+    );
+}
