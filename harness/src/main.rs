@@ -462,6 +462,9 @@ fn replay(
             eprintln!("report: {}", path.display());
         }
     }
+    if let Some(path) = report.append_step_summary()? {
+        eprintln!("summary appended to {}", path.display());
+    }
     Ok(exit(report.passed()))
 }
 
