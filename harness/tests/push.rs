@@ -186,18 +186,21 @@ fn an_image_for_another_architecture_than_the_functions_is_refused_before_pushin
     let registry = Registry::start();
     let target = format!("{}/fixture/wrong-arch:v1", registry.address);
     let _tags = Tags(vec![target.clone()]);
-    let (code, stdout, stderr) = output(cli().args([
-        "push",
-        "--image",
-        &image,
-        "--verified-id",
-        &image_id(&image),
-        "--to",
-        &target,
-        "--arch",
-        "arm64",
-        "--insecure-registry",
-    ]));
+    // From a directory without a spec, as in CI's push job: --arch is all it needs.
+    let elsewhere = tempfile::tempdir().unwrap();
+    let (code, stdout, stderr) = output(
+        cli()
+            .current_dir(elsewhere.path())
+            .env_remove("LAMBDA_GATE_CONFIG")
+            .args([
+                "push",
+                "--image",
+                &image,
+                "--verified-id",
+                &image_id(&image),
+            ])
+            .args(["--to", &target, "--arch", "arm64", "--insecure-registry"]),
+    );
     assert_eq!(code, Some(1), "exit 1 expected\n{stdout}\n{stderr}");
     assert!(
         stderr.contains("FAIL architecture:")
