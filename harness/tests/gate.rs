@@ -359,5 +359,5 @@ fn without_docker_the_gate_says_what_to_do() {
     );
     assert_eq!(code, Some(2), "{stderr}");
     assert!(stderr.contains("Docker is not reachable"), "{stderr}");
-    assert!(stderr.contains("Start the Docker daemon"), "{stderr}");
+    assert!(stderr.contains("start the Docker daemon"), "{stderr}");
 }
