@@ -405,18 +405,24 @@ impl FunctionContainer {
     }
 }
 
+impl FunctionContainer {
+    /// The emulator's base URL on this machine (`http://127.0.0.1:PORT`), which serves the
+    /// Lambda Invoke API's path: an AWS SDK client pointed there invokes this function as
+    /// `function`.
+    pub fn api_url(&self) -> &str {
+        self.endpoint
+            .strip_suffix(INVOKE_PATH)
+            .unwrap_or(&self.endpoint)
+    }
+}
+
 impl Target for FunctionContainer {
     /// Sends one request body and classifies the answer. Transport failures become
     /// [`Outcome::Unexpected`]: a dead container is a finding, not a harness error. A body over
     /// Lambda's payload limit is answered as Lambda answers it, without sending it.
     fn invoke(&self, body: &[u8]) -> Invocation {
-        if body.len() > LAMBDA_PAYLOAD_LIMIT {
-            return Invocation {
-                outcome: Outcome::RequestTooLarge(body.len()),
-                request_bytes: body.len(),
-                response_bytes: 0,
-                elapsed: Duration::ZERO,
-            };
+        if let Some(refused) = refuse_over_limit(body) {
+            return refused;
         }
         let _turn = self.turn.lock().unwrap_or_else(|p| p.into_inner());
         let started = Instant::now();
@@ -519,7 +525,20 @@ fn init_report(logs: &str) -> Option<Duration> {
     })
 }
 
-fn classify(status: u16, body: &[u8]) -> Outcome {
+/// Lambda's answer to a body over its payload limit, given without sending it (the RIE would
+/// pass it on truncated); `None` for a body Lambda accepts. Every [`Target`] answers this way.
+pub(crate) fn refuse_over_limit(body: &[u8]) -> Option<Invocation> {
+    (body.len() > LAMBDA_PAYLOAD_LIMIT).then_some(Invocation {
+        outcome: Outcome::RequestTooLarge(body.len()),
+        request_bytes: body.len(),
+        response_bytes: 0,
+        elapsed: Duration::ZERO,
+    })
+}
+
+/// Classifies an invoke answer by its HTTP status and body, as the RIE gives them (also used
+/// for a deployed function's answers, so the same bytes get the same verdict).
+pub(crate) fn classify(status: u16, body: &[u8]) -> Outcome {
     if status == 200 && body.starts_with(b"Task timed out after") {
         return Outcome::TimedOut;
     }

@@ -126,6 +126,21 @@ impl DockerClient {
             })
     }
 
+    /// Tags the image `source` (a reference or an image id) as `repository:tag`. Tagging by id
+    /// is how `push` makes the pushed tag name exactly the verified image.
+    pub(crate) fn tag(&self, source: &str, repository: &str, tag: &str) -> Result<(), DockerError> {
+        let options = bollard::query_parameters::TagImageOptions {
+            repo: Some(repository.to_owned()),
+            tag: Some(tag.to_owned()),
+        };
+        self.runtime
+            .block_on(self.docker.tag_image(source, Some(options)))
+            .map_err(|source| DockerError::Api {
+                call: "tag image",
+                source,
+            })
+    }
+
     /// Builds `context` (an uncompressed tar holding `dockerfile`) for `platform` with the
     /// classic builder, which stores a plain single-platform image (no attestation index).
     /// Each line the builder prints goes to `on_line` as it arrives.

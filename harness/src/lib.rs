@@ -4,7 +4,9 @@
 //! the image (or takes one), reads what is really inside it, runs it under AWS's own Runtime
 //! Interface Emulator through testcontainers, replays the golden cases and malformed payloads
 //! through the spec's contract, and reports each check by name. [`verify`] is the whole gate;
-//! [`build`] is its first step on its own.
+//! [`build`] is its first step on its own. After it, [`push`] pushes exactly the verified image
+//! and proves from the registry what arrived, and [`replay`] runs the same function checks
+//! against the deployed function through the Lambda Invoke API.
 //!
 //! ```no_run
 //! use harness::{GateConfig, Spec, verify};
@@ -31,7 +33,9 @@ mod invocation;
 mod invoke;
 mod malformed;
 mod progress;
+mod push;
 mod regen;
+mod replay;
 mod report;
 mod review;
 mod rie;
@@ -52,10 +56,12 @@ pub use invocation::set_program;
 pub use invoke::{HandInvocation, invoke};
 pub use malformed::{CorpusError, LAMBDA_PAYLOAD_LIMIT};
 pub use progress::{Progress, Verbosity};
+pub use push::{InvalidTarget, PushConfig, PushError, PushReport, PushTarget, push};
 pub use regen::{
     CheckOutcome, PENDING_DIR, RegenError, accept as accept_goldens, check as check_goldens,
     regen as regen_goldens, reject as reject_goldens, review as review_goldens,
 };
+pub use replay::{ReplayConfig, ReplayError, replay};
 pub use report::{JSON_SCHEMA_VERSION, Report, ReportError};
 pub use review::{CaseChange, FieldChange, Review};
 pub use rie::{PYTHON_ENV, RIE_PATH_ENV, Rie, RieError, RieOrigin, SAM_CLI_VERSION, provision};

@@ -98,6 +98,20 @@ enum Command {
     /// Keep the golden files in step with the training-time model, as insta keeps snapshots.
     #[command(subcommand)]
     Golden(GoldenCommand),
+    /// Push the verified image by digest and prove from the registry what arrived; prints
+    /// REGISTRY/REPOSITORY@sha256:... last on stdout.
+    #[command(
+        after_help = "Example:\n  lambda-gate push --image loan-grade-service:arm64-1a2b --verified-id sha256:... --to 127.0.0.1:5000/loan-grade-service:v1 --insecure-registry",
+        after_long_help = PUSH_HELP
+    )]
+    Push(PushArgs),
+    /// Replay the goldens and the malformed corpus through the Lambda Invoke API against a
+    /// deployed function (or the RIE, with --endpoint-url); exit 0 only if all pass.
+    #[command(
+        after_help = "Example:\n  lambda-gate replay --function-name loan-grade --qualifier live --region eu-west-1",
+        after_long_help = REPLAY_HELP
+    )]
+    Replay(ReplayArgs),
 }
 
 #[derive(Args)]
@@ -125,6 +139,39 @@ struct InvokeArgs {
     #[arg(long = "env", value_name = "KEY=VALUE", value_parser = parse_env)]
     environment: Vec<(String, String)>,
 }
+
+const PUSH_HELP: &str = "\
+Example:
+  lambda-gate push --image loan-grade-service:arm64-1a2b --verified-id sha256:... \\
+      --to 127.0.0.1:5000/loan-grade-service:v1 --insecure-registry
+
+Before pushing: the image must still be the verified id (a tag moved after verification is
+refused) and its config must be linux/<the function's architecture>. It is tagged by id and
+pushed with the docker CLI; then skopeo reads back, by digest, what the registry holds: a
+single image manifest (no index) whose bytes are the digest, whose config is the verified id
+and whose platform is the function's; the tag must name that same manifest. Both tools use
+the credentials `docker login` stored (ECR: after amazon-ecr-login).
+
+Exit status:
+  0  pushed and proven; the last line on stdout is REGISTRY/REPOSITORY@sha256:...
+  1  refused (nothing pushed) or a proof failed: do not deploy
+  2  could not run: no Docker or skopeo, a bad flag, the push itself failed";
+
+const REPLAY_HELP: &str = "\
+Example:
+  lambda-gate replay --function-name loan-grade --qualifier live --region eu-west-1
+  lambda-gate replay --function-name function --endpoint-url http://127.0.0.1:9000 --region us-east-1
+
+Runs golden-replay and malformed-corpus (and malformed-generated with --generated-cases) from
+the spec, through the Invoke API (synchronous, each payload sent once, bounded by the
+function's timeout plus 30 s). Credentials and the region come from the AWS SDK's chain:
+AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY/AWS_SESSION_TOKEN, AWS_PROFILE, AWS_REGION,
+web identity, credential_process.
+
+Exit status:
+  0  every check passed
+  1  a check failed
+  2  could not run: a bad spec or flag, or the function could not be invoked at all";
 
 #[derive(Subcommand)]
 enum GoldenCommand {
@@ -194,6 +241,55 @@ struct VerifyArgs {
     /// An environment variable for the function, added to the spec's function.environment.
     #[arg(long = "env", value_name = "KEY=VALUE", value_parser = parse_env)]
     environment: Vec<(String, String)>,
+}
+
+#[derive(Args)]
+struct PushArgs {
+    /// The local image that was verified.
+    #[arg(long, value_name = "REFERENCE")]
+    image: String,
+    /// The image id `verify` saw (sha256:...); a different id refuses the push.
+    #[arg(long, value_name = "ID")]
+    verified_id: String,
+    /// Where to push: REGISTRY/REPOSITORY[:TAG] (TAG defaults to the local image's tag).
+    #[arg(long, value_name = "TARGET")]
+    to: harness::PushTarget,
+    /// The function's architecture, instead of the spec's function.architecture (then no
+    /// spec is needed).
+    #[arg(long, value_enum, ignore_case = true)]
+    arch: Option<ArchArg>,
+    /// Read the registry over plain HTTP; only for a registry on this machine (localhost,
+    /// 127.0.0.0/8, [::1]).
+    #[arg(long)]
+    insecure_registry: bool,
+}
+
+#[derive(Args)]
+struct ReplayArgs {
+    /// The deployed function's name or ARN (`function` for the RIE).
+    #[arg(long, value_name = "NAME")]
+    function_name: String,
+    /// A version or alias of the function.
+    #[arg(long, value_name = "QUALIFIER")]
+    qualifier: Option<String>,
+    /// The AWS region, instead of the SDK's (AWS_REGION, the profile).
+    #[arg(long)]
+    region: Option<String>,
+    /// Another endpoint than Lambda's, e.g. the RIE's http://127.0.0.1:PORT.
+    #[arg(long, value_name = "URL")]
+    endpoint_url: Option<String>,
+    /// Also run malformed-generated with N proptest payloads (each one an invocation).
+    #[arg(long, value_name = "N")]
+    generated_cases: Option<u32>,
+    /// Seed for the generated payloads, instead of the spec's.
+    #[arg(long)]
+    seed: Option<u64>,
+    /// Directory for gate-<arch>.json, .junit.xml and .md.
+    #[arg(long, value_name = "DIR")]
+    report_dir: Option<PathBuf>,
+    /// Invocations in flight at once (Lambda runs them in as many execution environments).
+    #[arg(long, short = 'j', value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=64))]
+    jobs: u16,
 }
 
 fn parse_env(s: &str) -> Result<(String, String), String> {
@@ -317,8 +413,13 @@ fn run(cli: Cli, terminal: &Terminal) -> anyhow::Result<ExitCode> {
         Verbosity::Normal
     };
     let progress = Progress::new(verbosity);
+    // `push` runs where nothing is built (the CI push job): with --arch it needs no spec.
+    let command = match cli.command {
+        Command::Push(args) => return push(args, cli.config, progress),
+        command => command,
+    };
     let mut spec = load_spec(cli.config)?;
-    match cli.command {
+    match command {
         Command::Build(args) => {
             let arch = args.arch.map_or(spec.function.arch, Arch::from);
             let ImageSource::Build(build) = &spec.image.source else {
@@ -365,6 +466,8 @@ fn run(cli: Cli, terminal: &Terminal) -> anyhow::Result<ExitCode> {
         }
         Command::Invoke(args) => invoke(args, spec, &progress),
         Command::Golden(command) => golden(command, &spec, terminal),
+        Command::Replay(args) => replay(args, spec, progress, terminal),
+        Command::Push(_) => unreachable!("push is dispatched before the spec is loaded"),
     }
 }
 
@@ -427,6 +530,60 @@ fn invoke(args: InvokeArgs, mut spec: Spec, progress: &Progress) -> anyhow::Resu
         result.invocation.outcome,
         harness::Outcome::Success(_)
     )))
+}
+
+fn push(args: PushArgs, config: Option<PathBuf>, progress: Progress) -> anyhow::Result<ExitCode> {
+    let arch = match args.arch {
+        Some(arch) => arch.into(),
+        None => load_spec(config)?.function.arch,
+    };
+    let report = harness::push(&harness::PushConfig {
+        image: args.image,
+        verified_id: args.verified_id,
+        target: args.to,
+        arch,
+        insecure_registry: args.insecure_registry,
+        progress,
+    })?;
+    eprint!("{}", report.render());
+    if let (Some(pushed), true) = (&report.pushed, report.passed()) {
+        out(&format!("{pushed}\n"));
+    }
+    Ok(exit(report.passed()))
+}
+
+fn replay(
+    args: ReplayArgs,
+    mut spec: Spec,
+    progress: Progress,
+    terminal: &Terminal,
+) -> anyhow::Result<ExitCode> {
+    if let Some(cases) = args.generated_cases {
+        spec.generated.cases = cases;
+    }
+    if let Some(seed) = args.seed {
+        spec.generated.seed = seed;
+    }
+    let report = harness::replay(&harness::ReplayConfig {
+        spec,
+        function_name: args.function_name,
+        qualifier: args.qualifier,
+        region: args.region,
+        endpoint_url: args.endpoint_url,
+        generated: args.generated_cases.is_some_and(|n| n > 0),
+        jobs: usize::from(args.jobs),
+        progress,
+    })?;
+    out(&report.render(terminal.width, terminal.color_out));
+    if let Some(dir) = args.report_dir {
+        for path in report.write_files(&dir)? {
+            eprintln!("report: {}", path.display());
+        }
+    }
+    if let Some(path) = report.append_step_summary()? {
+        eprintln!("summary appended to {}", path.display());
+    }
+    Ok(exit(report.passed()))
 }
 
 fn golden(command: GoldenCommand, spec: &Spec, terminal: &Terminal) -> anyhow::Result<ExitCode> {

@@ -78,10 +78,12 @@ impl Report {
     }
 
     fn verdict(&self) -> &'static str {
-        if self.passed() {
-            "PASSED: the image may be pushed"
-        } else {
-            "FAILED: do not push this image"
+        // A report without image facts is `replay`'s, of a deployed function: no image to push.
+        match (self.passed(), self.image_facts.is_some()) {
+            (true, true) => "PASSED: the image may be pushed",
+            (false, true) => "FAILED: do not push this image",
+            (true, false) => "PASSED: the deployed function answers as its goldens say",
+            (false, false) => "FAILED: the deployed function does not answer as its goldens say",
         }
     }
 

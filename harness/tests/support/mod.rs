@@ -1,6 +1,8 @@
 //! Helpers shared by the gate's integration tests (each test binary uses a part of them).
 #![allow(dead_code)]
 
+pub(crate) mod registry;
+
 use harness::{Arch, GateConfig, ImageSource, Progress, Report, Spec, Status};
 use std::path::{Path, PathBuf};
 use std::process::Command;
