@@ -21,6 +21,7 @@ Environment:
   DOCKER_HOST         the Docker engine (default: the local socket)
   CI                  when set, `golden` commands write nothing
   GITHUB_STEP_SUMMARY verify appends its Markdown report there
+  GITHUB_OUTPUT       verify appends verdict, image, image-id and arch there
   XDG_CACHE_HOME      where the pinned RIE and proptest regressions are kept";
 
 #[derive(Parser)]
@@ -646,5 +647,6 @@ fn verify(
     if let Some(path) = report.append_step_summary()? {
         eprintln!("summary appended to {}", path.display());
     }
+    report.append_step_outputs()?;
     Ok(exit(report.passed()))
 }

@@ -282,20 +282,39 @@ impl Report {
 
     /// Appends the Markdown summary to the file `$GITHUB_STEP_SUMMARY` names, when it is set.
     pub fn append_step_summary(&self) -> Result<Option<PathBuf>, ReportError> {
-        let Some(path) = std::env::var_os("GITHUB_STEP_SUMMARY").map(PathBuf::from) else {
-            return Ok(None);
-        };
-        std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&path)
-            .and_then(|mut f| f.write_all(self.markdown().as_bytes()))
-            .map_err(|source| ReportError::Write {
-                path: path.clone(),
-                source,
-            })?;
-        Ok(Some(path))
+        append_to_env_file("GITHUB_STEP_SUMMARY", &self.markdown())
     }
+
+    /// Appends the run's results as step outputs (`verdict`, `image`, `image-id`) to the file
+    /// `$GITHUB_OUTPUT` names, when it is set, so a workflow can act on exactly the image
+    /// that was verified.
+    pub fn append_step_outputs(&self) -> Result<Option<PathBuf>, ReportError> {
+        let id = self.image_facts.as_ref().map_or("", |f| f.id.as_str());
+        let outputs = format!(
+            "verdict={}\nimage={}\nimage-id={id}\narch={}\n",
+            if self.passed() { "passed" } else { "failed" },
+            self.image,
+            self.arch
+        );
+        append_to_env_file("GITHUB_OUTPUT", &outputs)
+    }
+}
+
+/// Appends `text` to the file the environment variable `name` names, if it is set.
+fn append_to_env_file(name: &str, text: &str) -> Result<Option<PathBuf>, ReportError> {
+    let Some(path) = std::env::var_os(name).map(PathBuf::from) else {
+        return Ok(None);
+    };
+    std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&path)
+        .and_then(|mut f| f.write_all(text.as_bytes()))
+        .map_err(|source| ReportError::Write {
+            path: path.clone(),
+            source,
+        })?;
+    Ok(Some(path))
 }
 
 /// `text` in the colour of `status` (bold), or plain.
