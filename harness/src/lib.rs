@@ -65,3 +65,6 @@ pub use spec::{
     ImageSource, ImageSpec, MalformedSpec, Provenance, SPEC_FILE, Spec, SpecError, Template,
     Tolerance, parse_size,
 };
+pub use spec::{
+    DEFAULT_TUNE_INVOCATIONS, DEFAULT_TUNE_SIZES, MAX_TUNE_INVOCATIONS, TuneSpec, check_tune_sizes,
+};
