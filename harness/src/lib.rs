@@ -4,7 +4,8 @@
 //! the image (or takes one), reads what is really inside it, runs it under AWS's own Runtime
 //! Interface Emulator through testcontainers, replays the golden cases and malformed payloads
 //! through the spec's contract, and reports each check by name. [`verify`] is the whole gate;
-//! [`build`] is its first step on its own.
+//! [`build`] is its first step on its own; [`tune`] measures the image at several memory sizes
+//! and recommends one.
 //!
 //! ```no_run
 //! use harness::{GateConfig, Spec, verify};
@@ -36,6 +37,7 @@ mod report;
 mod review;
 mod rie;
 mod spec;
+mod tune;
 
 pub use arch::{Arch, UnknownArch};
 pub use checks::{CheckResult, Status};
@@ -67,4 +69,8 @@ pub use spec::{
 };
 pub use spec::{
     DEFAULT_TUNE_INVOCATIONS, DEFAULT_TUNE_SIZES, MAX_TUNE_INVOCATIONS, TuneSpec, check_tune_sizes,
+};
+pub use tune::{
+    PRICE_GB_SECOND_ARM64, PRICE_GB_SECOND_X86_64, PRICE_PER_MILLION_REQUESTS, PRICES_DATED,
+    Prices, Recommendation, SizeResult, TUNE_SCHEMA_VERSION, TuneConfig, TuneReport, tune,
 };
