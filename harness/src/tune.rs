@@ -756,9 +756,11 @@ impl TuneReport {
                 LEFT + plot_w / 2.0
             }
         };
+        // Scaled to what is drawn: the sizes that ran cleanly (and the target).
         let max_cost = self
             .sizes
             .iter()
+            .filter(|s| s.clean())
             .filter_map(|s| s.cost_per_million_p50)
             .fold(0.0, f64::max)
             .max(1e-9)
@@ -766,6 +768,7 @@ impl TuneReport {
         let max_ms = self
             .sizes
             .iter()
+            .filter(|s| s.clean())
             .filter_map(|s| s.p99_ms)
             .chain(self.latency_p99_target_ms)
             .fold(0.0, f64::max)
