@@ -201,6 +201,22 @@ impl DockerClient {
         })
     }
 
+    /// How many CPUs the engine's machine has: the most a container can be given (`--cpus`).
+    pub(crate) fn cpus(&self) -> Result<u32, DockerError> {
+        let info = self
+            .runtime
+            .block_on(self.docker.info())
+            .map_err(|source| DockerError::Api {
+                call: "info",
+                source,
+            })?;
+        Ok(info
+            .ncpu
+            .and_then(|n| u32::try_from(n).ok())
+            .filter(|&n| n > 0)
+            .unwrap_or(1))
+    }
+
     /// Whether the container runs, and if not, how it ended (status, exit code, OOM kill).
     pub(crate) fn container_state(
         &self,

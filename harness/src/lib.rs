@@ -5,8 +5,9 @@
 //! Interface Emulator through testcontainers, replays the golden cases and malformed payloads
 //! through the spec's contract, and reports each check by name. [`verify`] is the whole gate;
 //! [`build`] is its first step on its own. After it, [`push`] pushes exactly the verified image
-//! and proves from the registry what arrived, and [`replay`] runs the same function checks
-//! against the deployed function through the Lambda Invoke API.
+//! and proves from the registry what arrived, [`replay`] runs the same function checks against
+//! the deployed function through the Lambda Invoke API, and [`tune`] measures the image at
+//! several memory sizes and recommends one.
 //!
 //! ```no_run
 //! use harness::{GateConfig, Spec, verify};
@@ -40,6 +41,7 @@ mod report;
 mod review;
 mod rie;
 mod spec;
+mod tune;
 
 pub use arch::{Arch, UnknownArch};
 pub use checks::{CheckResult, Status};
@@ -70,4 +72,11 @@ pub use spec::{
     DEFAULT_SEED, ErrorContract, FieldRule, FunctionSpec, GeneratedSpec, GoldenSpec, IdEcho,
     ImageSource, ImageSpec, MalformedSpec, Provenance, SPEC_FILE, Spec, SpecError, Template,
     Tolerance, parse_size,
+};
+pub use spec::{
+    DEFAULT_TUNE_INVOCATIONS, DEFAULT_TUNE_SIZES, MAX_TUNE_INVOCATIONS, TuneSpec, check_tune_sizes,
+};
+pub use tune::{
+    PRICE_GB_SECOND_ARM64, PRICE_GB_SECOND_X86_64, PRICE_PER_MILLION_REQUESTS, PRICES_DATED,
+    Prices, Recommendation, SizeResult, TUNE_SCHEMA_VERSION, TuneConfig, TuneReport, tune,
 };

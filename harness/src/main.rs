@@ -10,7 +10,8 @@ use std::process::ExitCode;
 const EXIT_AND_ENVIRONMENT: &str = "\
 Exit status:
   0  every check passed (verify), the goldens are current (golden check), done
-  1  a check failed: do not push (verify); the goldens are stale or wait for review (golden)
+  1  a check failed: do not push (verify); the goldens are stale or wait for review (golden);
+     no memory size meets the latency target (tune)
   2  the gate could not run: no Docker, no emulation, a bad spec or flag, unreadable goldens
 
 Environment:
@@ -113,6 +114,65 @@ enum Command {
         after_long_help = REPLAY_HELP
     )]
     Replay(ReplayArgs),
+    /// Run the image at several memory sizes, each with Lambda's CPU share for it; report init,
+    /// latency, peak memory, failures and cost, and recommend the cheapest size that meets the
+    /// latency target (exit 1 when none does).
+    #[command(
+        after_help = "Example:\n  lambda-gate tune --arch x86_64 --sizes 128,512,1769 --latency-p99-ms 50 --report-dir reports"
+    )]
+    Tune(TuneArgs),
+}
+
+#[derive(Args)]
+struct TuneArgs {
+    /// Architecture, instead of the spec's function.architecture (the prices are its).
+    #[arg(long, value_enum, ignore_case = true)]
+    arch: Option<ArchArg>,
+    /// Measure this local image instead of the spec's.
+    #[arg(long)]
+    image: Option<String>,
+    /// Memory sizes in MB (128-10240), comma-separated, instead of the spec's tune.sizes.
+    #[arg(long, value_delimiter = ',', value_name = "MB,...")]
+    sizes: Vec<u32>,
+    /// Measured invocations per size, instead of the spec's tune.invocations.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=i64::from(harness::MAX_TUNE_INVOCATIONS)))]
+    invocations: Option<u32>,
+    /// The p99 latency a size must meet, in ms, instead of the spec's tune.latency_p99_ms.
+    #[arg(long, value_name = "MS", value_parser = parse_positive)]
+    latency_p99_ms: Option<f64>,
+    /// USD per GB-second, instead of Lambda's published price for the architecture.
+    #[arg(long, value_name = "USD", value_parser = parse_price)]
+    price_gb_second: Option<f64>,
+    /// USD per million requests, instead of Lambda's published price.
+    #[arg(long, value_name = "USD", value_parser = parse_price)]
+    price_per_million_requests: Option<f64>,
+    /// Directory for tune-<arch>.json and the plot tune-<arch>.svg.
+    #[arg(long, value_name = "DIR")]
+    report_dir: Option<PathBuf>,
+    /// A local aws-lambda-rie binary instead of the pinned download (reported as unverified).
+    #[arg(long, env = "LAMBDA_GATE_RIE", value_name = "PATH")]
+    rie: Option<PathBuf>,
+    /// The whole run must end within this, e.g. 30m; sizes not reached are not measured
+    /// [default: 1h].
+    #[arg(long, value_parser = humantime::parse_duration, value_name = "DURATION")]
+    deadline: Option<std::time::Duration>,
+    /// An environment variable for the function, added to the spec's function.environment.
+    #[arg(long = "env", value_name = "KEY=VALUE", value_parser = parse_env)]
+    environment: Vec<(String, String)>,
+}
+
+fn parse_positive(s: &str) -> Result<f64, String> {
+    s.parse::<f64>()
+        .ok()
+        .filter(|v| v.is_finite() && *v > 0.0)
+        .ok_or_else(|| format!("{s:?} is not a number above 0"))
+}
+
+fn parse_price(s: &str) -> Result<f64, String> {
+    s.parse::<f64>()
+        .ok()
+        .filter(|v| v.is_finite() && *v >= 0.0)
+        .ok_or_else(|| format!("{s:?} is not a price in USD (a number >= 0)"))
 }
 
 #[derive(Args)]
@@ -469,7 +529,73 @@ fn run(cli: Cli, terminal: &Terminal) -> anyhow::Result<ExitCode> {
         Command::Golden(command) => golden(command, &spec, terminal),
         Command::Replay(args) => replay(args, spec, progress, terminal),
         Command::Push(_) => unreachable!("push is dispatched before the spec is loaded"),
+        Command::Tune(args) => tune(args, spec, progress, terminal),
     }
+}
+
+fn tune(
+    args: TuneArgs,
+    mut spec: Spec,
+    progress: Progress,
+    terminal: &Terminal,
+) -> anyhow::Result<ExitCode> {
+    if let Some(arch) = args.arch {
+        spec.function.arch = arch.into();
+    }
+    if let Some(image) = args.image {
+        spec.image.source = ImageSource::Reference(image);
+    }
+    spec.function.environment.extend(args.environment);
+    let mut config = harness::TuneConfig::new(spec);
+    if !args.sizes.is_empty() {
+        config.sizes =
+            harness::check_tune_sizes(&args.sizes).map_err(|m| anyhow::anyhow!("--sizes: {m}"))?;
+    }
+    if let Some(n) = args.invocations {
+        config.invocations = n;
+    }
+    if let Some(ms) = args.latency_p99_ms {
+        config.latency_p99 = Some(std::time::Duration::from_secs_f64(ms / 1000.0));
+    }
+    if let Some(price) = args.price_gb_second {
+        config.prices.gb_second = price;
+    }
+    if let Some(price) = args.price_per_million_requests {
+        config.prices.per_million_requests = price;
+    }
+    if args.price_gb_second.is_some() || args.price_per_million_requests.is_some() {
+        let published = format!(
+            "Lambda's published {} price as of {}",
+            config.spec.function.arch,
+            harness::PRICES_DATED
+        );
+        config.prices.source = format!(
+            "{} per GB-second, {} per request",
+            if args.price_gb_second.is_some() {
+                "--price-gb-second"
+            } else {
+                &published
+            },
+            if args.price_per_million_requests.is_some() {
+                "--price-per-million-requests"
+            } else {
+                &published
+            }
+        );
+    }
+    config.rie = args.rie;
+    if let Some(deadline) = args.deadline {
+        config.deadline = deadline;
+    }
+    config.progress = progress;
+    let report = harness::tune(&config)?;
+    out(&report.render(terminal.width, terminal.color_out));
+    if let Some(dir) = args.report_dir {
+        for path in report.write_files(&dir)? {
+            eprintln!("report: {}", path.display());
+        }
+    }
+    Ok(exit(!report.target_missed()))
 }
 
 fn invoke(args: InvokeArgs, mut spec: Spec, progress: &Progress) -> anyhow::Result<ExitCode> {

@@ -99,6 +99,8 @@ struct RawSpec {
     malformed: RawMalformed,
     #[serde(default)]
     generated: RawGenerated,
+    #[serde(default)]
+    tune: RawTune,
 }
 
 #[derive(Deserialize)]
@@ -216,6 +218,14 @@ struct RawGenerated {
     regressions: Option<String>,
 }
 
+#[derive(Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawTune {
+    latency_p99_ms: Option<f64>,
+    sizes: Option<Vec<u32>>,
+    invocations: Option<u32>,
+}
+
 // ---- The validated spec ----------------------------------------------------------------------
 
 /// The placeholder a request template holds for one golden event.
@@ -246,6 +256,8 @@ pub struct Spec {
     pub malformed: MalformedSpec,
     /// `[generated]`.
     pub generated: GeneratedSpec,
+    /// `[tune]`.
+    pub tune: TuneSpec,
 }
 
 /// How Lambda runs the function.
@@ -473,6 +485,27 @@ pub struct GeneratedSpec {
     pub regressions: PathBuf,
 }
 
+/// How `lambda-gate tune` sizes the function.
+#[derive(Clone, Debug)]
+pub struct TuneSpec {
+    /// The p99 latency a size must meet to be recommended; without it `tune` measures and
+    /// prices every size but recommends none.
+    pub latency_p99: Option<Duration>,
+    /// Memory sizes to try, in MB, ascending and distinct (128-10240).
+    pub sizes: Vec<u32>,
+    /// Measured invocations per size (after the cold start and the warm-up).
+    pub invocations: u32,
+}
+
+/// Default memory sizes `tune` tries: Lambda's smallest, the powers of two up to 1 GB, one
+/// vCPU (1769 MB) and the console's old maximum (3008 MB, about 1.7 vCPUs).
+pub const DEFAULT_TUNE_SIZES: [u32; 6] = [128, 256, 512, 1024, 1769, 3008];
+/// Default measured invocations per size: enough for a p99 that is not just the maximum of a
+/// handful, few enough that a slow size still ends in a minute.
+pub const DEFAULT_TUNE_INVOCATIONS: u32 = 100;
+/// Most measured invocations per size (a bound on a run's length).
+pub const MAX_TUNE_INVOCATIONS: u32 = 10_000;
+
 /// Default number of generated payloads.
 pub const DEFAULT_GENERATED_CASES: u32 = 1000;
 /// Default seed of the generated payloads.
@@ -571,6 +604,7 @@ impl Validator<'_> {
             goldens,
             malformed: self.malformed(raw.malformed)?,
             generated,
+            tune: self.tune(raw.tune)?,
             function,
         })
     }
@@ -925,6 +959,58 @@ impl Validator<'_> {
     }
 }
 
+impl Validator<'_> {
+    fn tune(&self, raw: RawTune) -> Result<TuneSpec, SpecError> {
+        let latency_p99 = match raw.latency_p99_ms {
+            None => None,
+            Some(ms) if ms.is_finite() && ms > 0.0 && ms <= 900_000.0 => {
+                Some(Duration::from_secs_f64(ms / 1000.0))
+            }
+            Some(ms) => {
+                return Err(self.invalid(
+                    "tune.latency_p99_ms",
+                    format!("{ms}: a latency target in milliseconds, above 0 and at most 900000 (Lambda's 900 s timeout)"),
+                ));
+            }
+        };
+        let sizes = match raw.sizes {
+            None => DEFAULT_TUNE_SIZES.to_vec(),
+            Some(sizes) => check_tune_sizes(&sizes).map_err(|m| self.invalid("tune.sizes", m))?,
+        };
+        let invocations = raw.invocations.unwrap_or(DEFAULT_TUNE_INVOCATIONS);
+        if !(1..=MAX_TUNE_INVOCATIONS).contains(&invocations) {
+            return Err(self.invalid(
+                "tune.invocations",
+                format!(
+                    "{invocations}: measured invocations per size, 1 to {MAX_TUNE_INVOCATIONS}"
+                ),
+            ));
+        }
+        Ok(TuneSpec {
+            latency_p99,
+            sizes,
+            invocations,
+        })
+    }
+}
+
+/// `sizes` as `tune` runs them (ascending), or why they cannot be: empty, a size Lambda does
+/// not offer, or one given twice. Shared by the spec's `tune.sizes` and `tune --sizes`.
+pub fn check_tune_sizes(sizes: &[u32]) -> Result<Vec<u32>, String> {
+    if sizes.is_empty() {
+        return Err("give at least one memory size in MB, e.g. [256, 512, 1024]".to_owned());
+    }
+    if let Some(size) = sizes.iter().find(|s| !(128..=10_240).contains(*s)) {
+        return Err(format!("{size} MB: Lambda allows 128 to 10240"));
+    }
+    let mut sorted = sizes.to_vec();
+    sorted.sort_unstable();
+    if let Some(pair) = sorted.windows(2).find(|w| w[0] == w[1]) {
+        return Err(format!("{} MB is given twice", pair[0]));
+    }
+    Ok(sorted)
+}
+
 /// Where a function's proptest regressions go by default: the user's cache directory, never
 /// the project (a run must not write into the source tree).
 fn default_regressions(root: &Path, name: &str) -> PathBuf {
@@ -1084,5 +1170,63 @@ dir = "golden"
         assert_eq!(spec.contract.fields.len(), 2);
         assert_eq!(spec.contract.fields[0].tolerance.abs, Some(1e-9));
         assert!(spec.contract.fields[1].ignore);
+    }
+
+    #[test]
+    fn tune_defaults_to_the_usual_sizes_and_no_target() {
+        let spec = parse(MINIMAL).unwrap();
+        assert_eq!(spec.tune.sizes, DEFAULT_TUNE_SIZES);
+        assert_eq!(spec.tune.latency_p99, None);
+        assert_eq!(spec.tune.invocations, DEFAULT_TUNE_INVOCATIONS);
+    }
+
+    #[test]
+    fn tune_is_read_with_its_sizes_in_order() {
+        let text = format!(
+            "{MINIMAL}\n[tune]\nlatency_p99_ms = 12.5\nsizes = [1024, 128, 10240]\ninvocations = 20\n"
+        );
+        let spec = parse(&text).unwrap();
+        assert_eq!(spec.tune.latency_p99, Some(Duration::from_micros(12_500)));
+        assert_eq!(spec.tune.sizes, [128, 1024, 10_240]);
+        assert_eq!(spec.tune.invocations, 20);
+    }
+
+    #[test]
+    fn tune_mistakes_name_the_key_and_what_is_allowed() {
+        let with = |body: &str| {
+            parse(&format!("{MINIMAL}\n[tune]\n{body}\n"))
+                .unwrap_err()
+                .to_string()
+        };
+        let err = with("latency_ms = 10");
+        assert!(
+            err.contains("unknown field `latency_ms`") && err.contains("`latency_p99_ms`"),
+            "{err}"
+        );
+        let cases = [
+            (
+                "sizes = [64, 256]",
+                "tune.sizes",
+                "64 MB: Lambda allows 128 to 10240",
+            ),
+            ("sizes = [256, 10241]", "tune.sizes", "10241 MB"),
+            ("sizes = []", "tune.sizes", "at least one"),
+            (
+                "sizes = [512, 256, 512]",
+                "tune.sizes",
+                "512 MB is given twice",
+            ),
+            ("latency_p99_ms = 0", "tune.latency_p99_ms", "above 0"),
+            ("latency_p99_ms = -5.0", "tune.latency_p99_ms", "above 0"),
+            ("latency_p99_ms = nan", "tune.latency_p99_ms", "above 0"),
+            ("invocations = 0", "tune.invocations", "1 to 10000"),
+        ];
+        for (body, key, what) in cases {
+            let err = with(body);
+            assert!(
+                err.contains(&format!("`{key}`")) && err.contains(what),
+                "{body}: {err}"
+            );
+        }
     }
 }

@@ -230,7 +230,7 @@ fn a_container_killed_from_outside_is_exit_2_and_saves_no_regression() {
     let cache = tempfile::tempdir().unwrap();
     let mut child = cli()
         .args(["--config", SPEC, "-q", "verify", "--image", &image])
-        .args(["--generated-cases", "100000"])
+        .args(["--generated-cases", "100000", "--jobs", "1"])
         .env("XDG_CACHE_HOME", cache.path())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -238,7 +238,9 @@ fn a_container_killed_from_outside_is_exit_2_and_saves_no_regression() {
         .unwrap();
     let id = running_container(&image, &mut child);
     std::thread::sleep(Duration::from_secs(2));
-    docker(&["kill", &id]);
+    for id in id.lines() {
+        docker(&["kill", id]);
+    }
     let status = wait_bounded(&mut child, Duration::from_secs(120));
     let out = child.wait_with_output().unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
@@ -347,7 +349,9 @@ fn docker_going_away_during_a_run_is_exit_2() {
     let out = child.wait_with_output().unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     // Clean up through the real engine: the gate could not.
-    docker(&["rm", "-f", &id]);
+    for id in id.lines() {
+        docker(&["rm", "-f", id]);
+    }
     assert_eq!(
         status.code(),
         Some(2),

@@ -5,9 +5,9 @@ mod function;
 mod image;
 mod invoker;
 
-pub(crate) use function::FunctionChecks;
+pub(crate) use function::{FunctionChecks, LAMBDA_INIT_LIMIT};
 pub(crate) use image::{Compiled, architecture, image_size, provenance};
-pub(crate) use invoker::{Budgets, Stop};
+pub(crate) use invoker::{Budgets, Invoker, Stop};
 
 use std::collections::BTreeMap;
 use std::time::Duration;
