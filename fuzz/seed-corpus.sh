@@ -5,7 +5,8 @@
 #   model_json      the golden corpus's JSON exports (golden/corpus/*/model.json, up to 128 KiB)
 #   model_compiled  the same exports compiled with catboost-compile
 #   predict_rows    lines of golden/corpus/ctr_binary_str_all_types/rows.jsonl
-# plus the committed regressions (fuzz/regressions/<target>/). Run from anywhere.
+# plus the committed seeds and regressions (fuzz/seeds/<target>/, fuzz/regressions/<target>/).
+# Run from anywhere.
 set -euo pipefail
 fuzz=$(cd "$(dirname "$0")" && pwd)
 root=$(dirname "$fuzz")
@@ -36,8 +37,10 @@ split -l 1 -a 3 <(head -n 100 "$root/golden/corpus/ctr_binary_str_all_types/rows
   "$corpus/predict_rows/golden-"
 
 for t in handler model_json model_compiled predict_rows; do
-  if [ -d "$fuzz/regressions/$t" ]; then
-    cp "$fuzz/regressions/$t"/* "$corpus/$t/" 2>/dev/null || true
-  fi
+  for d in seeds regressions; do
+    if [ -d "$fuzz/$d/$t" ]; then
+      cp "$fuzz/$d/$t"/* "$corpus/$t/"
+    fi
+  done
 done
 du -sh "$corpus"/*

@@ -299,6 +299,20 @@ impl Parts {
         if claimed.iter().any(|c| !c) {
             return Err("a flat feature is neither a float nor a categorical feature".into());
         }
+        // The columns are exactly the ones the features take, as the compiler allocates them:
+        // the quantized matrix of a block has `n_cols` rows, so a larger count would make the
+        // evaluator allocate memory that nothing in the file accounts for.
+        let used_cols = self
+            .floats
+            .iter()
+            .map(|f| f.columns.count(f.borders.len()))
+            .chain(self.ctrs.iter().map(|c| c.n_columns as usize))
+            .fold(self.onehots.len(), usize::saturating_add);
+        if n_cols != used_cols {
+            return Err(format!(
+                "{n_cols} quantized columns, the features take {used_cols}"
+            ));
+        }
         if self.onehots.iter().any(|o| o.cat as usize >= n_cats)
             || self.onehot_first_col as usize + self.onehots.len() > n_cols
         {
