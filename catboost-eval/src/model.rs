@@ -140,7 +140,8 @@ pub(crate) struct Lookup {
 /// so it is never a real key.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct CtrTable {
-    /// A power of two slots, at least two buckets, at least one slot empty.
+    /// A power of two slots, at least two buckets, at least one bucket with its last slot
+    /// empty (so that every probe ends).
     pub(crate) slots: Vec<u64>,
 }
 
@@ -319,9 +320,12 @@ impl Parts {
             return Err("a one-hot value has a bad feature or column".into());
         }
         for (i, t) in self.tables.iter().enumerate() {
+            // A probe stops at the first bucket whose last slot is empty (buckets fill in
+            // order), so one such bucket must exist; an empty slot elsewhere would not end it.
+            let (buckets, _) = t.slots.as_chunks::<BUCKET>();
             if !t.slots.len().is_power_of_two()
                 || t.slots.len() < 2 * BUCKET
-                || !t.slots.contains(&EMPTY)
+                || !buckets.iter().any(|b| b[BUCKET - 1] == EMPTY)
             {
                 return Err(format!("CTR table {i} is malformed"));
             }

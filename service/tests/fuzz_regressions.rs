@@ -30,7 +30,10 @@ fn handler_inputs() {
         let body = std::fs::read(&file).expect("a fuzz input");
         match function.handle_json(&body) {
             Ok(response) => {
-                assert!(!response.predictions.is_empty(), "{name}: an empty response");
+                assert!(
+                    !response.predictions.is_empty(),
+                    "{name}: an empty response"
+                );
                 for p in &response.predictions {
                     assert!(
                         (0.0..=1.0).contains(&p.probability),
