@@ -41,7 +41,9 @@ fn check(bytes: &[u8]) {
                 FeatureKind::Categorical => FeatureValue::Categorical(cat),
             })
             .collect();
-        let _ = model.predict(&row).expect("a row of the right kinds evaluates");
+        let _ = model
+            .predict(&row)
+            .expect("a row of the right kinds evaluates");
     }
     let again = model.to_compiled();
     Model::from_compiled(&again).expect("a loaded model compiles back to a loadable file");

@@ -22,12 +22,15 @@ fuzz_target!(|bytes: &[u8]| {
                 FeatureKind::Categorical => FeatureValue::Categorical(cat),
             })
             .collect();
-        let a = model.predict(&row).expect("a row of the right kinds evaluates");
-        let b = back.predict(&row).expect("a row of the right kinds evaluates");
+        let a = model
+            .predict(&row)
+            .expect("a row of the right kinds evaluates");
+        let b = back
+            .predict(&row)
+            .expect("a row of the right kinds evaluates");
         // Compare bits: NaN raw values (a model with NaN leaves would be refused) must match too.
-        let bits = |p: &catboost_eval::Prediction| {
-            p.raw().iter().map(|x| x.to_bits()).collect::<Vec<_>>()
-        };
+        let bits =
+            |p: &catboost_eval::Prediction| p.raw().iter().map(|x| x.to_bits()).collect::<Vec<_>>();
         assert_eq!(bits(&a), bits(&b), "the compiled model predicts otherwise");
     }
 });
