@@ -34,6 +34,7 @@ mod format;
 mod hash;
 mod json;
 mod model;
+pub mod rows;
 
 pub use error::{EvalError, LoadError};
 pub use format::{CompiledError, FORMAT_VERSION};

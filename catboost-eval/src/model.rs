@@ -140,7 +140,8 @@ pub(crate) struct Lookup {
 /// so it is never a real key.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct CtrTable {
-    /// A power of two slots, at least two buckets, at least one slot empty.
+    /// A power of two slots, at least two buckets, at least one bucket with its last slot
+    /// empty (so that every probe ends).
     pub(crate) slots: Vec<u64>,
 }
 
@@ -299,15 +300,32 @@ impl Parts {
         if claimed.iter().any(|c| !c) {
             return Err("a flat feature is neither a float nor a categorical feature".into());
         }
+        // The columns are exactly the ones the features take, as the compiler allocates them:
+        // the quantized matrix of a block has `n_cols` rows, so a larger count would make the
+        // evaluator allocate memory that nothing in the file accounts for.
+        let used_cols = self
+            .floats
+            .iter()
+            .map(|f| f.columns.count(f.borders.len()))
+            .chain(self.ctrs.iter().map(|c| c.n_columns as usize))
+            .fold(self.onehots.len(), usize::saturating_add);
+        if n_cols != used_cols {
+            return Err(format!(
+                "{n_cols} quantized columns, the features take {used_cols}"
+            ));
+        }
         if self.onehots.iter().any(|o| o.cat as usize >= n_cats)
             || self.onehot_first_col as usize + self.onehots.len() > n_cols
         {
             return Err("a one-hot value has a bad feature or column".into());
         }
         for (i, t) in self.tables.iter().enumerate() {
+            // A probe stops at the first bucket whose last slot is empty (buckets fill in
+            // order), so one such bucket must exist; an empty slot elsewhere would not end it.
+            let (buckets, _) = t.slots.as_chunks::<BUCKET>();
             if !t.slots.len().is_power_of_two()
                 || t.slots.len() < 2 * BUCKET
-                || !t.slots.contains(&EMPTY)
+                || !buckets.iter().any(|b| b[BUCKET - 1] == EMPTY)
             {
                 return Err(format!("CTR table {i} is malformed"));
             }

@@ -1,20 +1,19 @@
 //! `catboost-predict`: evaluates a CatBoost JSON model over JSON-lines rows with the pure-Rust
 //! evaluator (`catboost_eval`), printing one JSON object per row.
 //!
-//! Input: one JSON array per line, in the model's flat feature order. A float feature is a
-//! number, `null` (missing, i.e. NaN) or one of the strings "NaN", "Infinity", "-Infinity".
-//! A categorical feature is a string, or an integer number, which stands for its decimal text
-//! (`3` is the category "3", `-0` is "0"), as CatBoost's Python package reads an int in a
-//! categorical column; like CatBoost, a non-integer number there (`3.0`, `3.5`, `1e3`) is an
-//! error. (One exception: `-0.0` is taken as "0", since it parses to the same value as `-0`.)
+//! Input: one JSON array per line, in the model's flat feature order, as
+//! [`catboost_eval::rows`] reads it. A float feature is a number, `null` (missing, i.e. NaN)
+//! or one of the strings "NaN", "Infinity", "-Infinity". A categorical feature is a string, or
+//! an integer number, which stands for its decimal text (`3` is the category "3").
 //!
 //! Output: `{"raw": [...], "probability": [...], "class": ...}` for classifiers,
 //! `{"raw": [...], "prediction": ...}` for regressors (`prediction` is a number, or an array
 //! for multi-target models). A bad line stops the run with an error naming its line number
 //! (from 1) and column (the flat feature index, from 0); the exit code is then non-zero.
 
-use anyhow::{Context, Result, bail};
-use catboost_eval::{ClassLabel, FeatureKind, FeatureValue, Model, Prediction};
+use anyhow::{Context, Result};
+use catboost_eval::rows::{self, Row};
+use catboost_eval::{ClassLabel, FeatureValue, Model, Prediction};
 use clap::Parser;
 use serde::Serialize;
 use serde_json::Value;
@@ -71,7 +70,7 @@ fn run(args: &Args) -> Result<()> {
 fn predict_lines(model: &Model, input: Box<dyn BufRead>, out: &mut impl Write) -> Result<()> {
     let kinds = model.feature_kinds();
     let dim = model.dimension();
-    let mut parsed: Vec<Vec<Value>> = Vec::with_capacity(CHUNK);
+    let mut parsed: Vec<Row> = Vec::with_capacity(CHUNK);
     let mut first_line = 1usize;
     let mut raw = Vec::new();
     let mut lines = input.lines();
@@ -80,7 +79,14 @@ fn predict_lines(model: &Model, input: Box<dyn BufRead>, out: &mut impl Write) -
         for line in lines.by_ref() {
             let number = first_line + parsed.len();
             let line = line.with_context(|| format!("line {number}: cannot read"))?;
-            parsed.push(parse_line(&line, kinds).with_context(|| format!("line {number}"))?);
+            let row = rows::parse_row(&line, kinds).map_err(|e| {
+                let at = match e.column() {
+                    Some(col) => format!("line {number}, column {col}"),
+                    None => format!("line {number}"),
+                };
+                anyhow::Error::new(e).context(at)
+            })?;
+            parsed.push(row);
             if parsed.len() == CHUNK {
                 break;
             }
@@ -89,12 +95,8 @@ fn predict_lines(model: &Model, input: Box<dyn BufRead>, out: &mut impl Write) -
             return Ok(());
         }
         let mut values: Vec<FeatureValue<'_>> = Vec::with_capacity(parsed.len() * kinds.len());
-        for (i, row) in parsed.iter().enumerate() {
-            for (col, (v, kind)) in row.iter().zip(kinds).enumerate() {
-                let fv = feature_value(v, *kind)
-                    .with_context(|| format!("line {}, column {col}", first_line + i))?;
-                values.push(fv);
-            }
+        for row in &parsed {
+            values.extend(row.values());
         }
         raw.resize(parsed.len() * dim, 0.0);
         model
@@ -109,61 +111,6 @@ fn predict_lines(model: &Model, input: Box<dyn BufRead>, out: &mut impl Write) -
         }
         first_line += parsed.len();
     }
-}
-
-/// A line must be a JSON array with one value per flat feature. Integers in categorical
-/// columns become their decimal text here, so that every category is a string.
-fn parse_line(line: &str, kinds: &[FeatureKind]) -> Result<Vec<Value>> {
-    let n_features = kinds.len();
-    let value: Value = serde_json::from_str(line).context("not valid JSON")?;
-    let Value::Array(mut values) = value else {
-        bail!("expected a JSON array of {n_features} feature values");
-    };
-    if values.len() != n_features {
-        bail!(
-            "expected {n_features} values (one per flat feature of the model), got {}",
-            values.len()
-        );
-    }
-    for (v, kind) in values.iter_mut().zip(kinds) {
-        if let (FeatureKind::Categorical, Value::Number(n)) = (kind, &*v) {
-            if n.is_i64() || n.is_u64() {
-                *v = Value::String(n.to_string());
-            } else if n.as_f64().is_some_and(|x| x == 0.0 && x.is_sign_negative()) {
-                // serde_json reads the integer literal `-0` as the float -0.0 (Python reads
-                // it as the int 0). `-0.0` cannot be told apart from it here: both mean "0".
-                *v = Value::String("0".to_string());
-            }
-        }
-    }
-    Ok(values)
-}
-
-fn feature_value(v: &Value, kind: FeatureKind) -> Result<FeatureValue<'_>> {
-    Ok(match kind {
-        FeatureKind::Float => FeatureValue::Float(match v {
-            Value::Number(n) => n.as_f64().context("number out of range")?,
-            Value::Null => f64::NAN,
-            Value::String(s) => match s.as_str() {
-                "NaN" => f64::NAN,
-                "Infinity" => f64::INFINITY,
-                "-Infinity" => f64::NEG_INFINITY,
-                _ => bail!(
-                    "float feature: expected a number, null, \"NaN\", \"Infinity\" or \
-                     \"-Infinity\", got the string {s:?}"
-                ),
-            },
-            other => bail!("float feature: expected a number or null, got {other}"),
-        }),
-        FeatureKind::Categorical => match v {
-            Value::String(s) => FeatureValue::Categorical(s),
-            Value::Number(n) => bail!(
-                "categorical feature: {n} is not an integer (CatBoost accepts only strings and \
-                 integers as categories)"
-            ),
-            other => bail!("categorical feature: expected a string or an integer, got {other}"),
-        },
-    })
 }
 
 #[derive(Serialize)]
