@@ -429,7 +429,7 @@ fn run(with_images: bool) -> Result<String> {
         md,
         "## Gate wall time (`lambda-gate verify`, images already built)
 
-         | function | architecture | runs | `--jobs 1` | `--jobs 2` | ratio |
+| function | architecture | runs | `--jobs 1` | `--jobs 2` | ratio |
 |---|---|---:|---:|---:|---:|"
     )?;
     for (function, config, arch, runs) in [

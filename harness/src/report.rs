@@ -137,15 +137,17 @@ impl Report {
             row.push(Cell::new(&check.summary));
             table.add_row(row);
         }
-        let mut out = format!(
-            "Lambda gate: {} ({}), image {}\n{}{table}\n",
-            self.function,
-            self.arch,
-            self.image,
-            self.rie
-                .as_ref()
-                .map_or(String::new(), |r| format!("emulator: {}\n", r.describe()))
+        let mut out = fit_line(
+            &format!(
+                "Lambda gate: {} ({}), image {}",
+                self.function, self.arch, self.image
+            ),
+            width,
         );
+        if let Some(rie) = &self.rie {
+            out.push_str(&fit_line(&format!("emulator: {}", rie.describe()), width));
+        }
+        let _ = writeln!(out, "{table}");
         for check in self.checks.iter().filter(|c| !c.passed()) {
             let label = paint_text(check.status.label(), check.status, color);
             let _ = writeln!(out, "\n{label} {}: {}", check.name, check.summary);
@@ -317,6 +319,27 @@ fn append_to_env_file(name: &str, text: &str) -> Result<Option<PathBuf>, ReportE
     Ok(Some(path))
 }
 
+/// `line` and a newline, broken after its commas into indented lines where it is wider than
+/// `width` columns, so a header never wraps mid-word (an image reference cut in two reads as
+/// two names).
+pub(crate) fn fit_line(line: &str, width: u16) -> String {
+    let width = usize::from(width);
+    let mut out = String::new();
+    let mut current = String::new();
+    for piece in line.split_inclusive(", ") {
+        let wide = current.chars().count() + piece.trim_end().chars().count() > width;
+        if !current.trim().is_empty() && wide {
+            out.push_str(current.trim_end());
+            out.push('\n');
+            current = "  ".to_owned();
+        }
+        current.push_str(piece);
+    }
+    out.push_str(current.trim_end());
+    out.push('\n');
+    out
+}
+
 /// `text` in the colour of `status` (bold), or plain.
 fn paint_text(text: &str, status: Status, color: bool) -> String {
     if !color {
@@ -329,4 +352,22 @@ fn paint_text(text: &str, status: Status, color: bool) -> String {
         Status::NotRun => style.yellow(),
     };
     style.apply_to(text).to_string()
+}
+
+#[cfg(test)]
+mod fit_tests {
+    use super::fit_line;
+
+    #[test]
+    fn a_header_wider_than_the_terminal_breaks_after_its_commas() {
+        let line =
+            "Lambda gate: loan-grade (x86_64), image loan-grade-service:x86_64-b2c28dcfcf6d20ab";
+        assert_eq!(
+            fit_line(line, 80),
+            "Lambda gate: loan-grade (x86_64),\n  image loan-grade-service:x86_64-b2c28dcfcf6d20ab\n"
+        );
+        assert_eq!(fit_line(line, 120), format!("{line}\n"));
+        // A piece wider than the terminal on its own stays whole.
+        assert_eq!(fit_line("a, bbbbbbbbbb", 4), "a,\n  bbbbbbbbbb\n");
+    }
 }

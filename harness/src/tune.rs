@@ -659,14 +659,20 @@ impl TuneReport {
                 column.set_cell_alignment(CellAlignment::Right);
             }
         }
-        let mut out = format!(
-            "lambda-gate tune: {} ({}{}), image {}\nemulator: {}\n",
-            self.function,
-            self.arch,
-            if self.emulated { ", emulated" } else { "" },
-            self.image,
-            self.rie.describe()
+        let mut out = crate::report::fit_line(
+            &format!(
+                "lambda-gate tune: {} ({}{}), image {}",
+                self.function,
+                self.arch,
+                if self.emulated { ", emulated" } else { "" },
+                self.image
+            ),
+            width,
         );
+        out.push_str(&crate::report::fit_line(
+            &format!("emulator: {}", self.rie.describe()),
+            width,
+        ));
         let _ = writeln!(
             out,
             "per size: a fresh container with that memory limit and memory/1769 vCPUs, a cold start, {WARM_UP} warm-up invocations, then {} golden cases one per request; latencies are client-side",
