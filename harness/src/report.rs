@@ -370,4 +370,29 @@ mod fit_tests {
         // A piece wider than the terminal on its own stays whole.
         assert_eq!(fit_line("a, bbbbbbbbbb", 4), "a,\n  bbbbbbbbbb\n");
     }
+
+    #[test]
+    fn the_report_fits_an_80_column_terminal() {
+        let report = super::Report {
+            arch: crate::arch::Arch::X86_64,
+            function: "loan-grade".to_owned(),
+            image: "loan-grade-service:x86_64-b2c28dcfcf6d20ab".to_owned(),
+            rie: Some(crate::rie::RieOrigin::Pinned {
+                sam_cli_version: "1.170.0",
+                sha256: "6b1e686e62ab2baf6b1e686e62ab2baf6b1e686e62ab2baf6b1e686e62ab2baf",
+            }),
+            model_version: None,
+            checks: Vec::new(),
+            image_facts: None,
+            duration: std::time::Duration::ZERO,
+        };
+        let text = report.render(80, false);
+        for line in text.lines() {
+            assert!(
+                line.chars().count() <= 80,
+                "wider than 80 columns: {line:?}"
+            );
+        }
+        assert!(text.contains("image loan-grade-service:x86_64-b2c28dcfcf6d20ab\n"));
+    }
 }
