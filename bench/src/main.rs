@@ -340,26 +340,25 @@ fn run(with_images: bool) -> Result<String> {
     let python_total = size.site_packages_bytes + size.interpreter_bytes;
     writeln!(
         md,
-        "## The two Lambda images of the shipped model, through the same RIE
-
-         The Rust function (`Dockerfile`: static bootstrap, compiled model) and the Python
-         function (`examples/python-function/`: Debian, Python 3.11, catboost, pandas,
-         awslambdaric), both x86_64 (native), each started {} times under the pinned RIE with its
-         own spec's settings (1024 MB) and then invoked warm; the same golden events.
-
-         | measure | Rust image | Python image | ratio |
-|---|---:|---:|---:|
-         | image size (uncompressed) | {} | {} | {:.0}x |
-         | init, the RIE's `INIT REPORT` | {} | {} | {:.0}x |
-         | first request after the container start (init + one prediction) | {} | {} | {:.0}x |
-         | warm, 1 record, p50 / p99 over {} | {} / {} | {} / {} | {:.1}x |
-         | warm, 100 records, p50 / p99 over {} | {} / {} | {} / {} | {:.1}x |
-         | container peak memory (kernel cgroup) | {} | {} | {:.0}x |
-
-         Installed catboost and its dependencies take {} ({} packages), {} with the interpreter
-         and standard library. The RIE's `Max Memory Used` is the configured size ({}), not a
-         measurement.
-",
+        "## The two Lambda images of the shipped model, through the same RIE\n\
+         \n\
+         The Rust function (`Dockerfile`: static bootstrap, compiled model) and the Python\n\
+         function (`examples/python-function/`: Debian, Python 3.11, catboost, pandas,\n\
+         awslambdaric), both x86_64 (native), each started {} times under the pinned RIE with its\n\
+         own spec's settings (1024 MB) and then invoked warm; the same golden events.\n\
+         \n\
+         | measure | Rust image | Python image | ratio |\n\
+         |---|---:|---:|---:|\n\
+         | image size (uncompressed) | {} | {} | {:.0}x |\n\
+         | init, the RIE's `INIT REPORT` | {} | {} | {:.0}x |\n\
+         | first request after the container start (init + one prediction) | {} | {} | {:.0}x |\n\
+         | warm, 1 record, p50 / p99 over {} | {} / {} | {} / {} | {:.1}x |\n\
+         | warm, 100 records, p50 / p99 over {} | {} / {} | {} / {} | {:.1}x |\n\
+         | container peak memory (kernel cgroup) | {} | {} | {:.0}x |\n\
+         \n\
+         Installed catboost and its dependencies take {} ({} packages), {} with the interpreter\n\
+         and standard library. The RIE's `Max Memory Used` is the configured size ({}), not a\n\
+         measurement.\n",
         rie::STARTS,
         stats::mib(shipped.rust.size_bytes as f64),
         stats::mib(shipped.python.size_bytes as f64),
@@ -392,12 +391,12 @@ fn run(with_images: bool) -> Result<String> {
     )?;
     writeln!(
         md,
-        "## Cold start against model size, both images
-
-         `INIT REPORT` of each image with the model built in (median [range] over {} starts).
-
-         | model | Rust image | Python image | ratio | Rust, against the shipped model |
-|---|---:|---:|---:|---:|",
+        "## Cold start against model size, both images\n\
+         \n\
+         `INIT REPORT` of each image with the model built in (median [range] over {} starts).\n\
+         \n\
+         | model | Rust image | Python image | ratio | Rust, against the shipped model |\n\
+         |---|---:|---:|---:|---:|",
         rie::STARTS
     )?;
     for pair in &pairs {

@@ -286,8 +286,8 @@ struct VerifyArgs {
     /// The whole run must end within this, e.g. 45m; later checks stop and fail [default: 1h].
     #[arg(long, value_parser = humantime::parse_duration, value_name = "DURATION")]
     deadline: Option<std::time::Duration>,
-    /// Containers serving the checks at once [default: the machine's CPUs]; results do not
-    /// depend on it.
+    /// Containers serving the checks at once [default: half the machine's CPUs, at least 1];
+    /// results do not depend on it.
     #[arg(long, short = 'j', value_name = "N", value_parser = clap::value_parser!(u16).range(1..=64))]
     jobs: Option<u16>,
     /// One check may take this long, e.g. 10m; then it stops and fails [default: 20m].
@@ -351,6 +351,13 @@ struct ReplayArgs {
     /// Invocations in flight at once (Lambda runs them in as many execution environments).
     #[arg(long, short = 'j', value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=64))]
     jobs: u16,
+}
+
+/// `verify`'s containers when `--jobs` is not given: half the CPUs, at least one. Each job is a
+/// container running the function and the emulator, and the gate drives them from a core of its
+/// own; on a 2-core machine two jobs were slower than one (BENCHMARKS.md, gate wall time).
+fn default_jobs() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| (n.get() / 2).max(1))
 }
 
 fn parse_env(s: &str) -> Result<(String, String), String> {
@@ -517,10 +524,7 @@ fn run(cli: Cli, terminal: &Terminal) -> anyhow::Result<ExitCode> {
                 allow_unverified_rie: args.allow_unverified_rie,
                 deadline: args.deadline.unwrap_or(harness::DEFAULT_DEADLINE),
                 check_budget: args.check_budget.unwrap_or(harness::DEFAULT_CHECK_BUDGET),
-                jobs: args.jobs.map_or_else(
-                    || std::thread::available_parallelism().map_or(1, |n| n.get()),
-                    usize::from,
-                ),
+                jobs: args.jobs.map_or_else(default_jobs, usize::from),
                 progress,
             };
             verify(&config, args.report_dir, terminal)
