@@ -12,6 +12,8 @@ use catboost_eval::rows::parse_row;
 use catboost_eval::{FeatureKind, FeatureValue, Model};
 use parity_support::repo_root;
 use std::path::PathBuf;
+use std::sync::mpsc;
+use std::time::Duration;
 
 /// The files of `fuzz/regressions/<target>` and `fuzz/seeds/<target>`, with their names.
 fn inputs(target: &str) -> Vec<(String, Vec<u8>)> {
@@ -53,12 +55,38 @@ fn raw_bits(model: &Model, row: &[FeatureValue<'_>], name: &str) -> Vec<u64> {
     p.raw().iter().map(|x| x.to_bits()).collect()
 }
 
+/// How long one input may take: every input here is small and evaluates in milliseconds.
+const LIMIT: Duration = Duration::from_secs(30);
+
+/// Runs `check` on a thread of its own and fails the test if it is still running after
+/// [`LIMIT`], so an input whose bug was a hang (an endless probe, say) fails the run instead of
+/// holding it forever; the stuck thread ends with the test process.
+fn bounded(name: &str, check: impl FnOnce() + Send + 'static) {
+    let (done, finished) = mpsc::channel();
+    let worker = std::thread::spawn(move || {
+        check();
+        let _ = done.send(());
+    });
+    match finished.recv_timeout(LIMIT) {
+        Ok(()) => {}
+        Err(mpsc::RecvTimeoutError::Timeout) => {
+            panic!("{name}: still running after {LIMIT:?}: it hangs")
+        }
+        // The check panicked: report its own message.
+        Err(mpsc::RecvTimeoutError::Disconnected) => {
+            if let Err(panic) = worker.join() {
+                std::panic::resume_unwind(panic);
+            }
+        }
+    }
+}
+
 /// The `model_compiled` target: loading never panics; a model that loads evaluates and
 /// compiles back to a file that loads.
 #[test]
 fn model_compiled_inputs() {
     for (name, bytes) in inputs("model_compiled") {
-        match Model::from_compiled(&bytes) {
+        bounded(&name.clone(), move || match Model::from_compiled(&bytes) {
             Ok(model) => {
                 assert!(
                     !name.ends_with(".refused"),
@@ -72,7 +100,7 @@ fn model_compiled_inputs() {
                 }
             }
             Err(e) => assert!(!e.to_string().is_empty(), "{name}: an empty error"),
-        }
+        });
     }
 }
 
@@ -81,7 +109,7 @@ fn model_compiled_inputs() {
 #[test]
 fn model_json_inputs() {
     for (name, bytes) in inputs("model_json") {
-        match Model::from_json(&bytes) {
+        bounded(&name.clone(), move || match Model::from_json(&bytes) {
             Ok(model) => {
                 assert!(
                     !name.ends_with(".refused"),
@@ -101,7 +129,7 @@ fn model_json_inputs() {
                 }
             }
             Err(e) => assert!(!e.to_string().is_empty(), "{name}: an empty error"),
-        }
+        });
     }
 }
 
