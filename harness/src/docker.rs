@@ -107,6 +107,17 @@ impl DockerClient {
     }
 
     /// The engine's view of an image: config, architecture, size.
+    /// What Lambda runs for `reference`: its `ENTRYPOINT` followed by its `CMD`.
+    pub(crate) fn command_line(&self, reference: &str) -> Result<Vec<String>, DockerError> {
+        let config = self.inspect(reference)?.config.unwrap_or_default();
+        Ok(config
+            .entrypoint
+            .unwrap_or_default()
+            .into_iter()
+            .chain(config.cmd.unwrap_or_default())
+            .collect())
+    }
+
     pub(crate) fn inspect(
         &self,
         reference: &str,

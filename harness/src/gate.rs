@@ -7,12 +7,12 @@ use crate::digest::sha256_file;
 use crate::docker::{DockerClient, DockerError};
 use crate::golden::{GoldenError, GoldenSet};
 use crate::image::ImageError;
-use crate::image_build::{BuildError, build_with};
+use crate::image_build::{BuildError, spec_image};
 use crate::malformed::{self, CorpusError};
 use crate::progress::Progress;
 use crate::report::Report;
 use crate::rie::{self, RieError};
-use crate::spec::{Compile, ImageSource, Spec};
+use crate::spec::{Compile, Spec};
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -120,12 +120,7 @@ pub fn verify(config: &GateConfig) -> Result<Report, GateError> {
         corpus.extend(malformed::load_for(&spec.malformed, path)?);
     }
     check_emulation(arch)?;
-    let image = match &spec.image.source {
-        ImageSource::Build(build) => {
-            build_with(&docker, build, arch, &spec.root, progress)?.reference
-        }
-        ImageSource::Reference(reference) => reference.clone(),
-    };
+    let image = spec_image(&docker, spec, arch, progress)?;
     progress.step(format!("reading image {image}"));
     let facts = crate::image::inspect(&docker, &image, Some(&spec.provenance.model))?;
     let compiled = spec

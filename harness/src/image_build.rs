@@ -11,7 +11,7 @@ use crate::context::{self, ContextError};
 use crate::digest::sha256_hex;
 use crate::docker::{DockerClient, DockerError};
 use crate::progress::Progress;
-use crate::spec::BuildSpec;
+use crate::spec::{BuildSpec, ImageSource, Spec};
 use std::path::Path;
 use std::process::{Command, Stdio};
 
@@ -65,6 +65,21 @@ pub fn build(
 ) -> Result<BuiltImage, BuildError> {
     let docker = DockerClient::connect()?;
     build_with(&docker, spec, arch, root, progress)
+}
+
+/// The image `spec` names for `arch`: built as its `[image]` says, or the reference it gives.
+pub(crate) fn spec_image(
+    docker: &DockerClient,
+    spec: &Spec,
+    arch: Arch,
+    progress: &Progress,
+) -> Result<String, BuildError> {
+    Ok(match &spec.image.source {
+        ImageSource::Build(build) => {
+            build_with(docker, build, arch, &spec.root, progress)?.reference
+        }
+        ImageSource::Reference(reference) => reference.clone(),
+    })
 }
 
 pub(crate) fn build_with(

@@ -5,9 +5,9 @@
 use crate::container::{FunctionContainer, Invocation, LambdaSettings, Target};
 use crate::docker::DockerClient;
 use crate::gate::GateError;
-use crate::image_build::build_with;
+use crate::image_build::spec_image;
 use crate::progress::Progress;
-use crate::spec::{ImageSource, Spec};
+use crate::spec::Spec;
 use std::path::Path;
 use std::time::Duration;
 
@@ -32,19 +32,8 @@ pub fn invoke(
 ) -> Result<HandInvocation, GateError> {
     let arch = spec.function.arch;
     let docker = DockerClient::connect()?;
-    let image = match &spec.image.source {
-        ImageSource::Build(build) => {
-            build_with(&docker, build, arch, &spec.root, progress)?.reference
-        }
-        ImageSource::Reference(reference) => reference.clone(),
-    };
-    let config = docker.inspect(&image)?.config.unwrap_or_default();
-    let command: Vec<String> = config
-        .entrypoint
-        .unwrap_or_default()
-        .into_iter()
-        .chain(config.cmd.unwrap_or_default())
-        .collect();
+    let image = spec_image(&docker, spec, arch, progress)?;
+    let command = docker.command_line(&image)?;
     let rie = crate::rie::provision(arch, rie)?;
     progress.step(format!(
         "starting {image} under the RIE ({})",

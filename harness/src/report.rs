@@ -61,6 +61,9 @@ pub enum ReportError {
         /// The I/O error.
         source: std::io::Error,
     },
+    /// JSON serialisation failed.
+    #[error("cannot serialise the JSON report")]
+    Json(#[source] serde_json::Error),
     /// JUnit serialisation failed.
     #[error("cannot serialise the JUnit report: {0}")]
     Junit(String),
@@ -256,22 +259,13 @@ impl Report {
 
     /// Writes `gate-<arch>.json`, `gate-<arch>.junit.xml` and `gate-<arch>.md` into `dir`.
     pub fn write_files(&self, dir: &Path) -> Result<Vec<PathBuf>, ReportError> {
-        let write = |name: String, contents: &[u8]| {
-            let path = dir.join(name);
-            std::fs::create_dir_all(dir)
-                .and_then(|()| std::fs::write(&path, contents))
-                .map_err(|source| ReportError::Write {
-                    path: path.clone(),
-                    source,
-                })
-                .map(|()| path)
-        };
+        let write = |name: String, contents: &[u8]| write_file(dir, name, contents);
         let json = serde_json::to_vec_pretty(&JsonReport {
             schema_version: JSON_SCHEMA_VERSION,
             verdict: if self.passed() { "passed" } else { "failed" },
             report: self,
         })
-        .unwrap_or_default();
+        .map_err(ReportError::Json)?;
         Ok(vec![
             write(format!("gate-{}.json", self.arch), &json)?,
             write(
@@ -317,6 +311,22 @@ fn append_to_env_file(name: &str, text: &str) -> Result<Option<PathBuf>, ReportE
             source,
         })?;
     Ok(Some(path))
+}
+
+/// Writes `contents` to `dir/name`, creating `dir`; the path written.
+pub(crate) fn write_file(
+    dir: &Path,
+    name: String,
+    contents: &[u8],
+) -> Result<PathBuf, ReportError> {
+    let path = dir.join(name);
+    std::fs::create_dir_all(dir)
+        .and_then(|()| std::fs::write(&path, contents))
+        .map_err(|source| ReportError::Write {
+            path: path.clone(),
+            source,
+        })
+        .map(|()| path)
 }
 
 /// `line` and a newline, broken after its commas into indented lines where it is wider than

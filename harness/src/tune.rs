@@ -10,16 +10,19 @@
 //! recommended.
 
 use crate::arch::Arch;
-use crate::checks::{Budgets, Invoker, LAMBDA_INIT_LIMIT, Stop, human_bytes};
+use crate::checks::{
+    Budgets, INIT_REPORT_WAIT, Invoker, LAMBDA_INIT_LIMIT, Stop, human_bytes, memory_problem,
+    quantile_ms,
+};
 use crate::container::{FunctionContainer, LambdaSettings, Outcome, Target};
 use crate::docker::DockerClient;
 use crate::gate::GateError;
 use crate::golden::GoldenSet;
-use crate::image_build::build_with;
+use crate::image_build::spec_image;
 use crate::progress::Progress;
 use crate::report::ReportError;
 use crate::rie::{self, RieOrigin};
-use crate::spec::{ImageSource, Spec};
+use crate::spec::Spec;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -47,8 +50,6 @@ const LAMBDA_MAX_VCPUS: f64 = 6.0;
 const WARM_UP: usize = 3;
 /// A size that failed this many invocations is not measured further: it is out anyway.
 const MAX_FAILURES: usize = 3;
-/// How long the RIE's `INIT REPORT` line may take to reach us (as in the gate's `init` check).
-const INIT_REPORT_WAIT: Duration = Duration::from_secs(10);
 
 /// The vCPUs Lambda gives a function of `memory_mb`: `memory_mb / 1769`, at most 6.
 pub(crate) fn lambda_vcpus(memory_mb: u32) -> f64 {
@@ -323,19 +324,8 @@ pub fn tune(config: &TuneConfig) -> Result<TuneReport, GateError> {
     let progress = &config.progress;
     let docker = DockerClient::connect()?;
     let golden = GoldenSet::load(&spec.goldens.dir)?;
-    let image = match &spec.image.source {
-        ImageSource::Build(build) => {
-            build_with(&docker, build, arch, &spec.root, progress)?.reference
-        }
-        ImageSource::Reference(reference) => reference.clone(),
-    };
-    let image_config = docker.inspect(&image)?.config.unwrap_or_default();
-    let command: Vec<String> = image_config
-        .entrypoint
-        .unwrap_or_default()
-        .into_iter()
-        .chain(image_config.cmd.unwrap_or_default())
-        .collect();
+    let image = spec_image(&docker, spec, arch, progress)?;
+    let command = docker.command_line(&image)?;
     let rie = rie::provision(arch, config.rie.as_deref())?;
     let host_cpus = docker.cpus()?;
     let deadline = started + config.deadline;
@@ -485,26 +475,18 @@ fn measure(
         size.out_of_memory = true;
     }
     size.peak_memory_bytes = container.peak_memory_bytes();
-    // The gate's lambda-limits rule: a function whose memory reaches its size is stopped by
-    // Lambda, even when the kernel here kept it alive by dropping cached pages (slowly).
-    let limit = u64::from(size.memory_mb) * 1024 * 1024;
-    if let Some(peak) = size.peak_memory_bytes.filter(|p| *p >= limit) {
+    // The gate's lambda-limits rule.
+    if let Some(problem) = size
+        .peak_memory_bytes
+        .and_then(|peak| memory_problem(peak, size.memory_mb))
+    {
         size.out_of_memory = true;
-        size.problem(format!(
-            "peak memory {} reached the memory size ({} MB): Lambda would stop it (Runtime.OutOfMemory)",
-            human_bytes(peak),
-            size.memory_mb
-        ));
+        size.problem(problem);
     }
     size.invocations = latencies.len();
     latencies.sort();
-    let pick = |q: f64| {
-        latencies
-            .get(((latencies.len() as f64 - 1.0) * q).round() as usize)
-            .map(|d| ms(*d))
-    };
-    size.p50_ms = pick(0.5);
-    size.p99_ms = pick(0.99);
+    size.p50_ms = quantile_ms(&latencies, 0.5);
+    size.p99_ms = quantile_ms(&latencies, 0.99);
     size.cost_per_million_p50 = size
         .p50_ms
         .map(|p| cost_per_million(size.memory_mb, billed_ms(p), &config.prices));
@@ -712,21 +694,12 @@ impl TuneReport {
 
     /// Writes `tune-<arch>.json` and the plot `tune-<arch>.svg` into `dir`.
     pub fn write_files(&self, dir: &Path) -> Result<Vec<PathBuf>, ReportError> {
-        let write = |name: String, contents: &[u8]| {
-            let path = dir.join(name);
-            std::fs::create_dir_all(dir)
-                .and_then(|()| std::fs::write(&path, contents))
-                .map_err(|source| ReportError::Write {
-                    path: path.clone(),
-                    source,
-                })
-                .map(|()| path)
-        };
+        let write = |name: String, contents: &[u8]| crate::report::write_file(dir, name, contents);
         let json = serde_json::to_vec_pretty(&JsonTune {
             schema_version: TUNE_SCHEMA_VERSION,
             report: self,
         })
-        .unwrap_or_default();
+        .map_err(crate::report::ReportError::Json)?;
         Ok(vec![
             write(format!("tune-{}.json", self.arch), &json)?,
             write(format!("tune-{}.svg", self.arch), self.svg().as_bytes())?,

@@ -20,7 +20,26 @@ use std::time::{Duration, Instant};
 /// Lambda's limit on the init phase.
 pub(crate) const LAMBDA_INIT_LIMIT: Duration = Duration::from_secs(10);
 /// How long the RIE's `INIT REPORT` line may take to reach us after the first answer.
-const INIT_REPORT_WAIT: Duration = Duration::from_secs(10);
+pub(crate) const INIT_REPORT_WAIT: Duration = Duration::from_secs(10);
+
+/// The `q` quantile of `sorted` latencies in ms (nearest rank); `None` when there are none.
+pub(crate) fn quantile_ms(sorted: &[Duration], q: f64) -> Option<f64> {
+    sorted
+        .get(((sorted.len() as f64 - 1.0) * q).round() as usize)
+        .map(|d| d.as_secs_f64() * 1000.0)
+}
+
+/// Why a function whose container peaked at `peak` bytes fails at `memory_mb`, if it does:
+/// Lambda stops a function that reaches its memory size, even where the kernel here kept it
+/// alive by dropping cached pages.
+pub(crate) fn memory_problem(peak: u64, memory_mb: u32) -> Option<String> {
+    (peak >= u64::from(memory_mb) * 1024 * 1024).then(|| {
+        format!(
+            "peak memory {} reached the function's memory size ({memory_mb} MB): Lambda would stop it (Runtime.OutOfMemory)",
+            human_bytes(peak)
+        )
+    })
+}
 
 /// A generated payload's body and its verdict, judged ahead of proptest's run (`None`: not
 /// sent, the run had to stop).
@@ -496,11 +515,7 @@ impl<'a> FunctionChecks<'a> {
         }
         let mut sorted = stats.latencies.clone();
         sorted.sort();
-        let pick = |q: f64| {
-            sorted
-                .get(((sorted.len() as f64 - 1.0) * q).round() as usize)
-                .map_or(0.0, |d| d.as_secs_f64() * 1000.0)
-        };
+        let pick = |q: f64| quantile_ms(&sorted, q).unwrap_or(0.0);
         check.metric("invocations", stats.count);
         check.metric("timeouts", stats.timeouts.len());
         check.metric("largest_response_bytes", *largest);
@@ -509,7 +524,6 @@ impl<'a> FunctionChecks<'a> {
         check.metric("latency_p99_ms", pick(0.99));
         // The RIE does not measure memory (its "Max Memory Used" is the configured size); the
         // kernel does.
-        let limit = u64::from(self.spec.function.memory_mb) * 1024 * 1024;
         let peak = self
             .invoker
             .targets
@@ -518,12 +532,8 @@ impl<'a> FunctionChecks<'a> {
             .max();
         if let Some(peak) = peak {
             check.metric("peak_memory_bytes", peak);
-            if peak >= limit {
-                check.problem(format!(
-                    "peak memory {} reached the function's memory size ({} MB): Lambda would stop it (Runtime.OutOfMemory)",
-                    human_bytes(peak),
-                    self.spec.function.memory_mb
-                ));
+            if let Some(problem) = memory_problem(peak, self.spec.function.memory_mb) {
+                check.problem(problem);
             }
         }
         check.summary = format!(

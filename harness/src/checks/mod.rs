@@ -5,7 +5,9 @@ mod function;
 mod image;
 mod invoker;
 
-pub(crate) use function::{FunctionChecks, LAMBDA_INIT_LIMIT};
+pub(crate) use function::{
+    FunctionChecks, INIT_REPORT_WAIT, LAMBDA_INIT_LIMIT, memory_problem, quantile_ms,
+};
 pub(crate) use image::{Compiled, architecture, image_size, provenance};
 pub(crate) use invoker::{Budgets, Invoker, Stop};
 
