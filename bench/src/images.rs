@@ -6,7 +6,7 @@
 use crate::init::BenchModel;
 use crate::rie::{self, RieNumbers};
 use anyhow::{Context, Result};
-use harness::{Arch, BuildSpec, ImageSource, LambdaSettings, Progress, Spec};
+use harness::{Arch, Overrides, Progress, Spec};
 use std::path::{Path, PathBuf};
 
 /// One image under test.
@@ -30,32 +30,50 @@ fn copy(from: &Path, to: &Path) -> Result<()> {
     Ok(())
 }
 
-fn spec(ws: &Path, path: &str) -> Result<Spec> {
-    Ok(Spec::load(&ws.join(path))?)
+/// The spec file `path` for x86_64 with `image` taken instead of built, when given.
+fn spec(path: &Path, image: Option<String>) -> Result<Spec> {
+    let overrides = Overrides {
+        arch: Some(Arch::X86_64),
+        image,
+        ..Overrides::default()
+    };
+    Ok(Spec::load_with(path, &overrides)?)
 }
 
-/// Builds `spec`'s image from `context` (made here) instead of its own.
+/// Builds the image of the spec file `spec_path` from `dockerfile` in `context` (made here)
+/// instead of its own: the spec's `[image]` edited as written, the rest as it is.
 fn build_from(
-    spec: &Spec,
+    spec_path: &Path,
     dockerfile: PathBuf,
     context: &Path,
     repository: &str,
 ) -> Result<String> {
-    let build = BuildSpec {
-        dockerfile,
-        context: context.to_path_buf(),
-        before: None,
-        repository: repository.to_owned(),
+    let mut table: toml::Table = std::fs::read_to_string(spec_path)?.parse()?;
+    let image = table
+        .get_mut("image")
+        .and_then(toml::Value::as_table_mut)
+        .context("the spec has no [image]")?;
+    image.remove("before");
+    image.insert(
+        "dockerfile".to_owned(),
+        dockerfile.display().to_string().into(),
+    );
+    image.insert("context".to_owned(), context.display().to_string().into());
+    image.insert("repository".to_owned(), repository.into());
+    let root = spec_path.parent().context("the spec's directory")?;
+    let overrides = Overrides {
+        arch: Some(Arch::X86_64),
+        ..Overrides::default()
     };
-    Ok(harness::build(&build, Arch::X86_64, &spec.root, &Progress::stderr())?.reference)
+    let spec = Spec::parse_with(&table.to_string(), spec_path, root, &overrides)?;
+    harness::build(&spec, &Progress::stderr())?.context("the spec builds no image")
 }
 
-/// Measures `image` started as `spec` says.
-fn measure(ws: &Path, spec: &Spec, reference: String) -> Result<Image> {
+/// Measures `reference` started as the spec file `spec_path` says.
+fn measure(ws: &Path, spec_path: &Path, reference: String) -> Result<Image> {
     let facts = harness::inspect_image(&reference, None)?;
-    let settings = LambdaSettings::from_spec(&spec.function);
     eprintln!("==> {reference} under the RIE");
-    let numbers = rie::measure(&reference, &facts.command_line(), &settings, ws)?;
+    let numbers = rie::measure(&spec(spec_path, Some(reference))?, ws)?;
     Ok(Image {
         size_bytes: facts.size_bytes(),
         numbers,
@@ -64,13 +82,11 @@ fn measure(ws: &Path, spec: &Spec, reference: String) -> Result<Image> {
 
 /// Builds and measures both images for every model.
 pub(crate) fn pairs(ws: &Path, scratch: &Path, models: &[BenchModel]) -> Result<Vec<Pair>> {
-    let rust_spec = spec(ws, "lambda-gate.toml")?;
-    let python_spec = spec(ws, "examples/python-function/lambda-gate.toml")?;
+    let rust_spec = ws.join("lambda-gate.toml");
+    let python_spec = ws.join("examples/python-function/lambda-gate.toml");
     // The specs' own builds first: the Rust bootstrap for x86_64, the Python base image.
-    for s in [&rust_spec, &python_spec] {
-        if let ImageSource::Build(build) = &s.image.source {
-            harness::build(build, Arch::X86_64, &s.root, &Progress::stderr())?;
-        }
+    for path in [&rust_spec, &python_spec] {
+        harness::build(&spec(path, None)?, &Progress::stderr())?;
     }
     let bootstrap = crate::target_dir()
         .join(Arch::X86_64.rust_target())

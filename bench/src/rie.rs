@@ -2,7 +2,7 @@
 
 use crate::stats::{Samples, Summary};
 use anyhow::{Context, Result};
-use harness::{Arch, FunctionContainer, LambdaSettings, Outcome, Target};
+use harness::{Outcome, Progress, Spec, Target};
 use std::path::Path;
 use std::time::Duration;
 
@@ -33,13 +33,7 @@ fn seconds(invocation: &harness::Invocation) -> Result<f64> {
     }
 }
 
-pub(crate) fn measure(
-    image: &str,
-    command: &[String],
-    settings: &LambdaSettings,
-    ws: &Path,
-) -> Result<RieNumbers> {
-    let rie = harness::provision(Arch::X86_64, None)?;
+pub(crate) fn measure(spec: &Spec, ws: &Path) -> Result<RieNumbers> {
     let inputs = std::fs::read_to_string(ws.join("golden/inputs.jsonl"))?;
     let events: Vec<String> = inputs
         .lines()
@@ -51,14 +45,7 @@ pub(crate) fn measure(
     let mut init = Vec::new();
     let mut last = None;
     for _ in 0..STARTS {
-        let container = FunctionContainer::start(
-            image,
-            Arch::X86_64,
-            &rie,
-            command,
-            settings,
-            &harness::Progress::silent(),
-        )?;
+        let container = harness::start(spec, &Progress::silent())?;
         first.push(seconds(&container.invoke(&one))?);
         if let Some(d) = container.init_report(Duration::from_secs(10)) {
             init.push(d.as_secs_f64());

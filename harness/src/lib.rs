@@ -3,16 +3,20 @@
 //! A function is described by its spec file, `lambda-gate.toml` ([`Spec`]). The gate builds
 //! the image (or takes one), reads what is really inside it, runs it under AWS's own Runtime
 //! Interface Emulator through testcontainers, replays the golden cases and malformed payloads
-//! through the spec's contract, and reports each check by name. [`verify`] is the whole gate;
-//! [`build`] is its first step on its own. After it, [`push`] pushes exactly the verified image
-//! and proves from the registry what arrived, [`replay`] runs the same function checks against
-//! the deployed function through the Lambda Invoke API, and [`tune`] measures the image at
-//! several memory sizes and recommends one.
+//! through the spec's contract, and reports each check by its [`CheckId`]. [`verify`] is the
+//! whole gate; the `lambda-gate` binary is [`cli::main`].
+//!
+//! The modules follow the data: the spec (`spec/`, raw TOML and command-line overrides, then
+//! one validation) → the image (`image/`: built or taken, read as Lambda reads it) → the
+//! runtime (`runtime/`: Docker, the RIE, the function container, a deployed function) → the
+//! contract (`contract/`) with its corpora (`golden/`, `corpus/`) → the checks (`checks/`) →
+//! the report (`report/`); the commands (`commands/`) drive them, and `lambda.rs` holds
+//! Lambda's own numbers and rules.
 //!
 //! ```no_run
-//! use harness::{GateConfig, Spec, verify};
+//! use harness::{Spec, VerifyOptions, verify};
 //! let spec = Spec::load(&Spec::find(std::path::Path::new("."))?)?;
-//! let report = verify(&GateConfig::new(spec))?;
+//! let report = verify(&spec, &VerifyOptions::default())?;
 //! println!("{}", report.table());
 //! assert!(report.passed());
 //! # Ok::<(), Box<dyn std::error::Error>>(())
@@ -20,63 +24,42 @@
 
 mod arch;
 mod checks;
-mod compare;
-mod container;
-mod context;
+pub mod cli;
+mod commands;
+mod contract;
+mod corpus;
 mod digest;
-mod docker;
-mod gate;
-mod generated;
+mod environment;
 mod golden;
 mod image;
-mod image_build;
-mod invocation;
-mod invoke;
-mod malformed;
+mod lambda;
 mod progress;
-mod push;
-mod regen;
-mod replay;
 mod report;
-mod review;
-mod rie;
+mod runtime;
 mod spec;
-mod tune;
+mod units;
 
-pub use arch::{Arch, UnknownArch};
-pub use checks::{CheckResult, Status};
-pub use container::{
-    ContainerError, FunctionContainer, Health, Invocation, LambdaSettings, Outcome, Target,
-};
-pub use context::ContextError;
-pub use docker::DockerError;
-pub use gate::{DEFAULT_CHECK_BUDGET, DEFAULT_DEADLINE, GateConfig, GateError, verify};
-pub use golden::{GoldenCase, GoldenError, GoldenSet, Manifest};
-pub use image::{Executable, ImageError, ImageFacts, ImageFile, Layer, Loader, inspect_image};
-pub use image_build::{ARCH_ENV, BuildError, BuiltImage, PLATFORM_ENV, RUST_TARGET_ENV, build};
-pub use invocation::set_program;
-pub use invoke::{HandInvocation, invoke};
-pub use malformed::{CorpusError, LAMBDA_PAYLOAD_LIMIT};
+pub use arch::Arch;
+pub use checks::{CheckId, CheckResult, Status};
+pub use commands::verify::{VerifyOptions, verify};
+pub use commands::{build, start};
+
+pub use commands::Error;
+
+/// Why a stage could not run: the causes [`Error`] wraps, each with its own variants.
+pub mod error {
+    pub use crate::commands::PushError;
+    pub use crate::corpus::CorpusError;
+    pub use crate::golden::{GoldenError, RegenError};
+    pub use crate::image::{BuildError, ContextError, ImageError};
+    pub use crate::report::ReportError;
+    pub use crate::runtime::deployed::DeployedError;
+    pub use crate::runtime::{ContainerError, DockerError, RieError};
+    pub use crate::spec::SpecError;
+}
+
+pub use image::{ImageFacts, inspect_image};
 pub use progress::{Progress, Verbosity};
-pub use push::{InvalidTarget, PushConfig, PushError, PushReport, PushTarget, push};
-pub use regen::{
-    CheckOutcome, PENDING_DIR, RegenError, accept as accept_goldens, check as check_goldens,
-    regen as regen_goldens, reject as reject_goldens, review as review_goldens,
-};
-pub use replay::{ReplayConfig, ReplayError, replay};
-pub use report::{JSON_SCHEMA_VERSION, Report, ReportError};
-pub use review::{CaseChange, FieldChange, Review};
-pub use rie::{PYTHON_ENV, RIE_PATH_ENV, Rie, RieError, RieOrigin, SAM_CLI_VERSION, provision};
-pub use spec::{
-    BatchContract, BuildSpec, Compile, Contract, DEFAULT_GENERATED_CASES, DEFAULT_MAX_IMAGE_SIZE,
-    DEFAULT_SEED, ErrorContract, FieldRule, FunctionSpec, GeneratedSpec, GoldenSpec, IdEcho,
-    ImageSource, ImageSpec, MalformedSpec, Provenance, SPEC_FILE, Spec, SpecError, Template,
-    Tolerance, parse_size,
-};
-pub use spec::{
-    DEFAULT_TUNE_INVOCATIONS, DEFAULT_TUNE_SIZES, MAX_TUNE_INVOCATIONS, TuneSpec, check_tune_sizes,
-};
-pub use tune::{
-    PRICE_GB_SECOND_ARM64, PRICE_GB_SECOND_X86_64, PRICE_PER_MILLION_REQUESTS, PRICES_DATED,
-    Prices, Recommendation, SizeResult, TUNE_SCHEMA_VERSION, TuneConfig, TuneReport, tune,
-};
+pub use report::Report;
+pub use runtime::{FunctionContainer, Invocation, Outcome, Target};
+pub use spec::{Overrides, Spec, SpecError};

@@ -1,19 +1,18 @@
 //! Checks that read the image without running it.
 
-use super::{CheckResult, human_bytes};
+use super::{CheckId, CheckResult};
 use crate::arch::Arch;
 use crate::golden::GoldenSet;
 use crate::image::{Executable, ImageFacts};
+use crate::lambda;
 use crate::spec::Provenance;
-
-/// Lambda's limit on the uncompressed size of an image, all layers together (10 GB).
-pub(crate) const LAMBDA_IMAGE_LIMIT: u64 = 10_000_000_000;
+use crate::units::human_bytes;
 
 /// The image is for `arch` in every place that matters: the config Lambda reads, the program
 /// the CPU executes (found as Lambda finds it, through `PATH`, symlinks and `#!` lines, with its
 /// dynamic loader), and the manifest a registry push sends.
 pub(crate) fn architecture(facts: &ImageFacts, arch: Arch) -> CheckResult {
-    let mut check = CheckResult::new("architecture");
+    let mut check = CheckResult::new(CheckId::Architecture);
     check.metric("config_architecture", facts.architecture.clone());
     if facts.architecture != arch.oci_architecture() || facts.os != "linux" {
         check.problem(format!(
@@ -152,11 +151,11 @@ fn judge_program(
 /// Uncompressed size under Lambda's limit and under the team's budget, with the per-layer
 /// breakdown either way (the layer that grew is the first question when a budget fails).
 pub(crate) fn image_size(facts: &ImageFacts, budget: u64) -> CheckResult {
-    let mut check = CheckResult::new("image-size");
+    let mut check = CheckResult::new(CheckId::ImageSize);
     let total = facts.size_bytes();
     check.metric("bytes", total);
     check.metric("budget_bytes", budget);
-    check.metric("lambda_limit_bytes", LAMBDA_IMAGE_LIMIT);
+    check.metric("lambda_limit_bytes", lambda::IMAGE_LIMIT);
     check.metric(
         "layers",
         facts
@@ -177,7 +176,7 @@ pub(crate) fn image_size(facts: &ImageFacts, budget: u64) -> CheckResult {
             )
         })
         .collect();
-    if total > LAMBDA_IMAGE_LIMIT {
+    if total > lambda::IMAGE_LIMIT {
         check.problem(format!(
             "{} uncompressed is over Lambda's 10 GB image limit",
             human_bytes(total)
@@ -220,9 +219,9 @@ pub(crate) fn provenance(
     spec: &Provenance,
     compiled: Option<&Compiled>,
 ) -> CheckResult {
-    let mut check = CheckResult::new("provenance");
+    let mut check = CheckResult::new(CheckId::Provenance);
     let expected = &golden.manifest.model_sha256;
-    let regen = crate::invocation::command("golden regen");
+    let regen = crate::environment::command("golden regen");
     check.metric("golden_model_sha256", expected.clone());
     let stale = |what: &str, actual: &str| {
         format!(

@@ -2,8 +2,8 @@
 //! serving one request at a time as a Lambda execution environment does; within the run's
 //! time limits; stopping when the function hangs or the infrastructure goes away.
 
-use crate::container::{Health, Invocation, Outcome, Target};
 use crate::progress::Progress;
+use crate::runtime::{Health, Invocation, Outcome, Target};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};

@@ -6,6 +6,7 @@
 use super::ImageError;
 use super::archive::TarIndex;
 use super::filesystem::Filesystem;
+use crate::arch::machine_of_elf;
 
 /// `PATH` when the image sets none (Docker's default).
 const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
@@ -111,13 +112,13 @@ fn describe(
     let mut via = lookup;
     via.extend(found.via);
     let head = fs.read(index, &found.data, HEAD_BYTES)?;
-    if let Some(machine) = elf_machine(&head) {
+    if let Some(machine) = machine_of_elf(&head) {
         let loader = match interpreter(&head) {
             None => None,
             Some(path) => Some(match fs.resolve(&path) {
                 Ok(file) => {
                     let bytes = fs.read(index, &file.data, HEAD_BYTES)?;
-                    let machine = elf_machine(&bytes);
+                    let machine = machine_of_elf(&bytes);
                     Loader {
                         problem: machine
                             .is_none()
@@ -169,14 +170,6 @@ fn describe(
             String::from_utf8_lossy(&head[..head.len().min(16)])
         ),
     })
-}
-
-/// The ELF `e_machine` of a 64-bit ELF file, `None` for anything else.
-pub(crate) fn elf_machine(bytes: &[u8]) -> Option<u16> {
-    use object::read::elf::FileHeader;
-    let header = object::elf::FileHeader64::<object::Endianness>::parse(bytes).ok()?;
-    let endian = header.endian().ok()?;
-    Some(header.e_machine(endian).0)
 }
 
 /// The `PT_INTERP` path of an ELF file, `None` for a static one.

@@ -7,13 +7,19 @@
 //! (whose sha256 ties the image to the golden files).
 
 mod archive;
+mod build;
+mod context;
 mod executable;
 mod filesystem;
 
-pub(crate) use executable::elf_machine;
-pub use executable::{Executable, Loader};
+pub use build::BuildError;
+pub(crate) use build::{BuildSpec, ImageSource, build};
+pub use context::ContextError;
+pub(crate) use executable::Executable;
+#[cfg(test)]
+pub(crate) use executable::Loader;
 
-use crate::docker::{DockerClient, DockerError};
+use crate::runtime::{DockerClient, DockerError};
 use archive::TarIndex;
 use filesystem::Filesystem;
 use std::path::Path;
@@ -146,22 +152,24 @@ pub enum ImageError {
 /// What the local image `reference` really contains (exported with `docker save`); `model` is
 /// the path of the model file to fingerprint (`$VARS` from the image's environment).
 pub fn inspect_image(reference: &str, model: Option<&str>) -> Result<ImageFacts, ImageError> {
-    inspect(&DockerClient::connect()?, reference, model)
+    let docker = DockerClient::connect()?;
+    // Fail with "no such image" before exporting, which would give a less clear error.
+    let id = docker.inspect(reference)?.id.unwrap_or_default();
+    inspect(&docker, reference, &id, model)
 }
 
-/// Exports `reference` and reads its facts.
+/// Exports the image `id` (which `reference` named) and reads its facts.
 pub(crate) fn inspect(
     docker: &DockerClient,
     reference: &str,
+    id: &str,
     model: Option<&str>,
 ) -> Result<ImageFacts, ImageError> {
-    // Fail with "no such image" before exporting, which would give a less clear error.
-    let id = docker.inspect(reference)?.id.unwrap_or_default();
     let dir = tempfile::tempdir()?;
     let archive = dir.path().join("image.tar");
-    docker.export(reference, &archive)?;
+    docker.export(id, &archive)?;
     let mut facts = read_archive(reference, &archive, model)?;
-    facts.id = id;
+    facts.id = id.to_owned();
     Ok(facts)
 }
 

@@ -1,0 +1,156 @@
+//! `malformed-generated`: proptest-generated payloads. Each must get a structured error from
+//! the contract (or a real answer when the mutation happened to stay valid), never a crash or a
+//! timeout. Seeded; failures are shrunk and their seeds persisted outside the source tree.
+
+use super::{CheckId, CheckResult, FunctionChecks};
+use crate::contract::judge_generated;
+use crate::corpus::{Payload, payloads};
+use crate::runtime::Invocation;
+use proptest::strategy::Strategy;
+use proptest::test_runner::{
+    Config, FileFailurePersistence, RngAlgorithm, TestCaseError, TestError, TestRng, TestRunner,
+};
+use std::cell::{Cell, RefCell};
+
+/// A generated payload's body and its verdict, judged ahead of proptest's run (`None`: not
+/// sent, the run had to stop).
+type KnownVerdict = (Vec<u8>, Option<Result<(), String>>);
+
+impl FunctionChecks<'_> {
+    /// proptest-generated payloads: each must get a structured error from the contract (or a
+    /// real answer when the mutation happened to stay valid), never a crash or a timeout.
+    /// Seeded; failures are shrunk and their seeds persisted outside the source tree.
+    pub(crate) fn generated(&mut self) -> CheckResult {
+        let (mut check, started) = self.begin(CheckId::MalformedGenerated);
+        let settings = &self.spec.generated;
+        let (cases, seed) = (settings.cases, settings.seed);
+        let regressions = settings.regressions.clone();
+        if let Some(dir) = regressions.parent()
+            && let Err(e) = std::fs::create_dir_all(dir)
+        {
+            check.problem(format!(
+                "cannot create {} for proptest's regressions: {e}",
+                dir.display()
+            ));
+            return self.end(check, started);
+        }
+        // proptest keeps the persistence path for the whole process; one small leak per run.
+        let path: &'static str = Box::leak(regressions.display().to_string().into_boxed_str());
+        let config = Config {
+            cases,
+            max_shrink_iters: 256,
+            failure_persistence: Some(Box::new(FileFailurePersistence::Direct(path))),
+            ..Config::default()
+        };
+        let mut seed_bytes = [0u8; 32];
+        seed_bytes[..8].copy_from_slice(&seed.to_le_bytes());
+        let runner = || {
+            TestRunner::new_with_rng(
+                config.clone(),
+                TestRng::from_seed(RngAlgorithm::ChaCha, &seed_bytes),
+            )
+        };
+        let strategy = payloads(&self.golden.cases, self.contract());
+        let known = if self.invoker.targets.len() > 1 {
+            self.judge_in_parallel(runner(), &strategy)
+        } else {
+            Vec::new()
+        };
+        let done = Cell::new(0usize);
+        let total = cases as usize;
+        let this = RefCell::new(&mut *self);
+        let result = runner().run(&strategy, |payload: Payload| {
+            let n = done.get();
+            done.set(n + 1);
+            // Verdicts found in parallel, for the cases the runner generates in the same order;
+            // shrinking and anything after runs here, on one container, as it would alone.
+            if let Some((body, verdict)) = known.get(n)
+                && *body == payload.body
+            {
+                return match verdict {
+                    Some(verdict) => verdict.clone().map_err(TestCaseError::fail),
+                    None => Err(TestCaseError::reject("the run stopped")),
+                };
+            }
+            let mut checks = this.borrow_mut();
+            // A run that has to stop judges nothing more: no made-up failure gets shrunk and
+            // saved as a regression, and rejecting every further case makes proptest give up
+            // (after `max_global_rejects`) instead of generating the rest.
+            let Some(invocation) = checks.invoke("generated payload", &payload.body) else {
+                return Err(TestCaseError::reject("the run stopped"));
+            };
+            if n < total {
+                checks.progress.count("generated payloads", n + 1, total);
+            }
+            checks
+                .verdict(&payload, &invocation)
+                .map_err(TestCaseError::fail)
+        });
+        let run = done.get();
+        match result {
+            Ok(()) => {}
+            Err(TestError::Fail(reason, payload)) => check.problem(format!(
+                "shrunk failing payload: {payload:?}\n{reason}\n(seed {seed}; the failure is saved to {} and replayed first next time)",
+                regressions.display()
+            )),
+            // Aborted by the rejections above: the reason is the run's stop, reported below.
+            Err(TestError::Abort(_))
+                if self.invoker.stop.is_some() || self.invoker.check_out_of_time => {}
+            Err(TestError::Abort(reason)) => check.problem(format!("proptest aborted: {reason}")),
+        }
+        self.recovery(&mut check, "the generated payloads");
+        check.cases = run;
+        check.metric("seed", seed);
+        check.summary = if check.passed() {
+            format!("{cases} generated payloads (seed {seed}) all got contract answers")
+        } else {
+            format!("a generated payload broke the contract (seed {seed})")
+        };
+        self.end(check, started)
+    }
+
+    /// The payloads `runner` would generate, sent over all targets at once and judged: up to
+    /// and including the first that fails (`None` where the run had to stop). A passing test
+    /// makes proptest generate exactly the sequence a real run starts with, so the real run can
+    /// take these verdicts and only shrink, keeping results and seeds those of a sequential run.
+    fn judge_in_parallel(
+        &mut self,
+        mut runner: TestRunner,
+        strategy: &impl Strategy<Value = Payload>,
+    ) -> Vec<KnownVerdict> {
+        let sequence = RefCell::new(Vec::new());
+        let _ = runner.run(strategy, |payload: Payload| {
+            sequence.borrow_mut().push(payload);
+            Ok(())
+        });
+        let sequence = sequence.into_inner();
+        let jobs: Vec<(String, Vec<u8>)> = sequence
+            .iter()
+            .map(|p| ("generated payload".to_owned(), p.body.clone()))
+            .collect();
+        let answers = self
+            .invoker
+            .invoke_all(&jobs, self.progress, "generated payloads");
+        let mut known = Vec::with_capacity(sequence.len());
+        for (payload, answer) in sequence.into_iter().zip(answers) {
+            let verdict = answer.map(|a| self.verdict(&payload, &a));
+            let last = !matches!(verdict, Some(Ok(())));
+            known.push((payload.body, verdict));
+            if last {
+                break;
+            }
+        }
+        known
+    }
+
+    /// What the RIE lets through: oversized responses and timeouts (answered with HTTP 200),
+
+    fn verdict(&self, payload: &Payload, invocation: &Invocation) -> Result<(), String> {
+        judge_generated(
+            payload.shape,
+            invocation,
+            self.contract(),
+            &self.spec.errors,
+        )
+    }
+}

@@ -1,0 +1,347 @@
+//! `lambda-gate`, the command line: flags are read (`args.rs`), turned into overrides of the
+//! spec as written, the spec validated once, and the command run; results go to stdout, errors
+//! with their causes to stderr (`terminal.rs`). The only place that uses `anyhow`.
+
+mod args;
+mod terminal;
+
+use crate::commands::invoke::invoke as invoke_once;
+use crate::commands::push::{PushConfig, push as push_image};
+use crate::commands::replay::{ReplayOptions, replay as replay_deployed};
+use crate::commands::tune::{TuneOptions, tune as tune_sizes};
+use crate::commands::verify::{DEFAULT_CHECK_BUDGET, DEFAULT_DEADLINE, VerifyOptions};
+use crate::golden::{self, GoldenSet};
+use crate::lambda::{PRICES_DATED, Prices};
+use crate::progress::{Progress, Verbosity};
+use crate::runtime::Outcome;
+use crate::runtime::deployed::Address;
+use crate::spec::{Overrides, Spec};
+use anyhow::Context as _;
+use args::{
+    BuildArgs, Cli, Command, GoldenCommand, InvokeArgs, PushArgs, ReplayArgs, TuneArgs, VerifyArgs,
+    default_jobs,
+};
+use clap::Parser as _;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use terminal::{Terminal, exit, out, report_error};
+
+/// Runs the `lambda-gate` command line with the process's arguments: the binary's `main`.
+pub fn main() -> ExitCode {
+    if let Some(argv0) = std::env::args().next() {
+        crate::environment::set_program(&argv0);
+    }
+    let cli = Cli::parse();
+    let terminal = Terminal::new(cli.color);
+    match run(cli, &terminal) {
+        Ok(code) => code,
+        Err(error) => {
+            report_error(&error, terminal.color_err);
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// The spec at `explicit`, or found from the current directory, with `overrides` applied
+/// before it is validated.
+fn load_spec(explicit: Option<PathBuf>, overrides: &Overrides) -> anyhow::Result<Spec> {
+    let path = match explicit {
+        Some(path) => path,
+        None => {
+            let cwd = std::env::current_dir().context("cannot read the current directory")?;
+            Spec::find(&cwd)?
+        }
+    };
+    Ok(Spec::load_with(&path, overrides)?)
+}
+
+fn run(cli: Cli, terminal: &Terminal) -> anyhow::Result<ExitCode> {
+    let verbosity = if cli.quiet {
+        Verbosity::Quiet
+    } else if cli.verbose {
+        Verbosity::Verbose
+    } else {
+        Verbosity::Normal
+    };
+    let progress = Progress::new(verbosity);
+    let config = cli.config;
+    match cli.command {
+        Command::Build(args) => build(args, config, &progress),
+        Command::Verify(args) => verify(args, config, progress, terminal),
+        Command::Invoke(args) => invoke(args, config, &progress),
+        Command::Golden(command) => golden(command, config, terminal),
+        Command::Push(args) => push(args, config, progress),
+        Command::Replay(args) => replay(args, config, progress, terminal),
+        Command::Tune(args) => tune(args, config, progress, terminal),
+    }
+}
+
+fn build(
+    args: BuildArgs,
+    config: Option<PathBuf>,
+    progress: &Progress,
+) -> anyhow::Result<ExitCode> {
+    let overrides = Overrides {
+        arch: args.arch,
+        ..Overrides::default()
+    };
+    let spec = load_spec(config, &overrides)?;
+    let Some(reference) = crate::commands::build(&spec, progress)? else {
+        anyhow::bail!(
+            "{} names an existing image (image.reference): there is nothing to build",
+            spec.path.display()
+        );
+    };
+    out(&format!("{reference}\n"));
+    Ok(ExitCode::SUCCESS)
+}
+
+fn verify(
+    args: VerifyArgs,
+    config: Option<PathBuf>,
+    progress: Progress,
+    terminal: &Terminal,
+) -> anyhow::Result<ExitCode> {
+    let mut overrides = args.function.overrides();
+    overrides.max_image_size = args.max_image_size;
+    args.generated.apply(&mut overrides);
+    let spec = load_spec(config, &overrides)?;
+    let options = VerifyOptions {
+        rie: args.rie,
+        allow_unverified_rie: args.allow_unverified_rie,
+        deadline: args.deadline.unwrap_or(DEFAULT_DEADLINE),
+        check_budget: args.check_budget.unwrap_or(DEFAULT_CHECK_BUDGET),
+        jobs: args.jobs.map_or_else(default_jobs, usize::from),
+        progress,
+    };
+    let report = crate::verify(&spec, &options)?;
+    out(&report.render(terminal.width, terminal.color_out));
+    if let Some(dir) = args.report_dir {
+        for path in report.write_files(&dir)? {
+            eprintln!("report: {}", path.display());
+        }
+    }
+    if let Some(path) = report.append_step_summary()? {
+        eprintln!("summary appended to {}", path.display());
+    }
+    report.append_step_outputs()?;
+    Ok(exit(report.passed()))
+}
+
+fn invoke(
+    args: InvokeArgs,
+    config: Option<PathBuf>,
+    progress: &Progress,
+) -> anyhow::Result<ExitCode> {
+    let spec = load_spec(config, &args.function.overrides())?;
+    let body = match (args.data, args.file, args.case) {
+        (Some(data), _, _) => data.into_bytes(),
+        (_, Some(path), _) if path.as_os_str() == "-" => {
+            let mut body = Vec::new();
+            std::io::Read::read_to_end(&mut std::io::stdin(), &mut body)
+                .context("cannot read the body from standard input")?;
+            body
+        }
+        (_, Some(path), _) => std::fs::read(&path)
+            .with_context(|| format!("cannot read the body from {}", path.display()))?,
+        (_, _, Some(id)) => {
+            let golden = GoldenSet::load(&spec.goldens.dir)?;
+            let case = golden
+                .cases
+                .iter()
+                .find(|c| c.case_id == id)
+                .with_context(|| {
+                    format!(
+                        "no golden case {id:?} in {}",
+                        spec.goldens.dir.join("inputs.jsonl").display()
+                    )
+                })?;
+            case.request_body(&spec.contract)
+        }
+        _ => anyhow::bail!("give the body with --data, --file or --case"),
+    };
+    let result = invoke_once(&spec, args.rie.as_deref(), &body, progress)?;
+    for line in &result.reports {
+        eprintln!("{line}");
+    }
+    let answer = match &result.invocation.outcome {
+        Outcome::Success(value) => Some(value.clone()),
+        Outcome::FunctionError {
+            error_type,
+            error_message,
+        } => Some(serde_json::json!({"errorType": error_type, "errorMessage": error_message})),
+        other => {
+            eprintln!("{}", other.describe());
+            None
+        }
+    };
+    if let Some(answer) = &answer {
+        out(&format!(
+            "{}\n",
+            serde_json::to_string_pretty(answer).unwrap_or_default()
+        ));
+    }
+    Ok(exit(matches!(
+        result.invocation.outcome,
+        Outcome::Success(_)
+    )))
+}
+
+/// `push` runs where nothing is built (the CI push job): with --arch it needs no spec.
+fn push(args: PushArgs, config: Option<PathBuf>, progress: Progress) -> anyhow::Result<ExitCode> {
+    let arch = match args.arch {
+        Some(arch) => arch,
+        None => load_spec(config, &Overrides::default())?.function.arch,
+    };
+    let report = push_image(&PushConfig {
+        image: args.image,
+        verified_id: args.verified_id,
+        target: args.to,
+        arch,
+        insecure_registry: args.insecure_registry,
+        progress,
+    })?;
+    eprint!("{}", report.render());
+    if let (Some(pushed), true) = (&report.pushed, report.passed()) {
+        out(&format!("{pushed}\n"));
+    }
+    Ok(exit(report.passed()))
+}
+
+fn replay(
+    args: ReplayArgs,
+    config: Option<PathBuf>,
+    progress: Progress,
+    terminal: &Terminal,
+) -> anyhow::Result<ExitCode> {
+    let mut overrides = Overrides::default();
+    args.generated.apply(&mut overrides);
+    let spec = load_spec(config, &overrides)?;
+    let report = replay_deployed(
+        &spec,
+        &ReplayOptions {
+            address: Address {
+                function_name: args.function_name,
+                qualifier: args.qualifier,
+                region: args.region,
+                endpoint_url: args.endpoint_url,
+            },
+            generated: args.generated.generated_cases.is_some_and(|n| n > 0),
+            jobs: usize::from(args.jobs),
+            progress,
+        },
+    )?;
+    out(&report.render(terminal.width, terminal.color_out));
+    if let Some(dir) = args.report_dir {
+        for path in report.write_files(&dir)? {
+            eprintln!("report: {}", path.display());
+        }
+    }
+    if let Some(path) = report.append_step_summary()? {
+        eprintln!("summary appended to {}", path.display());
+    }
+    Ok(exit(report.passed()))
+}
+
+fn tune(
+    args: TuneArgs,
+    config: Option<PathBuf>,
+    progress: Progress,
+    terminal: &Terminal,
+) -> anyhow::Result<ExitCode> {
+    let mut overrides = args.function.overrides();
+    overrides.tune_sizes = (!args.sizes.is_empty()).then(|| args.sizes.clone());
+    overrides.tune_invocations = args.invocations;
+    overrides.tune_latency_p99_ms = args.latency_p99_ms;
+    let spec = load_spec(config, &overrides)?;
+    let options = TuneOptions {
+        prices: prices(&args, &spec),
+        rie: args.rie,
+        deadline: args.deadline.unwrap_or(DEFAULT_DEADLINE),
+        size_budget: DEFAULT_CHECK_BUDGET,
+        progress,
+    };
+    let report = tune_sizes(&spec, &options)?;
+    out(&report.render(terminal.width, terminal.color_out));
+    if let Some(dir) = args.report_dir {
+        for path in report.write_files(&dir)? {
+            eprintln!("report: {}", path.display());
+        }
+    }
+    Ok(exit(!report.target_missed()))
+}
+
+/// Lambda's published prices for the function's architecture, with the flags' in their place;
+/// the source says which is which.
+fn prices(args: &TuneArgs, spec: &Spec) -> Prices {
+    let mut prices = Prices::published(spec.function.arch);
+    if let Some(price) = args.price_gb_second {
+        prices.gb_second = price;
+    }
+    if let Some(price) = args.price_per_million_requests {
+        prices.per_million_requests = price;
+    }
+    if args.price_gb_second.is_some() || args.price_per_million_requests.is_some() {
+        let published = format!(
+            "Lambda's published {} price as of {PRICES_DATED}",
+            spec.function.arch
+        );
+        prices.source = format!(
+            "{} per GB-second, {} per request",
+            if args.price_gb_second.is_some() {
+                "--price-gb-second"
+            } else {
+                &published
+            },
+            if args.price_per_million_requests.is_some() {
+                "--price-per-million-requests"
+            } else {
+                &published
+            }
+        );
+    }
+    prices
+}
+
+fn golden(
+    command: GoldenCommand,
+    config: Option<PathBuf>,
+    terminal: &Terminal,
+) -> anyhow::Result<ExitCode> {
+    let spec = load_spec(config, &Overrides::default())?;
+    let review_loop = spec.review_loop();
+    match command {
+        GoldenCommand::Check => {
+            let outcome = golden::check(review_loop);
+            out(&format!("{}\n", outcome.render()));
+            Ok(exit(outcome.passed()))
+        }
+        GoldenCommand::Regen => {
+            let review = golden::regen(review_loop)?;
+            out(&review.summary());
+            // Pending changes are not a success: a script must not go on as if the goldens
+            // were current.
+            Ok(exit(!review.differs))
+        }
+        GoldenCommand::Review => {
+            let review = golden::review(review_loop)?;
+            out(&review.details(usize::from(terminal.width)));
+            Ok(ExitCode::SUCCESS)
+        }
+        GoldenCommand::Accept => {
+            for path in golden::accept(review_loop)? {
+                out(&format!("accepted: {}\n", path.display()));
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        GoldenCommand::Reject => {
+            let dropped = golden::reject(review_loop)?;
+            out(if dropped {
+                "rejected: the pending goldens are gone\n"
+            } else {
+                "nothing was pending\n"
+            });
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}

@@ -1,0 +1,217 @@
+//! `lambda-gate verify`: build or take the image, read it, run it under the RIE, check it,
+//! report. The whole gate.
+
+use super::setup::{Inputs, Run};
+use crate::checks::{self, Budgets, CheckId, CheckResult, Compiled, FunctionChecks, Stop};
+use crate::commands::Error;
+use crate::digest::sha256_file;
+use crate::progress::Progress;
+use crate::report::Report;
+use crate::runtime::{ContainerError, Target};
+use crate::spec::{Compile, Spec};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// Default limit of a whole run: arm64 under emulation included, a healthy function needs
+/// minutes, not an hour.
+pub(crate) const DEFAULT_DEADLINE: Duration = Duration::from_secs(3600);
+/// Default limit of one check.
+pub(crate) const DEFAULT_CHECK_BUDGET: Duration = Duration::from_secs(1200);
+
+/// How to run the gate on this machine (the function itself is the spec's).
+#[derive(Clone, Debug)]
+pub struct VerifyOptions {
+    /// A local RIE binary instead of the pinned one.
+    pub rie: Option<PathBuf>,
+    /// Whether a local RIE may be used with `CI` set (it never is by default: a CI gate runs
+    /// the pinned, verified emulator).
+    pub allow_unverified_rie: bool,
+    /// The whole run must end within this (after it, the remaining checks stop and fail).
+    pub deadline: Duration,
+    /// One check may take this long (after it, the check stops and fails).
+    pub check_budget: Duration,
+    /// How many containers of the image serve the checks' requests at once (each one request
+    /// at a time, as Lambda's execution environments do). Results do not depend on it.
+    pub jobs: usize,
+    /// Where progress goes.
+    pub progress: Progress,
+}
+
+impl Default for VerifyOptions {
+    /// The pinned RIE, one container, the default limits, progress on stderr.
+    fn default() -> Self {
+        VerifyOptions {
+            rie: None,
+            allow_unverified_rie: false,
+            deadline: DEFAULT_DEADLINE,
+            check_budget: DEFAULT_CHECK_BUDGET,
+            jobs: 1,
+            progress: Progress::stderr(),
+        }
+    }
+}
+
+/// Runs every check against the spec's image and returns the report. `Err` only when the gate
+/// could not run or finish; a failing image is an `Ok` report whose [`Report::passed`] is
+/// false.
+pub fn verify(spec: &Spec, options: &VerifyOptions) -> Result<Report, Error> {
+    let started = Instant::now();
+    let arch = spec.function.arch;
+    let progress = &options.progress;
+    let run = Run::connect(spec, progress)?;
+    let inputs = Inputs::load(spec)?;
+    let image = run.image()?;
+    progress.step(format!("reading image {}", image.reference));
+    let facts = crate::image::inspect(
+        &run.docker,
+        &image.reference,
+        &image.id,
+        Some(&spec.provenance.model),
+    )?;
+    let compiled = spec
+        .provenance
+        .compile
+        .as_ref()
+        .map(|c| compile(c, &spec.root, progress))
+        .transpose()?;
+    let mut report = Report {
+        arch,
+        function: spec.function.name.clone(),
+        image: image.reference.clone(),
+        rie: None,
+        model_version: inputs.golden.manifest.model_version.clone(),
+        checks: vec![
+            checks::architecture(&facts, arch),
+            checks::image_size(&facts, spec.image.max_size),
+            checks::provenance(&facts, &inputs.golden, &spec.provenance, compiled.as_ref()),
+        ],
+        image_facts: Some(facts),
+        duration: Duration::ZERO,
+    };
+    let rie = run.rie(options.rie.as_deref(), !options.allow_unverified_rie)?;
+    report.rie = Some(rie.origin.clone());
+    match run.start(&image, &rie, &run.settings(), options.jobs) {
+        Err(error) => {
+            let mut init = CheckResult::new(CheckId::Init);
+            init.problem(start_failure_hint(&error, arch));
+            init.summary = "the function container did not start".to_owned();
+            report.checks.push(init);
+            not_run(&mut report, "the container did not start");
+        }
+        Ok(containers) => {
+            let budgets = Budgets {
+                deadline: started + options.deadline,
+                per_check: options.check_budget,
+            };
+            let targets: Vec<&dyn Target> = containers.iter().map(|c| c as &dyn Target).collect();
+            let mut function =
+                FunctionChecks::new(targets, &inputs.golden, spec, progress, budgets);
+            run_function_checks(&mut function, &inputs, &mut report);
+            if let Some(Stop::Broken(why)) = function.invoker.stop {
+                progress.done();
+                return Err(Error::Infrastructure(why));
+            }
+        }
+    }
+    progress.done();
+    report.duration = started.elapsed();
+    Ok(report)
+}
+
+/// `init`, then, if the function initialised, every check that invokes it.
+fn run_function_checks(function: &mut FunctionChecks<'_>, inputs: &Inputs, report: &mut Report) {
+    let progress = function.progress;
+    let generated = &function.spec.generated;
+    progress.step("init");
+    let init = function.init();
+    let initialised = init.passed();
+    report.checks.push(init);
+    if !initialised {
+        not_run(report, "the function did not initialise");
+        return;
+    }
+    progress.step(format!(
+        "golden replay: {} cases",
+        inputs.golden.cases.len()
+    ));
+    report.checks.push(function.golden_replay());
+    progress.step(format!(
+        "malformed corpus: {} payloads",
+        inputs.corpus.len()
+    ));
+    report
+        .checks
+        .push(function.malformed_corpus(&inputs.corpus));
+    progress.step(format!(
+        "generated payloads: {} (seed {})",
+        generated.cases, generated.seed
+    ));
+    report.checks.push(function.generated());
+    progress.step("Lambda limits");
+    report.checks.push(function.limits());
+}
+
+/// Adds every check that needs the running function as not run, and why.
+fn not_run(report: &mut Report, why: &str) {
+    for id in CheckId::VERIFY
+        .into_iter()
+        .filter(|c| c.needs_running_function())
+    {
+        report.checks.push(CheckResult::not_run(id, why));
+    }
+}
+
+/// Runs the spec's compile command on the host's source model into a scratch file, so the
+/// provenance check can compare the image's model with exactly that.
+fn compile(spec: &Compile, root: &Path, progress: &Progress) -> Result<Compiled, Error> {
+    let failed = |what: String, source: Option<std::io::Error>| Error::Compile { what, source };
+    let source_sha256 = sha256_file(&spec.source).map_err(|e| {
+        failed(
+            format!("cannot read its source {}", spec.source.display()),
+            Some(e),
+        )
+    })?;
+    let scratch = tempfile::tempdir()
+        .map_err(|e| failed("cannot create a scratch directory".to_owned(), Some(e)))?;
+    let output = scratch.path().join("compiled");
+    let quote = |p: &Path| format!("'{}'", p.display().to_string().replace('\'', "'\\''"));
+    let source = std::path::absolute(&spec.source).unwrap_or_else(|_| spec.source.clone());
+    let command = spec
+        .command
+        .replace("{source}", &quote(&source))
+        .replace("{output}", &quote(&output));
+    progress.heading("compiling the goldens' model for the provenance check (provenance.compile)");
+    let status = Command::new("sh")
+        .arg("-ec")
+        .arg(&command)
+        .current_dir(root)
+        .stdin(Stdio::null())
+        .stdout(crate::progress::stdout_to_stderr())
+        .status()
+        .map_err(|e| failed("cannot be started with sh".to_owned(), Some(e)))?;
+    if !status.success() {
+        return Err(failed(
+            format!("failed ({status}); its output is above: {command}"),
+            None,
+        ));
+    }
+    let output_sha256 = sha256_file(&output)
+        .map_err(|e| failed(format!("wrote no {{output}} file: {command}"), Some(e)))?;
+    Ok(Compiled {
+        source: spec.source.clone(),
+        source_sha256,
+        output_sha256,
+    })
+}
+
+fn start_failure_hint(error: &ContainerError, arch: crate::arch::Arch) -> String {
+    let text = error.to_string();
+    if text.contains("exec format error") {
+        format!(
+            "{text}\nThe machine cannot execute {arch} binaries: enable emulation (Debian/Ubuntu: apt-get install qemu-user-static binfmt-support && update-binfmts --enable qemu-aarch64) or run on a native {arch} runner."
+        )
+    } else {
+        text
+    }
+}

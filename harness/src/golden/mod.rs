@@ -1,0 +1,265 @@
+//! The golden files: events, the training-time model's answers for them, and whose answers they
+//! are.
+//!
+//! A golden directory holds three files:
+//! - `inputs.jsonl`: one case per line, `{"case_id": "...", "tags": [...], "event": <any JSON>}`;
+//! - `expected.jsonl`: `{"case_id": "...", "prediction": <any JSON>}` per case (other keys, such
+//!   as the training-time features, are the team's and are not compared);
+//! - `manifest.json`: `{"cases": N, "model_sha256": "...", "inputs_sha256": "..."}` plus any keys
+//!   the team keeps (`model_version`, sha256s of other source files).
+//!
+//! Events are kept as the exact JSON text of the input file, so the container receives byte for
+//! byte what the training side read (cases may spell numbers and strings unusually on purpose).
+
+mod regen;
+mod review;
+
+pub use regen::RegenError;
+pub(crate) use regen::{Loop, accept, check, regen, reject, review};
+pub(crate) use review::Review;
+
+use crate::contract::{Contract, Golden};
+use crate::digest::sha256_file;
+use serde::Deserialize;
+use serde_json::value::RawValue;
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+
+/// Where the goldens are and how they are kept current (the spec's `[goldens]`).
+#[derive(Clone, Debug)]
+pub(crate) struct GoldenSpec {
+    /// Directory with `inputs.jsonl`, `expected.jsonl`, `manifest.json`.
+    pub(crate) dir: PathBuf,
+    /// Shell command of the training side with `{inputs}` and `{out}`: writes
+    /// `expected.jsonl` and `manifest.json` into `{out}`.
+    pub(crate) regen: Option<String>,
+    /// Manifest key -> file whose sha256 it records (checked by `golden check`).
+    pub(crate) sources: BTreeMap<String, PathBuf>,
+}
+
+/// `manifest.json`.
+#[derive(Clone, Debug, Deserialize, serde::Serialize)]
+pub(crate) struct Manifest {
+    /// Number of cases.
+    pub(crate) cases: usize,
+    /// sha256 of the model the predictions belong to.
+    pub(crate) model_sha256: String,
+    /// sha256 of `inputs.jsonl` when the predictions were computed.
+    pub(crate) inputs_sha256: String,
+    /// A version name of that model, if the team records one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) model_version: Option<String>,
+    /// Everything else the team records (sha256s of other sources, library versions).
+    #[serde(flatten)]
+    pub(crate) other: BTreeMap<String, serde_json::Value>,
+}
+
+impl Manifest {
+    /// The string value of a manifest key (`model_sha256`, `feature_set_sha256`, ...).
+    pub(crate) fn get(&self, key: &str) -> Option<&str> {
+        match key {
+            "model_sha256" => Some(&self.model_sha256),
+            "inputs_sha256" => Some(&self.inputs_sha256),
+            "model_version" => self.model_version.as_deref(),
+            other => self.other.get(other).and_then(serde_json::Value::as_str),
+        }
+    }
+}
+
+/// One golden case.
+#[derive(Clone, Debug)]
+pub(crate) struct GoldenCase {
+    /// Stable identifier.
+    pub(crate) case_id: String,
+    /// The raw event, exactly as written in `inputs.jsonl`.
+    pub(crate) event: Box<RawValue>,
+    /// The training-time prediction.
+    pub(crate) expected: serde_json::Value,
+}
+
+impl GoldenCase {
+    /// The request that carries this case's event alone.
+    pub(crate) fn request_body(&self, contract: &Contract) -> Vec<u8> {
+        contract.request(self.event.get())
+    }
+
+    /// The event's JSON text, exactly as written in `inputs.jsonl`.
+    pub(crate) fn event_text(&self) -> &str {
+        self.event.get()
+    }
+
+    /// The event, parsed.
+    pub(crate) fn event_value(&self) -> serde_json::Value {
+        serde_json::from_str(self.event.get()).unwrap_or_default()
+    }
+
+    /// The case as the contract judges an answer to it.
+    pub(crate) fn golden<'a>(&'a self, model_sha256: &'a str) -> Golden<'a> {
+        Golden {
+            id: &self.case_id,
+            event: self.event.get(),
+            expected: &self.expected,
+            model_sha256,
+        }
+    }
+}
+
+/// The golden set.
+#[derive(Clone, Debug)]
+pub(crate) struct GoldenSet {
+    /// Its manifest.
+    pub(crate) manifest: Manifest,
+    /// The cases, in input order.
+    pub(crate) cases: Vec<GoldenCase>,
+}
+
+/// Why the golden files cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum GoldenError {
+    /// A file cannot be read.
+    #[error("cannot read {path}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// A line or file is not in the expected format.
+    #[error("{path}:{line}: {message}")]
+    Format {
+        /// The file.
+        path: PathBuf,
+        /// 1-based line (0 for the whole file).
+        line: usize,
+        /// What is wrong.
+        message: String,
+    },
+    /// inputs.jsonl and expected.jsonl do not describe the same cases, or the manifest was
+    /// computed for other inputs.
+    #[error(
+        "{problem}\nThe golden files are out of step: regenerate them (`{regen}`), review the changes (`{review}`) and accept them (`{accept}`)."
+    )]
+    Stale {
+        /// What is out of step.
+        problem: String,
+        /// The command that regenerates them.
+        regen: String,
+        /// The command that reviews them.
+        review: String,
+        /// The command that accepts them.
+        accept: String,
+    },
+    /// There are no cases to replay.
+    #[error("{0}: there are no golden cases; the gate needs at least one event to invoke")]
+    Empty(PathBuf),
+}
+
+impl GoldenError {
+    fn stale(problem: String) -> Self {
+        GoldenError::Stale {
+            problem,
+            regen: crate::environment::command("golden regen"),
+            review: crate::environment::command("golden review"),
+            accept: crate::environment::command("golden accept"),
+        }
+    }
+}
+
+#[derive(Deserialize)]
+struct InputLine {
+    case_id: String,
+    event: Box<RawValue>,
+}
+
+#[derive(Deserialize)]
+struct ExpectedLine {
+    case_id: String,
+    prediction: serde_json::Value,
+}
+
+fn read_lines<T: for<'de> Deserialize<'de>>(path: &Path) -> Result<Vec<T>, GoldenError> {
+    let text = std::fs::read_to_string(path).map_err(|source| GoldenError::Read {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    text.lines()
+        .enumerate()
+        .filter(|(_, l)| !l.trim().is_empty())
+        .map(|(i, l)| {
+            serde_json::from_str(l).map_err(|e| GoldenError::Format {
+                path: path.to_path_buf(),
+                line: i + 1,
+                message: e.to_string(),
+            })
+        })
+        .collect()
+}
+
+/// Reads `manifest.json` of a golden directory.
+pub(crate) fn read_manifest(path: &Path) -> Result<Manifest, GoldenError> {
+    let text = std::fs::read(path).map_err(|source| GoldenError::Read {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    serde_json::from_slice(&text).map_err(|e| GoldenError::Format {
+        path: path.to_path_buf(),
+        line: 0,
+        message: e.to_string(),
+    })
+}
+
+impl GoldenSet {
+    /// Reads `inputs.jsonl`, `expected.jsonl` and `manifest.json` from `dir` and checks that
+    /// they describe the same cases.
+    pub(crate) fn load(dir: &Path) -> Result<Self, GoldenError> {
+        let manifest = read_manifest(&dir.join("manifest.json"))?;
+        let inputs_path = dir.join("inputs.jsonl");
+        let inputs: Vec<InputLine> = read_lines(&inputs_path)?;
+        let expected: Vec<ExpectedLine> = read_lines(&dir.join("expected.jsonl"))?;
+        let inputs_sha256 = sha256_file(&inputs_path).map_err(|source| GoldenError::Read {
+            path: inputs_path.clone(),
+            source,
+        })?;
+        if inputs_sha256 != manifest.inputs_sha256 {
+            return Err(GoldenError::stale(format!(
+                "{} has sha256 {inputs_sha256}, but manifest.json's predictions were computed for {}",
+                inputs_path.display(),
+                manifest.inputs_sha256
+            )));
+        }
+        let mut by_id: HashMap<String, ExpectedLine> = expected
+            .into_iter()
+            .map(|e| (e.case_id.clone(), e))
+            .collect();
+        let mut cases = Vec::with_capacity(inputs.len());
+        for input in inputs {
+            let Some(exp) = by_id.remove(&input.case_id) else {
+                return Err(GoldenError::stale(format!(
+                    "case {} is in inputs.jsonl but not in expected.jsonl",
+                    input.case_id
+                )));
+            };
+            cases.push(GoldenCase {
+                case_id: input.case_id,
+                event: input.event,
+                expected: exp.prediction,
+            });
+        }
+        if let Some(extra) = by_id.keys().next() {
+            return Err(GoldenError::stale(format!(
+                "case {extra} is in expected.jsonl but not in inputs.jsonl"
+            )));
+        }
+        if cases.len() != manifest.cases {
+            return Err(GoldenError::stale(format!(
+                "manifest.json counts {} cases, the files hold {}",
+                manifest.cases,
+                cases.len()
+            )));
+        }
+        if cases.is_empty() {
+            return Err(GoldenError::Empty(dir.to_path_buf()));
+        }
+        Ok(GoldenSet { manifest, cases })
+    }
+}

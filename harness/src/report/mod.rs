@@ -1,0 +1,131 @@
+//! The gate's verdict in the forms its readers use: a table on the terminal (`terminal.rs`),
+//! JUnit XML for CI test tabs and Markdown for the GitHub job summary (`ci.rs`), JSON for
+//! tools (here, with the files they are written to).
+
+mod ci;
+mod terminal;
+
+pub(crate) use terminal::fit_line;
+
+use crate::arch::Arch;
+use crate::checks::{CheckId, CheckResult};
+use crate::image::ImageFacts;
+use crate::runtime::RieOrigin;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// Everything one gate run found.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct Report {
+    /// The architecture verified.
+    pub arch: Arch,
+    /// The function's name (from its spec).
+    pub function: String,
+    /// The image verified.
+    pub image: String,
+    /// Which emulator ran it.
+    pub rie: Option<RieOrigin>,
+    /// `model_version` the goldens belong to, if their manifest records one.
+    pub model_version: Option<String>,
+    /// The checks, in the order they ran.
+    pub checks: Vec<CheckResult>,
+    /// What the image holds.
+    pub image_facts: Option<ImageFacts>,
+    /// Wall time of the whole run (build included).
+    #[serde(serialize_with = "seconds")]
+    pub duration: Duration,
+}
+
+fn seconds<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_f64(d.as_secs_f64())
+}
+
+/// Version of the JSON report's layout: raised when a field changes meaning or goes away
+/// (new fields may appear without a change).
+pub(crate) const JSON_SCHEMA_VERSION: u32 = 1;
+
+/// The JSON report: its schema version and verdict first, then the report.
+#[derive(serde::Serialize)]
+struct JsonReport<'a> {
+    schema_version: u32,
+    /// `passed` or `failed`.
+    verdict: &'static str,
+    #[serde(flatten)]
+    report: &'a Report,
+}
+
+/// Why a report file could not be written.
+#[derive(Debug, thiserror::Error)]
+pub enum ReportError {
+    /// Writing a file failed.
+    #[error("cannot write {path}")]
+    Write {
+        /// The file.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// JSON serialisation failed.
+    #[error("cannot serialise the JSON report")]
+    Json(#[source] serde_json::Error),
+    /// JUnit serialisation failed.
+    #[error("cannot serialise the JUnit report")]
+    Junit(#[source] quick_junit::SerializeError),
+}
+
+impl Report {
+    /// Whether every check passed: the image may be pushed.
+    pub fn passed(&self) -> bool {
+        !self.checks.is_empty() && self.checks.iter().all(CheckResult::passed)
+    }
+
+    /// The check `name`, if it is in the report.
+    pub fn check(&self, name: CheckId) -> Option<&CheckResult> {
+        self.checks.iter().find(|c| c.name == name)
+    }
+
+    pub(crate) fn verdict(&self) -> &'static str {
+        // A report without image facts is `replay`'s, of a deployed function: no image to push.
+        match (self.passed(), self.image_facts.is_some()) {
+            (true, true) => "PASSED: the image may be pushed",
+            (false, true) => "FAILED: do not push this image",
+            (true, false) => "PASSED: the deployed function answers as its goldens say",
+            (false, false) => "FAILED: the deployed function does not answer as its goldens say",
+        }
+    }
+
+    /// Writes `gate-<arch>.json`, `gate-<arch>.junit.xml` and `gate-<arch>.md` into `dir`.
+    pub fn write_files(&self, dir: &Path) -> Result<Vec<PathBuf>, ReportError> {
+        let write = |name: String, contents: &[u8]| write_file(dir, name, contents);
+        let json = serde_json::to_vec_pretty(&JsonReport {
+            schema_version: JSON_SCHEMA_VERSION,
+            verdict: if self.passed() { "passed" } else { "failed" },
+            report: self,
+        })
+        .map_err(ReportError::Json)?;
+        Ok(vec![
+            write(format!("gate-{}.json", self.arch), &json)?,
+            write(
+                format!("gate-{}.junit.xml", self.arch),
+                self.junit_xml()?.as_bytes(),
+            )?,
+            write(format!("gate-{}.md", self.arch), self.markdown().as_bytes())?,
+        ])
+    }
+}
+
+/// Writes `contents` to `dir/name`, creating `dir`; the path written.
+pub(crate) fn write_file(
+    dir: &Path,
+    name: String,
+    contents: &[u8],
+) -> Result<PathBuf, ReportError> {
+    let path = dir.join(name);
+    std::fs::create_dir_all(dir)
+        .and_then(|()| std::fs::write(&path, contents))
+        .map_err(|source| ReportError::Write {
+            path: path.clone(),
+            source,
+        })
+        .map(|()| path)
+}

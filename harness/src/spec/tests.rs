@@ -1,0 +1,291 @@
+//! The spec's validation: defaults, strictness, and each mistake named by its key.
+
+use super::*;
+use crate::spec::validate::parse_size;
+
+const MINIMAL: &str = r#"
+[function]
+name = "f"
+architecture = "x86_64"
+
+[image]
+reference = "f:latest"
+
+[contract]
+
+[errors]
+function = ["BadInput"]
+
+[provenance]
+model = "/var/task/model.json"
+
+[goldens]
+dir = "golden"
+"#;
+
+fn parse(text: &str) -> Result<Spec, SpecError> {
+    Spec::parse(text, Path::new("lambda-gate.toml"), Path::new("/p"))
+}
+
+#[test]
+fn a_minimal_spec_gets_the_defaults() {
+    let spec = parse(MINIMAL).unwrap();
+    assert_eq!(spec.function.memory_mb, 1024);
+    assert_eq!(spec.contract.request.render(b"[1]"), b"[1]");
+    assert_eq!(spec.contract.prediction, "");
+    assert!(spec.contract.batch.is_none());
+    assert_eq!(spec.goldens.dir, Path::new("/p/golden"));
+    assert!(
+        !spec.generated.regressions.starts_with("/p"),
+        "regressions stay out of the project: {}",
+        spec.generated.regressions.display()
+    );
+}
+
+#[test]
+fn an_unknown_key_is_named_with_the_keys_allowed() {
+    let text = MINIMAL.replace("name = \"f\"", "name = \"f\"\nmemory = 512");
+    let err = parse(&text).unwrap_err().to_string();
+    assert!(err.contains("unknown field `memory`"), "{err}");
+    assert!(err.contains("`memory_mb`"), "{err}");
+    assert!(err.contains("line 4"), "{err}");
+}
+
+#[test]
+fn an_unknown_architecture_lists_the_allowed_ones() {
+    let text = MINIMAL.replace("x86_64", "ppc64le");
+    let err = parse(&text).unwrap_err().to_string();
+    assert!(err.contains("ppc64le") && err.contains("arm64"), "{err}");
+}
+
+#[test]
+fn templates_need_their_placeholder_once() {
+    let text = MINIMAL.replace(
+        "[contract]",
+        "[contract]\nrequest = '{\"records\": [\"$event\"]}'",
+    );
+    let spec = parse(&text).unwrap();
+    assert_eq!(
+        spec.contract.request.render(br#"{"a":1}"#),
+        br#"{"records": [{"a":1}]}"#
+    );
+    let text = MINIMAL.replace("[contract]", "[contract]\nrequest = '{\"records\": []}'");
+    let err = parse(&text).unwrap_err().to_string();
+    assert!(
+        err.contains("`contract.request`") && err.contains("exactly once"),
+        "{err}"
+    );
+    let text = MINIMAL.replace(
+        "[contract]",
+        "[contract]\nrequest = '{\"records\": [\"$event\"]'",
+    );
+    let err = parse(&text).unwrap_err().to_string();
+    assert!(err.contains("not JSON"), "{err}");
+}
+
+#[test]
+fn semantic_mistakes_name_the_key() {
+    let cases = [
+        ("name = \"f\"", "name = \"f g\"", "function.name"),
+        (
+            "architecture = \"x86_64\"",
+            "architecture = \"x86_64\"\nmemory_mb = 64",
+            "function.memory_mb",
+        ),
+        (
+            "architecture = \"x86_64\"",
+            "architecture = \"x86_64\"\nenvironment = { AWS_REGION = \"x\" }",
+            "function.environment.AWS_REGION",
+        ),
+        (
+            "function = [\"BadInput\"]",
+            "function = [\"BadInput\"]\nruntime = [\"Runtime.ExitError\"]",
+            "errors.runtime",
+        ),
+        (
+            "[contract]",
+            "[contract]\nprediction = \"predictions/0\"",
+            "contract.prediction",
+        ),
+        (
+            "[contract]",
+            "[contract]\nbatch_request = '\"$events\"'",
+            "contract.batch_predictions",
+        ),
+        (
+            "model = \"/var/task/model.json\"",
+            "model = \"model.json\"",
+            "provenance.model",
+        ),
+        (
+            "reference = \"f:latest\"",
+            "reference = \"f:latest\"\ndockerfile = \"Dockerfile\"",
+            "image.reference",
+        ),
+    ];
+    for (from, to, key) in cases {
+        let err = parse(&MINIMAL.replace(from, to)).unwrap_err().to_string();
+        assert!(err.contains(&format!("`{key}`")), "{key}: {err}");
+    }
+}
+
+#[test]
+fn field_rules_are_read() {
+    let text = MINIMAL.replace(
+        "[errors]",
+        "[[contract.field]]\nexpected = \"/probability\"\nabs = 1e-9\n\n[[contract.field]]\nexpected = \"/raw\"\nignore = true\n\n[errors]",
+    );
+    let spec = parse(&text).unwrap();
+    assert_eq!(spec.contract.fields.len(), 2);
+    assert_eq!(spec.contract.fields[0].tolerance.abs, Some(1e-9));
+    assert!(spec.contract.fields[1].ignore);
+}
+
+#[test]
+fn tune_defaults_to_the_usual_sizes_and_no_target() {
+    let spec = parse(MINIMAL).unwrap();
+    assert_eq!(spec.tune.sizes, DEFAULT_TUNE_SIZES);
+    assert_eq!(spec.tune.latency_p99, None);
+    assert_eq!(spec.tune.invocations, DEFAULT_TUNE_INVOCATIONS);
+}
+
+#[test]
+fn tune_is_read_with_its_sizes_in_order() {
+    let text = format!(
+        "{MINIMAL}\n[tune]\nlatency_p99_ms = 12.5\nsizes = [1024, 128, 10240]\ninvocations = 20\n"
+    );
+    let spec = parse(&text).unwrap();
+    assert_eq!(spec.tune.latency_p99, Some(Duration::from_micros(12_500)));
+    assert_eq!(spec.tune.sizes, [128, 1024, 10_240]);
+    assert_eq!(spec.tune.invocations, 20);
+}
+
+#[test]
+fn tune_mistakes_name_the_key_and_what_is_allowed() {
+    let with = |body: &str| {
+        parse(&format!("{MINIMAL}\n[tune]\n{body}\n"))
+            .unwrap_err()
+            .to_string()
+    };
+    let err = with("latency_ms = 10");
+    assert!(
+        err.contains("unknown field `latency_ms`") && err.contains("`latency_p99_ms`"),
+        "{err}"
+    );
+    let cases = [
+        (
+            "sizes = [64, 256]",
+            "tune.sizes",
+            "64 MB: Lambda allows 128 to 10240",
+        ),
+        ("sizes = [256, 10241]", "tune.sizes", "10241 MB"),
+        ("sizes = []", "tune.sizes", "at least one"),
+        (
+            "sizes = [512, 256, 512]",
+            "tune.sizes",
+            "512 MB is given twice",
+        ),
+        ("latency_p99_ms = 0", "tune.latency_p99_ms", "above 0"),
+        ("latency_p99_ms = -5.0", "tune.latency_p99_ms", "above 0"),
+        ("latency_p99_ms = nan", "tune.latency_p99_ms", "above 0"),
+        ("invocations = 0", "tune.invocations", "1 to 10000"),
+    ];
+    for (body, key, what) in cases {
+        let err = with(body);
+        assert!(
+            err.contains(&format!("`{key}`")) && err.contains(what),
+            "{body}: {err}"
+        );
+    }
+}
+
+#[test]
+fn overrides_obey_the_files_rules_and_name_their_flag() {
+    let with = |overrides: Overrides| {
+        Spec::parse_with(
+            MINIMAL,
+            Path::new("lambda-gate.toml"),
+            Path::new("/p"),
+            &overrides,
+        )
+    };
+    let err = with(Overrides {
+        environment: vec![("AWS_REGION".to_owned(), "eu-west-1".to_owned())],
+        ..Overrides::default()
+    })
+    .unwrap_err()
+    .to_string();
+    assert_eq!(
+        err,
+        "lambda-gate.toml: `function.environment.AWS_REGION` (set by --env): Lambda sets this variable itself; a function cannot define it"
+    );
+    let err = with(Overrides {
+        environment: vec![("BIG".to_owned(), "x".repeat(5000))],
+        ..Overrides::default()
+    })
+    .unwrap_err()
+    .to_string();
+    assert!(
+        err.contains("(set by --env)") && err.contains("4 KB"),
+        "{err}"
+    );
+    let err = with(Overrides {
+        tune_sizes: Some(vec![64]),
+        ..Overrides::default()
+    })
+    .unwrap_err()
+    .to_string();
+    assert!(
+        err.contains("`tune.sizes` (set by --sizes): 64 MB"),
+        "{err}"
+    );
+    let spec = with(Overrides {
+        arch: Some(Arch::Arm64),
+        image: Some("other:1".to_owned()),
+        generated_cases: Some(7),
+        ..Overrides::default()
+    })
+    .unwrap();
+    assert_eq!(spec.function.arch, Arch::Arm64);
+    assert!(matches!(&spec.image.source, ImageSource::Reference(r) if r == "other:1"));
+    assert_eq!(spec.generated.cases, 7);
+}
+
+#[test]
+fn an_image_override_replaces_the_build() {
+    let text = MINIMAL.replace(
+        "reference = \"f:latest\"",
+        "dockerfile = \"Dockerfile\"\nbefore = \"make\"",
+    );
+    let spec = Spec::parse_with(
+        &text,
+        Path::new("lambda-gate.toml"),
+        Path::new("/p"),
+        &Overrides {
+            image: Some("mine:1".to_owned()),
+            ..Overrides::default()
+        },
+    )
+    .unwrap();
+    assert!(matches!(&spec.image.source, ImageSource::Reference(r) if r == "mine:1"));
+}
+
+#[test]
+fn the_architecture_takes_every_spelling_in_the_file_too() {
+    for spelling in ["aarch64", "ARM64", "amd64"] {
+        let spec = parse(&MINIMAL.replace("\"x86_64\"", &format!("\"{spelling}\""))).unwrap();
+        let expected = if spelling == "amd64" {
+            Arch::X86_64
+        } else {
+            Arch::Arm64
+        };
+        assert_eq!(spec.function.arch, expected, "{spelling}");
+    }
+}
+
+#[test]
+fn sizes_parse_in_every_unit() {
+    assert_eq!(parse_size("1048576"), Ok(1_048_576));
+    assert_eq!(parse_size("1MiB"), Ok(1_048_576));
+    assert!(parse_size("lots").is_err());
+}

@@ -1,0 +1,144 @@
+//! What the CLI prints for the common mistakes, pinned as snapshots: each error says its cause
+//! once, with what to do. A doubled cause, a lost hint or a changed exit code fails here.
+//!
+//! Review changed snapshots with `cargo insta review` (or `INSTA_UPDATE=always cargo test
+//! --test cli` and `git diff`); with `CI` set insta never writes them.
+
+use crate::support::*;
+use std::path::Path;
+
+/// The exit code and stderr of `lambda-gate args` in `dir`, with machine-specific paths
+/// replaced so the snapshot is the same everywhere.
+fn stderr_of(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> String {
+    let mut command = cli();
+    command
+        .current_dir(dir)
+        .args(args)
+        .env("NO_COLOR", "1")
+        .env_remove("CARGO_TERM_COLOR")
+        .env_remove("LAMBDA_GATE_CONFIG");
+    for (k, v) in env {
+        command.env(k, v);
+    }
+    let (code, _, stderr) = output(&mut command);
+    let stderr = stderr
+        .replace(env!("CARGO_BIN_EXE_lambda-gate"), "[BIN]")
+        .replace(&dir.display().to_string(), "[DIR]")
+        .replace(&workspace().display().to_string(), "[ROOT]");
+    format!("exit: {code:?}\n{stderr}")
+}
+
+#[test]
+fn no_docker() {
+    let p = reference_project("lambda-gate-test:any");
+    insta::assert_snapshot!(stderr_of(
+        p.path(),
+        &["verify"],
+        &[("DOCKER_HOST", "unix:///nonexistent/docker.sock")]
+    ));
+}
+
+#[test]
+fn an_unknown_architecture() {
+    let p = reference_project("lambda-gate-test:any");
+    insta::assert_snapshot!(stderr_of(p.path(), &["verify", "--arch", "ppc64le"], &[]));
+}
+
+#[test]
+fn architectures_are_case_insensitive_with_aliases() {
+    let _serial = serial();
+    // `build` prints the image it built, whose tag starts with the architecture it mapped to.
+    let classifier = "harness/fixtures/classifier/lambda-gate.toml";
+    for (spelling, arch) in [
+        ("ARM64", "arm64"),
+        ("aarch64", "arm64"),
+        ("AMD64", "x86_64"),
+        ("x86-64", "x86_64"),
+    ] {
+        let (code, stdout, stderr) =
+            output(cli().args(["--config", classifier, "-q", "build", "--arch", spelling]));
+        assert_eq!(code, Some(0), "{spelling}: {stderr}");
+        let reference = stdout.lines().last().unwrap_or_default();
+        assert!(
+            reference.starts_with(&format!("gate-fixture-classifier:{arch}-")),
+            "{spelling} built {reference:?}"
+        );
+    }
+}
+
+#[test]
+fn an_unknown_image() {
+    let p = reference_project("lambda-gate-test:no-such-tag");
+    insta::assert_snapshot!(stderr_of(p.path(), &["-q", "verify"], &[]));
+}
+
+#[test]
+fn no_spec() {
+    let empty = tempfile::tempdir().unwrap();
+    insta::assert_snapshot!(stderr_of(empty.path(), &["verify"], &[]));
+}
+
+#[test]
+fn stale_goldens() {
+    let p = reference_project("lambda-gate-test:any");
+    let inputs = p.path().join("golden/inputs.jsonl");
+    let mut text = std::fs::read_to_string(&inputs).unwrap();
+    text.push('\n');
+    std::fs::write(&inputs, text).unwrap();
+    insta::assert_snapshot!(stderr_of(p.path(), &["-q", "verify"], &[]));
+}
+
+#[test]
+fn a_bad_spec_key() {
+    let p = reference_project("lambda-gate-test:any");
+    let spec = p.path().join("lambda-gate.toml");
+    let text = std::fs::read_to_string(&spec)
+        .unwrap()
+        .replace("memory_mb = 1024", "memory = 1024");
+    std::fs::write(&spec, text).unwrap();
+    insta::assert_snapshot!(stderr_of(p.path(), &["verify"], &[]));
+}
+
+#[test]
+fn a_bad_spec_value() {
+    let p = reference_project("lambda-gate-test:any");
+    let spec = p.path().join("lambda-gate.toml");
+    let text = std::fs::read_to_string(&spec)
+        .unwrap()
+        .replace("memory_mb = 1024", "memory_mb = 64");
+    std::fs::write(&spec, text).unwrap();
+    insta::assert_snapshot!(stderr_of(p.path(), &["verify"], &[]));
+}
+
+#[test]
+fn a_closed_stdout_ends_quietly() {
+    // `lambda-gate --help | head -1`: the reader goes away; no panic, no exit 101.
+    let mut child = cli()
+        .args(["golden", "--help"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let status = child.wait().unwrap();
+    assert_ne!(status.code(), Some(101), "panicked on a closed stdout");
+    let mut child = cli()
+        .args(["golden", "check"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        out.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

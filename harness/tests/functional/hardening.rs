@@ -1,0 +1,355 @@
+//! A gate that cannot be fooled, hung or left behind: what happens when the function hangs or
+//! runs out of memory, when its container is killed from outside or Docker goes away, with an
+//! emulator that is not the pinned one, and what the function container may do.
+
+use crate::support::*;
+use harness::{Arch, CheckId, Progress, Status};
+use std::os::unix::net::{UnixListener, UnixStream};
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+const SPEC: &str = "harness/fixtures/classifier/lambda-gate.toml";
+
+fn image() -> String {
+    build(SPEC, Arch::X86_64)
+}
+
+/// The pinned x86_64 emulator in the user's cache (provisioned by starting the fixture once).
+fn pinned_rie() -> std::path::PathBuf {
+    drop(harness::start(&spec(SPEC), &Progress::silent()).unwrap());
+    let dir = dirs::cache_dir().unwrap().join("lambda-gate/rie");
+    std::fs::read_dir(&dir)
+        .unwrap()
+        .flatten()
+        .map(|version| version.path().join("aws-lambda-rie-x86_64"))
+        .find(|path| path.is_file())
+        .unwrap_or_else(|| panic!("no pinned emulator below {}", dir.display()))
+}
+
+fn docker(args: &[&str]) -> String {
+    let out = Command::new("docker").args(args).output().unwrap();
+    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+}
+
+/// Waits (bounded) for a running container of `image`.
+fn running_container(image: &str, child: &mut std::process::Child) -> String {
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        let id = docker(&["ps", "-q", "--filter", &format!("ancestor={image}")]);
+        if !id.is_empty() {
+            return id;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the function container never started"
+        );
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "the gate ended too early"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+fn wait_bounded(child: &mut std::process::Child, limit: Duration) -> std::process::ExitStatus {
+    let deadline = Instant::now() + limit;
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("the gate did not end within {limit:?}");
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+#[test]
+fn the_function_container_gets_least_privilege() {
+    let _serial = serial();
+    let spec = spec(SPEC);
+    let container = harness::start(&spec, &Progress::silent()).unwrap();
+    let id = container.id().to_owned();
+    let inspect: serde_json::Value = serde_json::from_str(&docker(&["inspect", &id])).unwrap();
+    let host = &inspect[0]["HostConfig"];
+    let bindings = &inspect[0]["NetworkSettings"]["Ports"]["8080/tcp"];
+    let ips: Vec<&str> = bindings
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| b["HostIp"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        ips,
+        ["127.0.0.1"],
+        "the port is on the loopback only: {bindings}"
+    );
+    assert_eq!(host["CapDrop"], serde_json::json!(["ALL"]));
+    assert_eq!(
+        host["SecurityOpt"],
+        serde_json::json!(["no-new-privileges"])
+    );
+    assert_eq!(host["ReadonlyRootfs"], true);
+    let networks = inspect[0]["NetworkSettings"]["Networks"]
+        .as_object()
+        .unwrap();
+    assert_eq!(networks.len(), 1, "{networks:?}");
+    let network = networks.keys().next().unwrap().clone();
+    let options: serde_json::Value =
+        serde_json::from_str(&docker(&["network", "inspect", &network])).unwrap();
+    let options = &options[0]["Options"];
+    assert_eq!(
+        options["com.docker.network.bridge.enable_ip_masquerade"], "false",
+        "no route out of the machine: {options}"
+    );
+    assert_eq!(options["com.docker.network.bridge.enable_icc"], "false");
+    drop(container);
+    assert!(docker(&["ps", "-aq", "--filter", &format!("id={id}")]).is_empty());
+    assert!(
+        docker(&[
+            "network",
+            "ls",
+            "-q",
+            "--filter",
+            &format!("name={network}")
+        ])
+        .is_empty(),
+        "the run's network is removed with its container"
+    );
+}
+
+#[test]
+fn a_local_emulator_is_reported_unverified_and_refused_under_ci() {
+    let _serial = serial();
+    let image = image();
+    let cache = tempfile::tempdir().unwrap();
+    let local = cache.path().join("my-rie");
+    std::fs::copy(pinned_rie(), &local).unwrap();
+    let reports = cache.path().join("reports");
+    let run = |ci: bool, allow: bool| {
+        let mut command = cli();
+        command
+            .args([
+                "--config",
+                SPEC,
+                "verify",
+                "--generated-cases",
+                "10",
+                "--image",
+                &image,
+            ])
+            .arg("--rie")
+            .arg(&local)
+            .arg("--report-dir")
+            .arg(&reports)
+            .env("XDG_CACHE_HOME", cache.path())
+            .env_remove("CI");
+        if ci {
+            command.env("CI", "true");
+        }
+        if allow {
+            command.arg("--allow-unverified-rie");
+        }
+        output(&mut command)
+    };
+    let (code, stdout, stderr) = run(false, false);
+    assert_eq!(code, Some(0), "{stdout}\n{stderr}");
+    // The header breaks after its commas where it is wider than the table (120 columns here).
+    let line = format!("emulator: UNVERIFIED local emulator {},", local.display());
+    assert!(stdout.contains(&line), "{stdout}");
+    assert!(stdout.contains(" (not the pinned build)\n"), "{stdout}");
+    let markdown = std::fs::read_to_string(reports.join("gate-x86_64.md")).unwrap();
+    assert!(markdown.contains("UNVERIFIED local emulator"), "{markdown}");
+
+    let (code, _, stderr) = run(true, false);
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(stderr.contains("--allow-unverified-rie"), "{stderr}");
+    let (code, stdout, stderr) = run(true, true);
+    assert_eq!(code, Some(0), "{stdout}\n{stderr}");
+}
+
+#[test]
+fn a_function_that_hangs_stops_the_run_after_three_timeouts() {
+    let _serial = serial();
+    let scratch = tempfile::tempdir().unwrap();
+    let overrides = with_fault(quick(Arch::X86_64, 200, scratch.path()), "hang");
+    let spec = spec_edited(
+        SPEC,
+        |table| {
+            section(table, "function").insert("timeout_s".to_owned(), 2.into());
+        },
+        &overrides,
+    );
+    let report = run(spec);
+    assert!(!report.passed());
+    let limits = details(&report, CheckId::LambdaLimits);
+    assert!(limits.contains("3 timed out"), "{limits}");
+    assert!(
+        limits.contains("stopped early: the function timed out 3 times"),
+        "{limits}"
+    );
+    let generated = report.check(CheckId::MalformedGenerated).unwrap();
+    assert!(
+        generated.cases < 200,
+        "the generated payloads stopped early: {} ran",
+        generated.cases
+    );
+}
+
+#[test]
+fn running_out_of_memory_is_named() {
+    let _serial = serial();
+    let scratch = tempfile::tempdir().unwrap();
+    let overrides = with_fault(quick(Arch::X86_64, 20, scratch.path()), "oom");
+    let report = run(spec_with(SPEC, &overrides));
+    assert_eq!(status(&report, CheckId::MalformedCorpus), Status::Failed);
+    let why = details(&report, CheckId::MalformedCorpus);
+    assert!(
+        why.contains("Runtime.OutOfMemory: the function ran out of memory: peak"),
+        "{why}"
+    );
+    assert_eq!(status(&report, CheckId::LambdaLimits), Status::Failed);
+    assert!(details(&report, CheckId::LambdaLimits).contains("reached the function's memory size"));
+}
+
+#[test]
+fn a_container_killed_from_outside_is_exit_2_and_saves_no_regression() {
+    let _serial = serial();
+    let image = image();
+    let cache = tempfile::tempdir().unwrap();
+    let mut child = cli()
+        .args(["--config", SPEC, "-q", "verify", "--image", &image])
+        .args(["--generated-cases", "100000", "--jobs", "1"])
+        .env("XDG_CACHE_HOME", cache.path())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let id = running_container(&image, &mut child);
+    std::thread::sleep(Duration::from_secs(2));
+    for id in id.lines() {
+        docker(&["kill", id]);
+    }
+    let status = wait_bounded(&mut child, Duration::from_secs(120));
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("killed from outside"), "{stderr}");
+    let regressions: Vec<_> = files_below(cache.path())
+        .into_iter()
+        .filter(|p| p.starts_with("lambda-gate/regressions"))
+        .collect();
+    assert!(
+        regressions.is_empty(),
+        "an infrastructure failure is no regression: {regressions:?}"
+    );
+}
+
+/// A unix socket that forwards to the Docker engine until cut.
+struct DockerProxy {
+    path: std::path::PathBuf,
+    cut: Arc<AtomicBool>,
+    _dir: tempfile::TempDir,
+}
+
+impl DockerProxy {
+    fn start() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("docker.sock");
+        let listener = UnixListener::bind(&path).unwrap();
+        let cut = Arc::new(AtomicBool::new(false));
+        let stop = cut.clone();
+        std::thread::spawn(move || {
+            for client in listener.incoming() {
+                if stop.load(Ordering::SeqCst) {
+                    break;
+                }
+                let Ok(client) = client else { break };
+                let Ok(engine) = UnixStream::connect("/var/run/docker.sock") else {
+                    continue;
+                };
+                let stop = stop.clone();
+                let (mut c1, mut e1) = (client.try_clone().unwrap(), engine.try_clone().unwrap());
+                let (c2, e2) = (client, engine);
+                std::thread::spawn(move || {
+                    let _ = std::io::copy(&mut c1, &mut e1);
+                });
+                std::thread::spawn(move || {
+                    let (mut c2, mut e2) = (c2, e2);
+                    let mut buf = [0u8; 8192];
+                    loop {
+                        use std::io::{Read, Write};
+                        if stop.load(Ordering::SeqCst) {
+                            let _ = c2.shutdown(std::net::Shutdown::Both);
+                            let _ = e2.shutdown(std::net::Shutdown::Both);
+                            break;
+                        }
+                        e2.set_read_timeout(Some(Duration::from_millis(200))).ok();
+                        match e2.read(&mut buf) {
+                            Ok(0) => break,
+                            Ok(n) => {
+                                if c2.write_all(&buf[..n]).is_err() {
+                                    break;
+                                }
+                            }
+                            Err(e)
+                                if e.kind() == std::io::ErrorKind::WouldBlock
+                                    || e.kind() == std::io::ErrorKind::TimedOut => {}
+                            Err(_) => break,
+                        }
+                    }
+                });
+            }
+        });
+        DockerProxy {
+            path,
+            cut,
+            _dir: dir,
+        }
+    }
+
+    fn cut(&self) {
+        self.cut.store(true, Ordering::SeqCst);
+        let _ = std::fs::remove_file(&self.path);
+        // Wake the accept loop so it sees the cut.
+        let _ = UnixStream::connect(&self.path);
+    }
+}
+
+#[test]
+fn docker_going_away_during_a_run_is_exit_2() {
+    let _serial = serial();
+    let image = image();
+    let cache = tempfile::tempdir().unwrap();
+    let proxy = DockerProxy::start();
+    let mut child = cli()
+        .args(["--config", SPEC, "-q", "verify", "--image", &image])
+        // Enough cases that the run is still going when the engine goes away (300 took
+        // under the 2 s below on a fast machine, and the run passed before the cut).
+        .args(["--generated-cases", "10000", "--jobs", "1"])
+        .env("XDG_CACHE_HOME", cache.path())
+        .env("DOCKER_HOST", format!("unix://{}", proxy.path.display()))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let id = running_container(&image, &mut child);
+    std::thread::sleep(Duration::from_secs(2));
+    proxy.cut();
+    let status = wait_bounded(&mut child, Duration::from_secs(180));
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    // Clean up through the real engine: the gate could not.
+    for id in id.lines() {
+        docker(&["rm", "-f", id]);
+    }
+    assert_eq!(
+        status.code(),
+        Some(2),
+        "a run Docker left is not a pass:\n{stderr}"
+    );
+    assert!(stderr.contains("Docker stopped answering"), "{stderr}");
+}

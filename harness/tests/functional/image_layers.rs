@@ -1,0 +1,279 @@
+//! The gate reads an image as a container sees it: all layers merged, with symlinks, hard
+//! links, whiteouts and opaque directories. Each test forges an image whose lower layer holds
+//! a good file and whose upper layer replaces or hides it; a gate that read each layer's
+//! regular files on their own would judge the stale lower file and pass.
+//!
+//! Images are forged as `docker save` archives and loaded with `docker load`: real images in
+//! the real engine, with exactly the layer entries each case needs.
+
+use crate::support::*;
+use harness::{Arch, CheckId, Overrides, Status};
+use sha2::Digest;
+use std::sync::OnceLock;
+
+/// One entry of a forged layer.
+enum Entry<'a> {
+    File(&'a str, Vec<u8>, u32),
+    Symlink(&'a str, &'a str),
+    HardLink(&'a str, &'a str),
+}
+
+fn layer(entries: &[Entry<'_>]) -> Vec<u8> {
+    let mut builder = tar::Builder::new(Vec::new());
+    for entry in entries {
+        let mut header = tar::Header::new_gnu();
+        header.set_mtime(0);
+        match entry {
+            Entry::File(path, bytes, mode) => {
+                header.set_entry_type(tar::EntryType::Regular);
+                header.set_mode(*mode);
+                header.set_size(bytes.len() as u64);
+                builder
+                    .append_data(&mut header, path, bytes.as_slice())
+                    .unwrap();
+            }
+            Entry::Symlink(path, target) | Entry::HardLink(path, target) => {
+                header.set_entry_type(if matches!(entry, Entry::Symlink(..)) {
+                    tar::EntryType::Symlink
+                } else {
+                    tar::EntryType::Link
+                });
+                header.set_mode(0o777);
+                header.set_size(0);
+                builder.append_link(&mut header, path, target).unwrap();
+            }
+        }
+    }
+    builder.into_inner().unwrap()
+}
+
+/// Loads an amd64 image made of `layers` (bottom first) as `tag`, started like the loan
+/// service (`/var/runtime/bootstrap`, `MODEL_DIR=/var/task/model`).
+fn forge(tag: &str, layers: &[Vec<u8>]) -> String {
+    let diff_ids: Vec<String> = layers
+        .iter()
+        .map(|l| format!("sha256:{}", hex::encode(sha2::Sha256::digest(l))))
+        .collect();
+    let config = serde_json::json!({
+        "architecture": "amd64",
+        "os": "linux",
+        "config": {
+            "Entrypoint": ["/var/runtime/bootstrap"],
+            "Env": ["MODEL_DIR=/var/task/model"],
+            "User": "10001:10001"
+        },
+        "rootfs": {"type": "layers", "diff_ids": diff_ids},
+        "history": layers.iter().map(|_| serde_json::json!({"created_by": "forged"})).collect::<Vec<_>>()
+    });
+    let config = serde_json::to_vec(&config).unwrap();
+    let reference = format!("gate-forged:{tag}");
+    let layer_names: Vec<String> = (0..layers.len())
+        .map(|i| format!("l{i}/layer.tar"))
+        .collect();
+    let manifest = serde_json::json!([{
+        "Config": "config.json",
+        "RepoTags": [reference],
+        "Layers": layer_names,
+    }]);
+    let mut archive = tar::Builder::new(Vec::new());
+    let mut add = |name: &str, bytes: &[u8]| {
+        let mut header = tar::Header::new_gnu();
+        header.set_mode(0o644);
+        header.set_size(bytes.len() as u64);
+        archive.append_data(&mut header, name, bytes).unwrap();
+    };
+    add("config.json", &config);
+    add("manifest.json", &serde_json::to_vec(&manifest).unwrap());
+    for (name, bytes) in layer_names.iter().zip(layers) {
+        add(name, bytes);
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("image.tar");
+    std::fs::write(&path, archive.into_inner().unwrap()).unwrap();
+    let loaded = std::process::Command::new("docker")
+        .arg("load")
+        .arg("-i")
+        .arg(&path)
+        .output()
+        .expect("docker load");
+    assert!(
+        loaded.status.success(),
+        "docker load failed: {}",
+        String::from_utf8_lossy(&loaded.stderr)
+    );
+    reference
+}
+
+/// The loan service's bootstraps for both architectures (built once, through its spec).
+fn bootstraps() -> &'static (Vec<u8>, Vec<u8>) {
+    static BINARIES: OnceLock<(Vec<u8>, Vec<u8>)> = OnceLock::new();
+    BINARIES.get_or_init(|| {
+        let read = |arch: Arch| {
+            build("lambda-gate.toml", arch);
+            let path = workspace()
+                .join("target")
+                .join(arch.rust_target())
+                .join("release/bootstrap");
+            std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+        };
+        (read(Arch::X86_64), read(Arch::Arm64))
+    })
+}
+
+fn model_file(name: &str) -> Vec<u8> {
+    let path = if name == "model.compiled" {
+        workspace().join("target/lambda/model/model.compiled")
+    } else {
+        workspace().join("models/artifacts").join(name)
+    };
+    std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+/// The good lower layer: the x86_64 bootstrap, the arm64 one parked elsewhere, the model.
+fn base_layer() -> Vec<u8> {
+    let (x86_64, arm64) = bootstraps();
+    layer(&[
+        Entry::File("var/runtime/bootstrap", x86_64.clone(), 0o755),
+        Entry::File("opt/arm64/bootstrap", arm64.clone(), 0o755),
+        Entry::File(
+            "var/task/model/model.compiled",
+            model_file("model.compiled"),
+            0o644,
+        ),
+        Entry::File(
+            "var/task/model/feature_set.json",
+            model_file("feature_set.json"),
+            0o644,
+        ),
+        Entry::File(
+            "var/task/model/metadata.json",
+            model_file("metadata.json"),
+            0o644,
+        ),
+    ])
+}
+
+fn gate(image: String) -> harness::Report {
+    let scratch = tempfile::tempdir().unwrap();
+    let overrides = Overrides {
+        image: Some(image),
+        ..quick(Arch::X86_64, 10, scratch.path())
+    };
+    run(spec_with("lambda-gate.toml", &overrides))
+}
+
+#[test]
+fn an_upper_layer_symlink_to_an_arm64_binary_is_what_runs() {
+    let _serial = serial();
+    let image = forge(
+        "symlink",
+        &[
+            base_layer(),
+            layer(&[Entry::Symlink(
+                "var/runtime/bootstrap",
+                "/opt/arm64/bootstrap",
+            )]),
+        ],
+    );
+    let report = gate(image);
+    assert_eq!(status(&report, CheckId::Architecture), Status::Failed);
+    let why = details(&report, CheckId::Architecture);
+    assert!(
+        why.contains("/opt/arm64/bootstrap is a static ELF built for arm64"),
+        "{why}"
+    );
+    assert!(
+        why.contains("/var/runtime/bootstrap -> /opt/arm64/bootstrap"),
+        "{why}"
+    );
+}
+
+#[test]
+fn an_upper_layer_hard_link_to_an_arm64_binary_is_what_runs() {
+    let _serial = serial();
+    let (_, arm64) = bootstraps();
+    let image = forge(
+        "hardlink",
+        &[
+            base_layer(),
+            layer(&[
+                Entry::File("opt/other/bootstrap", arm64.clone(), 0o755),
+                Entry::HardLink("var/runtime/bootstrap", "opt/other/bootstrap"),
+            ]),
+        ],
+    );
+    let report = gate(image);
+    assert_eq!(status(&report, CheckId::Architecture), Status::Failed);
+    let why = details(&report, CheckId::Architecture);
+    assert!(why.contains("static ELF built for arm64"), "{why}");
+}
+
+#[test]
+fn a_whiteout_removes_the_model_the_lower_layer_had() {
+    let _serial = serial();
+    let image = forge(
+        "whiteout",
+        &[
+            base_layer(),
+            layer(&[Entry::File(
+                "var/task/model/.wh.model.compiled",
+                Vec::new(),
+                0o644,
+            )]),
+        ],
+    );
+    let report = gate(image);
+    assert_eq!(status(&report, CheckId::Provenance), Status::Failed);
+    let why = details(&report, CheckId::Provenance);
+    assert!(
+        why.contains("/var/task/model/model.compiled does not exist"),
+        "{why}"
+    );
+}
+
+#[test]
+fn an_opaque_directory_hides_the_model_the_lower_layer_had() {
+    let _serial = serial();
+    let image = forge(
+        "opaque",
+        &[
+            base_layer(),
+            layer(&[
+                Entry::File("var/task/model/.wh..wh..opq", Vec::new(), 0o644),
+                Entry::File("var/task/model/README", b"emptied".to_vec(), 0o644),
+            ]),
+        ],
+    );
+    let report = gate(image);
+    assert_eq!(status(&report, CheckId::Provenance), Status::Failed);
+    let why = details(&report, CheckId::Provenance);
+    assert!(
+        why.contains("/var/task/model/model.compiled does not exist"),
+        "{why}"
+    );
+}
+
+#[test]
+fn a_model_symlinked_to_a_stale_file_is_judged_by_the_file_it_reaches() {
+    let _serial = serial();
+    let mut stale = model_file("model.compiled");
+    stale.extend_from_slice(b"\n");
+    let image = forge(
+        "stale-model",
+        &[
+            base_layer(),
+            layer(&[
+                Entry::File("srv/old/model.compiled", stale.clone(), 0o644),
+                Entry::Symlink(
+                    "var/task/model/model.compiled",
+                    "../../../srv/old/model.compiled",
+                ),
+            ]),
+        ],
+    );
+    let report = gate(image);
+    assert_eq!(status(&report, CheckId::Provenance), Status::Failed);
+    let why = details(&report, CheckId::Provenance);
+    let stale_sha = hex::encode(sha2::Sha256::digest(&stale));
+    assert!(why.contains(&stale_sha), "{why}");
+}
