@@ -58,7 +58,7 @@ pub mod error {
     pub use crate::spec::SpecError;
 }
 
-pub use image::{ImageFacts, inspect_image};
+pub use image::{Executable, ImageFacts, inspect_image};
 pub use progress::{Progress, Verbosity};
 pub use report::Report;
 pub use runtime::{FunctionContainer, Invocation, Outcome, Target};

@@ -15,7 +15,7 @@ mod filesystem;
 pub use build::BuildError;
 pub(crate) use build::{BuildSpec, ImageSource, build};
 pub use context::ContextError;
-pub(crate) use executable::Executable;
+pub use executable::Executable;
 #[cfg(test)]
 pub(crate) use executable::Loader;
 

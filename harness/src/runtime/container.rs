@@ -20,7 +20,7 @@ use testcontainers::core::logs::LogFrame;
 use testcontainers::core::wait::HttpWaitStrategy;
 use testcontainers::core::{AccessMode, ContainerPort, Mount, WaitFor};
 use testcontainers::runners::SyncRunner;
-use testcontainers::{Container, GenericImage, ImageExt};
+use testcontainers::{Container, ContainerRequest, GenericImage, ImageExt};
 
 /// Where the emulator is mounted inside the container.
 const RIE_MOUNT: &str = "/aws-lambda/aws-lambda-rie";
@@ -119,13 +119,7 @@ impl FunctionContainer {
         settings: &LambdaSettings,
         progress: &Progress,
     ) -> Result<Self, ContainerError> {
-        let (name, tag) = split_reference(image);
         let logs = LogBuffer::default();
-        let sink = logs.clone();
-        let shown = progress.clone();
-        let memory = i64::from(settings.memory_mb) * 1024 * 1024;
-        let tmp = i64::from(settings.tmp_mb) * 1024 * 1024;
-        let nano_cpus = settings.cpus.map(|c| (c * 1e9) as i64);
         let docker = DockerClient::connect()?;
         docker.remove_stale_networks();
         let network = format!(
@@ -136,74 +130,10 @@ impl FunctionContainer {
                 .map_or(0, |d| d.as_nanos())
         );
         docker.create_isolated_network(&network)?;
-        // Ready when the RIE has exec'd the runtime and its HTTP server answers (404 on `/`
-        // without invoking anything): readiness is observed, never slept for.
-        let mut request = GenericImage::new(name, tag)
-            .with_entrypoint(RIE_MOUNT)
-            .with_exposed_port(RIE_PORT)
-            .with_wait_for(WaitFor::message_on_stderr("exec '"))
-            .with_wait_for(WaitFor::http(
-                HttpWaitStrategy::new("/")
-                    .with_port(RIE_PORT)
-                    .with_expected_status_code(404u16),
-            ))
-            .with_cmd(command.iter().cloned())
-            .with_platform(arch.docker_platform())
-            .with_mount(
-                Mount::bind_mount(rie.path.display().to_string(), RIE_MOUNT)
-                    .with_access_mode(AccessMode::ReadOnly),
-            )
-            .with_mount(Mount::tmpfs_mount("/tmp").with_size_bytes(tmp))
-            .with_readonly_rootfs(true)
-            .with_user(lambda::SANDBOX_USER)
-            .with_env_var("AWS_LAMBDA_FUNCTION_NAME", settings.function_name.clone())
-            .with_env_var(
-                "AWS_LAMBDA_FUNCTION_TIMEOUT",
-                settings.timeout.as_secs().to_string(),
-            )
-            .with_env_var(
-                "AWS_LAMBDA_FUNCTION_MEMORY_SIZE",
-                settings.memory_mb.to_string(),
-            )
-            .with_env_var("AWS_REGION", "us-east-1");
-        for (key, value) in &settings.environment {
-            request = request.with_env_var(key.clone(), value.clone());
-        }
-        let request = request
+        let sink = logs.clone();
+        let shown = progress.clone();
+        let request = request(image, arch, rie, command, settings)
             .with_network(network.clone())
-            .with_ulimit(
-                "nofile",
-                lambda::FD_AND_PROCESS_LIMIT,
-                Some(lambda::FD_AND_PROCESS_LIMIT),
-            )
-            .with_ulimit(
-                "nproc",
-                lambda::FD_AND_PROCESS_LIMIT,
-                Some(lambda::FD_AND_PROCESS_LIMIT),
-            )
-            .with_host_config_modifier(move |config| {
-                config.memory = Some(memory);
-                config.memory_swap = Some(memory);
-                config.nano_cpus = nano_cpus;
-                // Least privilege: the port on the loopback interface only (not 0.0.0.0 and
-                // [::]), no capabilities, no privilege gain, no name resolution.
-                config.publish_all_ports = Some(false);
-                config.port_bindings = Some(
-                    [(
-                        RIE_PORT.to_string(),
-                        Some(vec![testcontainers::bollard::models::PortBinding {
-                            host_ip: Some("127.0.0.1".to_owned()),
-                            host_port: Some(String::new()),
-                        }]),
-                    )]
-                    .into_iter()
-                    .collect(),
-                );
-                config.cap_drop = Some(vec!["ALL".to_owned()]);
-                config.security_opt = Some(vec!["no-new-privileges".to_owned()]);
-                config.dns = Some(vec!["127.0.0.1".to_owned()]);
-            })
-            .with_startup_timeout(Duration::from_secs(120))
             .with_log_consumer(move |frame: &LogFrame| {
                 for line in sink.push(frame) {
                     shown.log(&line);
@@ -382,6 +312,91 @@ impl Target for FunctionContainer {
             )),
         }
     }
+}
+
+/// The container request for `image` under `rie`: Lambda's environment, limits and least
+/// privilege, ready when the RIE has exec'd the runtime and its HTTP server answers (404 on
+/// `/` without invoking anything): readiness is observed, never slept for.
+fn request(
+    image: &str,
+    arch: Arch,
+    rie: &Rie,
+    command: &[String],
+    settings: &LambdaSettings,
+) -> ContainerRequest<GenericImage> {
+    let (name, tag) = split_reference(image);
+    let memory = i64::from(settings.memory_mb) * 1024 * 1024;
+    let tmp = i64::from(settings.tmp_mb) * 1024 * 1024;
+    let nano_cpus = settings.cpus.map(|c| (c * 1e9) as i64);
+    let mut request = GenericImage::new(name, tag)
+        .with_entrypoint(RIE_MOUNT)
+        .with_exposed_port(RIE_PORT)
+        .with_wait_for(WaitFor::message_on_stderr("exec '"))
+        .with_wait_for(WaitFor::http(
+            HttpWaitStrategy::new("/")
+                .with_port(RIE_PORT)
+                .with_expected_status_code(404u16),
+        ))
+        .with_cmd(command.iter().cloned())
+        .with_platform(arch.docker_platform())
+        .with_mount(
+            Mount::bind_mount(rie.path.display().to_string(), RIE_MOUNT)
+                .with_access_mode(AccessMode::ReadOnly),
+        )
+        .with_mount(Mount::tmpfs_mount("/tmp").with_size_bytes(tmp))
+        .with_readonly_rootfs(true)
+        .with_user(lambda::SANDBOX_USER)
+        .with_env_var("AWS_LAMBDA_FUNCTION_NAME", settings.function_name.clone())
+        .with_env_var(
+            "AWS_LAMBDA_FUNCTION_TIMEOUT",
+            settings.timeout.as_secs().to_string(),
+        )
+        .with_env_var(
+            "AWS_LAMBDA_FUNCTION_MEMORY_SIZE",
+            settings.memory_mb.to_string(),
+        )
+        .with_env_var("AWS_REGION", "us-east-1");
+    for (key, value) in &settings.environment {
+        request = request.with_env_var(key.clone(), value.clone());
+    }
+    request
+        .with_ulimit(
+            "nofile",
+            lambda::FD_AND_PROCESS_LIMIT,
+            Some(lambda::FD_AND_PROCESS_LIMIT),
+        )
+        .with_ulimit(
+            "nproc",
+            lambda::FD_AND_PROCESS_LIMIT,
+            Some(lambda::FD_AND_PROCESS_LIMIT),
+        )
+        .with_host_config_modifier(move |config| {
+            config.memory = Some(memory);
+            config.memory_swap = Some(memory);
+            config.nano_cpus = nano_cpus;
+            lock_down(config);
+        })
+        .with_startup_timeout(Duration::from_secs(120))
+}
+
+/// Least privilege: the port on the loopback interface only (not 0.0.0.0 and [::]), no
+/// capabilities, no privilege gain, no name resolution.
+fn lock_down(config: &mut testcontainers::bollard::models::HostConfig) {
+    config.publish_all_ports = Some(false);
+    config.port_bindings = Some(
+        [(
+            RIE_PORT.to_string(),
+            Some(vec![testcontainers::bollard::models::PortBinding {
+                host_ip: Some("127.0.0.1".to_owned()),
+                host_port: Some(String::new()),
+            }]),
+        )]
+        .into_iter()
+        .collect(),
+    );
+    config.cap_drop = Some(vec!["ALL".to_owned()]);
+    config.security_opt = Some(vec!["no-new-privileges".to_owned()]);
+    config.dns = Some(vec!["127.0.0.1".to_owned()]);
 }
 
 fn split_reference(reference: &str) -> (String, String) {

@@ -143,8 +143,7 @@ impl FunctionChecks<'_> {
         known
     }
 
-    /// What the RIE lets through: oversized responses and timeouts (answered with HTTP 200),
-
+    /// The verdict on the answer to a generated payload.
     fn verdict(&self, payload: &Payload, invocation: &Invocation) -> Result<(), String> {
         judge_generated(
             payload.shape,

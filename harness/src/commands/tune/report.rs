@@ -105,8 +105,63 @@ impl TuneReport {
     }
 
     /// The table at `width` columns (the terminal's), the problems of each failed size, notes
-    /// and the recommendation. Below 110 columns the vCPU and p99-cost columns are left out.
+    /// and the recommendation.
     pub(crate) fn render(&self, width: u16, color: bool) -> String {
+        let table = self.table(width, color);
+        let mut out = fit_line(
+            &format!(
+                "lambda-gate tune: {} ({}{}), image {}",
+                self.function,
+                self.arch,
+                if self.emulated { ", emulated" } else { "" },
+                self.image
+            ),
+            width,
+        );
+        out.push_str(&fit_line(
+            &format!("emulator: {}", self.rie.describe()),
+            width,
+        ));
+        let _ = writeln!(
+            out,
+            "per size: a fresh container with that memory limit and memory/1769 vCPUs, a cold start, {WARM_UP} warm-up invocations, then {} golden cases one per request; latencies are client-side",
+            self.invocations_per_size
+        );
+        let _ = writeln!(
+            out,
+            "prices: ${} per GB-second, ${} per million requests ({}); cost billed at p50, rounded up to 1 ms",
+            self.prices.gb_second,
+            cents(self.prices.per_million_requests),
+            self.prices.source
+        );
+        let _ = writeln!(out, "{table}");
+        if self.sizes.iter().any(|s| s.cpus_capped) {
+            let _ = writeln!(
+                out,
+                "* capped: this machine has {} CPUs, less than Lambda gives these sizes, so their latencies are those of {} vCPUs",
+                self.host_cpus, self.host_cpus
+            );
+        }
+        if self.emulated {
+            let _ = writeln!(
+                out,
+                "note: {} runs under emulation on this machine: latencies (and so costs) are the emulator's, not Lambda's",
+                self.arch
+            );
+        }
+        for s in self.sizes.iter().filter(|s| !s.problems.is_empty()) {
+            let _ = writeln!(out, "\n{} MB:", s.memory_mb);
+            for p in &s.problems {
+                let _ = writeln!(out, "  - {}", p.replace('\n', "\n    "));
+            }
+        }
+        let _ = writeln!(out, "\n{}", self.verdict());
+        out
+    }
+
+    /// One row per size at `width` columns; below 110 columns the vCPU and p99-cost columns
+    /// are left out.
+    fn table(&self, width: u16, color: bool) -> comfy_table::Table {
         use comfy_table::{Cell, CellAlignment, Color};
         let narrow = width < 110;
         let recommended = match self.recommendation {
@@ -194,55 +249,7 @@ impl TuneReport {
                 column.set_cell_alignment(CellAlignment::Right);
             }
         }
-        let mut out = fit_line(
-            &format!(
-                "lambda-gate tune: {} ({}{}), image {}",
-                self.function,
-                self.arch,
-                if self.emulated { ", emulated" } else { "" },
-                self.image
-            ),
-            width,
-        );
-        out.push_str(&fit_line(
-            &format!("emulator: {}", self.rie.describe()),
-            width,
-        ));
-        let _ = writeln!(
-            out,
-            "per size: a fresh container with that memory limit and memory/1769 vCPUs, a cold start, {WARM_UP} warm-up invocations, then {} golden cases one per request; latencies are client-side",
-            self.invocations_per_size
-        );
-        let _ = writeln!(
-            out,
-            "prices: ${} per GB-second, ${} per million requests ({}); cost billed at p50, rounded up to 1 ms",
-            self.prices.gb_second,
-            cents(self.prices.per_million_requests),
-            self.prices.source
-        );
-        let _ = writeln!(out, "{table}");
-        if self.sizes.iter().any(|s| s.cpus_capped) {
-            let _ = writeln!(
-                out,
-                "* capped: this machine has {} CPUs, less than Lambda gives these sizes, so their latencies are those of {} vCPUs",
-                self.host_cpus, self.host_cpus
-            );
-        }
-        if self.emulated {
-            let _ = writeln!(
-                out,
-                "note: {} runs under emulation on this machine: latencies (and so costs) are the emulator's, not Lambda's",
-                self.arch
-            );
-        }
-        for s in self.sizes.iter().filter(|s| !s.problems.is_empty()) {
-            let _ = writeln!(out, "\n{} MB:", s.memory_mb);
-            for p in &s.problems {
-                let _ = writeln!(out, "  - {}", p.replace('\n', "\n    "));
-            }
-        }
-        let _ = writeln!(out, "\n{}", self.verdict());
-        out
+        table
     }
 
     /// Writes `tune-<arch>.json` and the plot `tune-<arch>.svg` into `dir`.
