@@ -59,8 +59,8 @@ fn from_git(dir: &Path) -> Option<(String, Option<String>)> {
     if head.len() != 40 {
         return None;
     }
-    // Rebuild when HEAD moves (a commit, a checkout) and when the index changes.
-    for path in ["HEAD", "index", "packed-refs"] {
+    // Rebuild when HEAD moves (a commit, a checkout); the gate's own sources rebuild it anyway.
+    for path in ["HEAD", "packed-refs"] {
         if let Some(p) = git(dir, &["rev-parse", "--git-path", path]) {
             println!("cargo:rerun-if-changed={}", dir.join(p).display());
         }
