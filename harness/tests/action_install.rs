@@ -267,6 +267,20 @@ impl Runner {
     }
 }
 
+/// The release archive of this build of lambda-gate, made once (gzip of a debug binary takes a
+/// while), copied into `dir/v<version>/`; returns its sha256.
+fn this_release(dir: &Path) -> String {
+    static MADE: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    // Cargo's scratch directory for integration tests, inside the target directory: the next
+    // run overwrites it.
+    let made = Path::new(env!("CARGO_TARGET_TMPDIR")).join("action-install-release");
+    let sha256 =
+        MADE.get_or_init(|| release_archive(Path::new(env!("CARGO_BIN_EXE_lambda-gate")), &made));
+    let name = format!("v{VERSION}/{}", archive_name());
+    copy(&made.join(&name), &dir.join(&name));
+    sha256.clone()
+}
+
 /// `.ci/dist archive` around `binary`, in `dir/v<version>/`; returns the archive's sha256.
 fn release_archive(binary: &Path, dir: &Path) -> String {
     let out = dir.join(format!("v{VERSION}"));
@@ -300,7 +314,7 @@ fn version_of(binary: &Path) -> String {
 #[test]
 fn a_release_ref_installs_the_pinned_archive_and_builds_nothing() {
     let served = tempfile::tempdir().unwrap();
-    let sha256 = release_archive(Path::new(env!("CARGO_BIN_EXE_lambda-gate")), served.path());
+    let sha256 = this_release(served.path());
     let action = Action::checkout();
     assert_eq!(
         action.key(),
@@ -347,7 +361,7 @@ fn a_release_ref_installs_the_pinned_archive_and_builds_nothing() {
 #[test]
 fn an_archive_whose_sha256_is_not_the_pinned_one_is_refused() {
     let served = tempfile::tempdir().unwrap();
-    let pinned = release_archive(Path::new(env!("CARGO_BIN_EXE_lambda-gate")), served.path());
+    let pinned = this_release(served.path());
     // The release's file replaced by another one of the same name and layout.
     let impostor = served.path().join("impostor");
     std::fs::write(
@@ -383,7 +397,7 @@ fn an_archive_whose_sha256_is_not_the_pinned_one_is_refused() {
 #[test]
 fn a_ref_that_is_no_release_builds_from_source_and_says_so() {
     let served = tempfile::tempdir().unwrap();
-    let sha256 = release_archive(Path::new(env!("CARGO_BIN_EXE_lambda-gate")), served.path());
+    let sha256 = this_release(served.path());
     let action = Action::checkout();
     // A release of other sources.
     action.pin(&[pin_line("0123456789abcdef", &sha256)]);

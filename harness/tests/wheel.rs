@@ -61,7 +61,7 @@ fn dist() -> &'static Dist {
         );
         let dir = target_dir().join("dist");
         let tags = format!(
-            "py3-none-manylinux_2_17_{a}.manylinux2014_{a}.musllinux_1_2_{a}",
+            "py3-none-manylinux2014_{a}.manylinux_2_17_{a}.musllinux_1_2_{a}",
             a = arch()
         );
         Dist {
@@ -87,7 +87,7 @@ fn wheel_files(wheel: &Path) -> Vec<(String, Vec<u8>)> {
             let mut file = zip.by_index(i).unwrap();
             let mut data = Vec::new();
             file.read_to_end(&mut data).unwrap();
-            (file.name().to_owned(), data)
+            (file.name().unwrap().to_string(), data)
         })
         .collect()
 }
@@ -155,14 +155,14 @@ fn the_wheel_carries_only_the_static_binary_the_archive_carries() {
 
     // A static executable of this architecture: no loader, no shared library.
     let elf = object::File::parse(binary.as_slice()).unwrap();
-    use object::{Object, ObjectSection};
+    use object::Object;
     let machine = match arch() {
         "x86_64" => object::Architecture::X86_64,
         _ => object::Architecture::Aarch64,
     };
     assert_eq!(elf.architecture(), machine);
     assert!(elf.section_by_name(".interp").is_none(), "no loader");
-    assert_eq!(elf.imports().unwrap().len(), 0, "no shared library");
+    assert_eq!(elf.imports().unwrap().count(), 0, "no shared library");
     let metadata = &files
         .iter()
         .find(|(name, _)| name == &format!("{info}METADATA"))
