@@ -1,11 +1,11 @@
 //! The commit `lambda-gate` is built from, for `--version` and the reports:
 //!
-//! - `LAMBDA_GATE_COMMIT`: the full commit id (`-dirty` appended when the package's files or the
-//!   workspace's `Cargo.toml`/`Cargo.lock` differ from it), or `unknown`;
+//! - `LAMBDA_GATE_COMMIT`: the full commit id (`-dirty` appended when the package's sources or
+//!   the workspace's `Cargo.toml`/`Cargo.lock` differ from it), or `unknown`;
 //! - `LAMBDA_GATE_VERSION`: `0.1.0 (1a2b3c4d5e6f 2026-12-03)`, the way rustc and uv say it.
 //!
-//! Where it comes from, first found: `LAMBDA_GATE_COMMIT` in the build's environment (a build
-//! from a source tarball can say it), then `git` in the checkout, then the
+//! Where it comes from, first found: `LAMBDA_GATE_SOURCE_COMMIT` in the build's environment (a
+//! build from a source tarball can say it), then `git` in the checkout, then the
 //! `.cargo_vcs_info.json` that `cargo package` writes into a published crate (so
 //! `cargo install lambda-gate` knows its commit too).
 
@@ -13,11 +13,13 @@ use std::path::Path;
 use std::process::Command;
 
 fn main() {
-    println!("cargo:rerun-if-env-changed=LAMBDA_GATE_COMMIT");
+    // Not LAMBDA_GATE_COMMIT itself: cargo hands what a build script sets to the processes it
+    // runs (tests), and a build those start must not take it for an override.
+    println!("cargo:rerun-if-env-changed=LAMBDA_GATE_SOURCE_COMMIT");
     let manifest_dir = std::env::var("CARGO_MANIFEST_DIR").unwrap_or_else(|_| ".".to_owned());
     let manifest_dir = Path::new(&manifest_dir);
 
-    let (commit, date) = match std::env::var("LAMBDA_GATE_COMMIT") {
+    let (commit, date) = match std::env::var("LAMBDA_GATE_SOURCE_COMMIT") {
         Ok(commit) if !commit.trim().is_empty() => (commit.trim().to_owned(), None),
         _ => from_git(manifest_dir)
             .or_else(|| from_vcs_info(manifest_dir))
@@ -79,7 +81,9 @@ fn from_git(dir: &Path) -> Option<(String, Option<String>)> {
             "--porcelain",
             "--untracked-files=no",
             "--",
-            ".",
+            "src",
+            "build.rs",
+            "Cargo.toml",
             "../Cargo.toml",
             "../Cargo.lock",
         ],
