@@ -306,7 +306,7 @@ fn pin_line(key: &str, sha256: &str) -> String {
 }
 
 fn version_of(binary: &Path) -> String {
-    let (code, stdout, stderr) = output(&mut Command::new(binary).arg("--version"));
+    let (code, stdout, stderr) = output(Command::new(binary).arg("--version"));
     assert_eq!(code, Some(0), "{stderr}");
     stdout.trim().to_owned()
 }

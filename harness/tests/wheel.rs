@@ -339,9 +339,9 @@ fn uv_tool_install_and_poetry_add_group_dev_install_the_same_wheel() {
     assert_eq!(code, Some(0), "poetry add:\n{stdout}\n{stderr}");
     assert_version_line(stdout.trim().lines().last().unwrap_or_default());
     let pyproject = std::fs::read_to_string(project.join("pyproject.toml")).unwrap();
+    // Poetry 2 writes a project's groups as PEP 735 dependency groups.
     assert!(
-        pyproject.contains("[tool.poetry.group.dev.dependencies]")
-            && pyproject.contains("lambda-gate = {path = "),
+        pyproject.contains("[dependency-groups]\ndev = [\n    \"lambda-gate @ file://"),
         "{pyproject}"
     );
     assert!(project.join(".venv/bin/lambda-gate").exists());
