@@ -25,9 +25,12 @@ pub(crate) fn build_probes(dir: &Path) -> Result<Probes> {
         (None, "init-probe-dlmalloc"),
         (Some("system-allocator"), "init-probe-musl-malloc"),
     ] {
+        // Built as bootstrap is for the image (fat LTO, one codegen unit).
         let mut args = vec![
             "build",
             "--release",
+            "--config",
+            ".cargo/lambda-image.toml",
             "--target",
             MUSL,
             "-p",

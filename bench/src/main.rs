@@ -419,7 +419,7 @@ fn run(with_images: bool) -> Result<String> {
         "build",
         "--release",
         "-p",
-        "harness",
+        "lambda-gate",
         "--bin",
         "lambda-gate",
     ])?;

@@ -30,7 +30,7 @@ Environment:
 #[derive(Parser)]
 #[command(
     name = "lambda-gate",
-    version,
+    version = env!("LAMBDA_GATE_VERSION"),
     about = "Verify a Lambda container image before it is pushed",
     long_about = "Verify a Lambda container image before it is pushed.\n\n\
         The function is described by lambda-gate.toml, found in the current directory or the \

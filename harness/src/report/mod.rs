@@ -50,8 +50,28 @@ struct JsonReport<'a> {
     schema_version: u32,
     /// `passed` or `failed`.
     verdict: &'static str,
+    /// The gate that wrote it.
+    gate: GateBuild,
     #[serde(flatten)]
     report: &'a Report,
+}
+
+/// Which gate wrote a report: its version and the commit it was built from (`-dirty` when
+/// the gate's sources had uncommitted changes, `unknown` outside a git checkout).
+#[derive(Clone, Copy, Debug, serde::Serialize)]
+pub(crate) struct GateBuild {
+    /// `CARGO_PKG_VERSION`.
+    pub(crate) version: &'static str,
+    /// The commit, as `harness/build.rs` found it.
+    pub(crate) commit: &'static str,
+}
+
+impl GateBuild {
+    /// This gate.
+    pub(crate) const THIS: GateBuild = GateBuild {
+        version: env!("CARGO_PKG_VERSION"),
+        commit: env!("LAMBDA_GATE_COMMIT"),
+    };
 }
 
 /// Why a report file could not be written.
@@ -100,6 +120,7 @@ impl Report {
         let json = serde_json::to_vec_pretty(&JsonReport {
             schema_version: JSON_SCHEMA_VERSION,
             verdict: if self.passed() { "passed" } else { "failed" },
+            gate: GateBuild::THIS,
             report: self,
         })
         .map_err(ReportError::Json)?;

@@ -310,6 +310,14 @@ fn verify_exit_codes_and_report_files() {
         serde_json::from_slice(&std::fs::read(reports.path().join("gate-x86_64.json")).unwrap())
             .unwrap();
     assert_eq!(json["schema_version"], 1);
+    // The gate that wrote it: its version and the commit it was built from.
+    assert_eq!(json["gate"]["version"], env!("CARGO_PKG_VERSION"));
+    let commit = json["gate"]["commit"].as_str().unwrap();
+    let hex = commit.strip_suffix("-dirty").unwrap_or(commit);
+    assert!(
+        commit == "unknown" || (hex.len() == 40 && hex.bytes().all(|b| b.is_ascii_hexdigit())),
+        "{commit}"
+    );
     assert_eq!(json["verdict"], "failed");
     assert_eq!(json["checks"].as_array().unwrap().len(), 8);
     assert_eq!(json["function"], "loan-grade");

@@ -13,6 +13,7 @@ mod registry;
 mod support;
 
 mod action;
+mod action_install;
 mod cli;
 mod contracts;
 mod gate;
@@ -24,3 +25,4 @@ mod push;
 mod python_function;
 mod replay;
 mod tune;
+mod wheel;
