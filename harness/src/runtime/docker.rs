@@ -300,18 +300,24 @@ impl DockerClient {
         }
     }
 
-    /// The container's peak memory use in bytes, from the cgroup (v1 only: cgroup v2 keeps no
-    /// peak the engine reports; then `None`).
+    /// The container's peak memory use in bytes, as the kernel counts it for its cgroup: the
+    /// engine's stats under cgroup v1 (`max_usage`), the cgroup's own `memory.peak` file under
+    /// cgroup v2, where the engine reports no peak (read from this machine's `/sys/fs/cgroup`,
+    /// so only when the engine runs here). `None` when neither is there.
+    ///
+    /// The stats are asked for once (`one-shot`): without it the engine waits for a second
+    /// sample, about a second, to compute CPU percentages the gate does not use.
     pub(crate) fn peak_memory(&self, container_id: &str) -> Option<u64> {
         let options = bollard::query_parameters::StatsOptions {
             stream: false,
-            one_shot: false,
+            one_shot: true,
         };
-        self.runtime.block_on(async {
+        let from_engine = self.runtime.block_on(async {
             let mut stream = self.docker.stats(container_id, Some(options));
             let stats = stream.next().await?.ok()?;
             stats.memory_stats?.max_usage
-        })
+        });
+        from_engine.or_else(|| cgroup_v2_peak(Path::new("/sys/fs/cgroup"), container_id))
     }
 
     /// Streams `docker save` of `reference` into `path` (a tar of manifests, config and layers).
@@ -332,5 +338,36 @@ impl DockerClient {
             }
             file.flush().map_err(io)
         })
+    }
+}
+
+/// `memory.peak` of the container's cgroup v2 below `root`, wherever the engine's cgroup driver
+/// put it: `system.slice/docker-<id>.scope` (systemd) or `docker/<id>` (cgroupfs).
+fn cgroup_v2_peak(root: &Path, container_id: &str) -> Option<u64> {
+    [
+        root.join(format!("system.slice/docker-{container_id}.scope")),
+        root.join("docker").join(container_id),
+    ]
+    .iter()
+    .find_map(|dir| std::fs::read_to_string(dir.join("memory.peak")).ok())
+    .and_then(|text| text.trim().parse().ok())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_cgroup_v2_peak_is_found_under_either_driver() {
+        let root = tempfile::tempdir().unwrap();
+        assert_eq!(cgroup_v2_peak(root.path(), "abc"), None);
+        let systemd = root.path().join("system.slice/docker-abc.scope");
+        std::fs::create_dir_all(&systemd).unwrap();
+        std::fs::write(systemd.join("memory.peak"), "17956864\n").unwrap();
+        assert_eq!(cgroup_v2_peak(root.path(), "abc"), Some(17_956_864));
+        let cgroupfs = root.path().join("docker/def");
+        std::fs::create_dir_all(&cgroupfs).unwrap();
+        std::fs::write(cgroupfs.join("memory.peak"), "4096\n").unwrap();
+        assert_eq!(cgroup_v2_peak(root.path(), "def"), Some(4096));
     }
 }
