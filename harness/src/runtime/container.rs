@@ -5,7 +5,7 @@
 //! imposes and the RIE does not: a read-only root filesystem with a `/tmp` tmpfs, a non-root
 //! user, a memory limit, and Lambda's file-descriptor and process limits.
 
-use super::logs::{LogBuffer, init_report};
+use super::logs::{LogBuffer, init_report, reports_arrived};
 use super::{
     DockerClient, DockerError, Health, Invocation, Outcome, Rie, Target, classify,
     refuse_over_limit,
@@ -185,15 +185,13 @@ impl FunctionContainer {
             .is_ok_and(|state| state.oom_killed)
     }
 
-    /// The RIE's `INIT REPORT` and `REPORT` lines so far, after waiting up to `wait` for the
-    /// first `REPORT` (it follows the answer, and logs arrive asynchronously).
+    /// The RIE's `INIT REPORT` and `REPORT` lines so far, after waiting up to `wait` for both
+    /// (they follow the answer, and logs arrive asynchronously, each line on its own: waiting
+    /// for the `REPORT` alone sometimes returned before the `INIT REPORT` had arrived).
     pub fn report_lines(&self, wait: Duration) -> Vec<String> {
         let report = |l: &str| l.starts_with("REPORT RequestId") || l.contains("INIT REPORT(");
-        self.logs.wait_for(wait, |log| {
-            log.lines()
-                .any(|l| l.starts_with("REPORT RequestId"))
-                .then_some(())
-        });
+        self.logs
+            .wait_for(wait, |log| reports_arrived(log).then_some(()));
         self.logs
             .text()
             .lines()

@@ -54,6 +54,13 @@ impl LogBuffer {
     }
 }
 
+/// Whether the logs of a fresh container hold both the `INIT REPORT` of its init and the
+/// `REPORT` of its first invocation.
+pub(super) fn reports_arrived(logs: &str) -> bool {
+    let mut lines = logs.lines().map(|l| l.trim_start_matches("stderr| "));
+    logs.contains("INIT REPORT(") && lines.any(|l| l.starts_with("REPORT RequestId"))
+}
+
 /// `durationMs` of the RIE's `INIT REPORT(durationMs: N)` line.
 pub(super) fn init_report(logs: &str) -> Option<Duration> {
     const MARK: &str = "INIT REPORT(durationMs: ";
@@ -67,6 +74,18 @@ pub(super) fn init_report(logs: &str) -> Option<Duration> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_reports_have_arrived_only_when_both_lines_are_there() {
+        let init =
+            "stderr| 01 Dec 2026 20:34:05,851 [INFO] (rapid) INIT REPORT(durationMs: 116.513000)\n";
+        let report = "REPORT RequestId: 1b2c Init Duration: 0.31 ms Duration: 2.01 ms\n";
+        assert!(!reports_arrived(""));
+        assert!(!reports_arrived(report), "the REPORT alone arrived first");
+        assert!(!reports_arrived(init));
+        assert!(reports_arrived(&format!("{init}{report}")));
+        assert!(reports_arrived(&format!("{report}{init}")));
+    }
 
     #[test]
     fn init_is_read_from_the_init_report_line() {
