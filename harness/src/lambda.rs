@@ -114,6 +114,12 @@ pub(crate) fn billed_ms(ms: f64) -> u64 {
     (ms.ceil() as u64).max(1)
 }
 
+/// The share of invocations that start cold when nothing better is known: AWS's Lambda
+/// documentation says cold starts "typically occur in under 1% of invocations" for production
+/// workloads; a function called rarely, or scaled up often, has many more. Since 2025-08-01
+/// Lambda bills the init phase of every function, so each cold start adds its init to the bill.
+pub(crate) const DEFAULT_COLD_START_RATE: f64 = 0.01;
+
 /// The prices costs are computed with.
 #[derive(Clone, Debug, PartialEq, serde::Serialize)]
 pub(crate) struct Prices {
@@ -147,6 +153,21 @@ impl Prices {
         let seconds = billed_ms as f64 / 1000.0;
         1e6 * (self.gb_second * gb * seconds + self.per_million_requests / 1e6)
     }
+
+    /// What the init phase adds to a million invocations at `memory_mb` when `cold_start_rate`
+    /// of them start cold and each init is billed `init_billed_ms`: init is billed like a
+    /// duration, at the function's memory, for every cold start (no request charge: the cold
+    /// start's request is already counted).
+    pub(crate) fn init_per_million(
+        &self,
+        memory_mb: u32,
+        init_billed_ms: u64,
+        cold_start_rate: f64,
+    ) -> f64 {
+        let gb = f64::from(memory_mb) / 1024.0;
+        let seconds = init_billed_ms as f64 / 1000.0;
+        1e6 * cold_start_rate * self.gb_second * gb * seconds
+    }
 }
 
 #[cfg(test)]
@@ -164,6 +185,18 @@ mod tests {
         // Lambda's largest size; nothing ever gets more than 6.
         assert!((vcpus(10_240) - 5.7886).abs() < 5e-5, "{}", vcpus(10_240));
         assert_eq!(vcpus(20_000), 6.0);
+    }
+
+    #[test]
+    fn init_adds_its_billed_duration_for_each_cold_start() {
+        let x86 = Prices::published(Arch::X86_64);
+        // 1024 MB, a 900 ms init at 1% cold starts: 10,000 inits per million invocations, each
+        // 1 GB x 0.9 s = 0.9 GB-s, so 9,000 GB-s x 0.0000166667 $ = 0.15 $.
+        let init = x86.init_per_million(1024, 900, 0.01);
+        assert!((init - 0.150_000_3).abs() < 1e-9, "{init}");
+        // Twice the rate, twice the cost; no cold starts, no cost.
+        assert!((x86.init_per_million(1024, 900, 0.02) - 2.0 * init).abs() < 1e-12);
+        assert_eq!(x86.init_per_million(1024, 900, 0.0), 0.0);
     }
 
     #[test]

@@ -173,6 +173,10 @@ pub(super) struct TuneArgs {
     /// USD per million requests, instead of Lambda's published price.
     #[arg(long, value_name = "USD", value_parser = parse_price)]
     pub(super) price_per_million_requests: Option<f64>,
+    /// Percent of invocations that start cold, each billed its init (Lambda bills init since
+    /// 2025-08) [default: 1, AWS's figure for production traffic].
+    #[arg(long, value_name = "PERCENT", value_parser = parse_percent)]
+    pub(super) cold_starts_percent: Option<f64>,
     /// Directory for tune-<arch>.json and the plot tune-<arch>.svg.
     #[arg(long, value_name = "DIR")]
     pub(super) report_dir: Option<PathBuf>,
@@ -190,6 +194,14 @@ fn parse_positive(s: &str) -> Result<f64, String> {
         .ok()
         .filter(|v| v.is_finite() && *v > 0.0)
         .ok_or_else(|| format!("{s:?} is not a number above 0"))
+}
+
+fn parse_percent(s: &str) -> Result<f64, String> {
+    s.trim_end_matches('%')
+        .parse::<f64>()
+        .ok()
+        .filter(|v| (0.0..=100.0).contains(v))
+        .ok_or_else(|| format!("{s:?} is not a percentage from 0 to 100"))
 }
 
 fn parse_price(s: &str) -> Result<f64, String> {

@@ -11,7 +11,7 @@ use crate::commands::replay::{ReplayOptions, replay as replay_deployed};
 use crate::commands::tune::{TuneOptions, tune as tune_sizes};
 use crate::commands::verify::{DEFAULT_CHECK_BUDGET, DEFAULT_DEADLINE, VerifyOptions};
 use crate::golden::{self, GoldenSet};
-use crate::lambda::{PRICES_DATED, Prices};
+use crate::lambda::{DEFAULT_COLD_START_RATE, PRICES_DATED, Prices};
 use crate::progress::{Progress, Verbosity};
 use crate::runtime::Outcome;
 use crate::runtime::deployed::Address;
@@ -259,6 +259,9 @@ fn tune(
         rie: args.rie,
         deadline: args.deadline.unwrap_or(DEFAULT_DEADLINE),
         size_budget: DEFAULT_CHECK_BUDGET,
+        cold_start_rate: args
+            .cold_starts_percent
+            .map_or(DEFAULT_COLD_START_RATE, |p| p / 100.0),
         progress,
     };
     let report = tune_sizes(&spec, &options)?;

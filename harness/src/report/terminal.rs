@@ -98,17 +98,26 @@ impl Report {
 
 /// `line` and a newline, broken after its commas into indented lines where it is wider than
 /// `width` columns, so a header never wraps mid-word (an image reference cut in two reads as
-/// two names).
+/// two names); a part between commas that is itself too wide is broken between its words.
 pub(crate) fn fit_line(line: &str, width: u16) -> String {
     let width = usize::from(width);
+    const INDENT: &str = "  ";
+    let pieces = line.split_inclusive(", ").flat_map(|piece| {
+        let words: Vec<&str> = if INDENT.len() + piece.trim_end().chars().count() > width {
+            piece.split_inclusive(' ').collect()
+        } else {
+            vec![piece]
+        };
+        words
+    });
     let mut out = String::new();
     let mut current = String::new();
-    for piece in line.split_inclusive(", ") {
+    for piece in pieces {
         let wide = current.chars().count() + piece.trim_end().chars().count() > width;
         if !current.trim().is_empty() && wide {
             out.push_str(current.trim_end());
             out.push('\n');
-            current = "  ".to_owned();
+            current = INDENT.to_owned();
         }
         current.push_str(piece);
     }
@@ -147,6 +156,11 @@ mod fit_tests {
         assert_eq!(fit_line(line, 120), format!("{line}\n"));
         // A piece wider than the terminal on its own stays whole.
         assert_eq!(fit_line("a, bbbbbbbbbb", 4), "a,\n  bbbbbbbbbb\n");
+        // A part between commas that is too wide breaks between its words.
+        assert_eq!(
+            fit_line("one two three four, five", 12),
+            "one two\n  three\n  four, five\n"
+        );
     }
 
     #[test]

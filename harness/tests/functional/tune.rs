@@ -99,10 +99,13 @@ fn tune_measures_each_size_and_its_table_json_and_plot_agree() {
             "15",
             "--latency-p99-ms",
             "1000",
+            "--cold-starts-percent",
+            "2",
         ],
         scratch.path(),
     );
     assert_eq!(report["schema_version"], 1);
+    assert_eq!(report["cold_start_rate"], 0.02);
     assert_eq!(report["latency_p99_target_ms"], target);
     let sizes: Vec<u64> = report["sizes"]
         .as_array()
@@ -130,8 +133,14 @@ fn tune_measures_each_size_and_its_table_json_and_plot_agree() {
         assert!(peak > 0 && peak < mb * 1024 * 1024, "{s:#}");
         let (p50, p99) = (s["p50_ms"].as_f64().unwrap(), s["p99_ms"].as_f64().unwrap());
         assert!(p50 <= p99, "{s:#}");
-        // The cost is the published formula at the p50 latency rounded up to 1 ms.
-        let expected = 1e6 * (gb_second * (mb as f64 / 1024.0) * (p50.ceil() / 1000.0) + 0.2e-6);
+        // The cost is the published formula at the p50 latency rounded up to 1 ms, plus the
+        // init rounded up to 1 ms, billed for the 2% of invocations that start cold.
+        let gb = mb as f64 / 1024.0;
+        let init = s["init_ms"].as_f64().unwrap().ceil() / 1000.0;
+        let init_cost = 1e6 * 0.02 * gb_second * gb * init;
+        let reported_init = s["init_cost_per_million"].as_f64().unwrap();
+        assert!((reported_init - init_cost).abs() < 1e-9, "{s:#}");
+        let expected = 1e6 * (gb_second * gb * (p50.ceil() / 1000.0) + 0.2e-6) + init_cost;
         let cost = s["cost_per_million_p50"].as_f64().unwrap();
         assert!(
             (cost - expected).abs() < 1e-9,
@@ -140,7 +149,9 @@ fn tune_measures_each_size_and_its_table_json_and_plot_agree() {
         // The table shows the row.
         assert!(stdout.contains(&format!("{mb} MB")), "{stdout}");
         assert!(stdout.contains(&format!("${cost:.4}")), "{stdout}");
+        assert!(stdout.contains(&format!("${reported_init:.4}")), "{stdout}");
     }
+    assert!(stdout.contains("init of 2% cold starts"), "{stdout}");
     let recommended = recommendation_follows(&report, target);
     assert_eq!(code, Some(if recommended.is_some() { 0 } else { 1 }));
     match recommended {

@@ -58,6 +58,9 @@ pub(crate) struct TuneOptions {
     pub(crate) deadline: Duration,
     /// One size may take this long.
     pub(crate) size_budget: Duration,
+    /// The share of invocations that start cold (0 to 1): each adds its billed init to the
+    /// cost ([`lambda::DEFAULT_COLD_START_RATE`] unless given).
+    pub(crate) cold_start_rate: f64,
     /// Where progress goes.
     pub(crate) progress: Progress,
 }
@@ -95,10 +98,15 @@ pub(crate) struct SizeResult {
     pub(crate) failures: usize,
     /// What went wrong, first few.
     pub(crate) problems: Vec<String>,
-    /// Cost of a million invocations billed at the p50 latency.
+    /// Cost of a million invocations billed at the p50 latency, the init of the cold starts
+    /// among them included.
     pub(crate) cost_per_million_p50: Option<f64>,
-    /// Cost of a million invocations billed at the p99 latency.
+    /// Cost of a million invocations billed at the p99 latency, init included likewise.
     pub(crate) cost_per_million_p99: Option<f64>,
+    /// The part of either cost that is billed init: the measured init, rounded up to 1 ms, at
+    /// the run's cold-start rate (absent when no `INIT REPORT` was seen, and then not in the
+    /// costs either).
+    pub(crate) init_cost_per_million: Option<f64>,
 }
 
 impl SizeResult {
@@ -121,6 +129,7 @@ impl SizeResult {
             problems: Vec::new(),
             cost_per_million_p50: None,
             cost_per_million_p99: None,
+            init_cost_per_million: None,
         }
     }
 
@@ -223,7 +232,7 @@ pub(crate) fn tune(spec: &Spec, options: &TuneOptions) -> Result<TuneReport, Err
                     progress,
                 };
                 measure.run(budgets);
-                size.price(&options.prices);
+                size.price(&options.prices, options.cold_start_rate);
             }
         }
         sizes.push(size);
@@ -240,6 +249,7 @@ pub(crate) fn tune(spec: &Spec, options: &TuneOptions) -> Result<TuneReport, Err
         invocations_per_size: spec.tune.invocations,
         latency_p99_target_ms: target_ms,
         prices: options.prices.clone(),
+        cold_start_rate: options.cold_start_rate,
         billed_at: "p50",
         recommendation: recommend(&sizes, target_ms),
         sizes,
@@ -248,14 +258,16 @@ pub(crate) fn tune(spec: &Spec, options: &TuneOptions) -> Result<TuneReport, Err
 }
 
 impl SizeResult {
-    /// Costs at the measured p50 and p99.
-    fn price(&mut self, prices: &Prices) {
-        self.cost_per_million_p50 = self
-            .p50_ms
-            .map(|p| prices.per_million(self.memory_mb, billed_ms(p)));
-        self.cost_per_million_p99 = self
-            .p99_ms
-            .map(|p| prices.per_million(self.memory_mb, billed_ms(p)));
+    /// Costs at the measured p50 and p99, each with the billed init of `cold_start_rate`
+    /// cold starts.
+    fn price(&mut self, prices: &Prices, cold_start_rate: f64) {
+        let init = self
+            .init_ms
+            .map(|i| prices.init_per_million(self.memory_mb, billed_ms(i), cold_start_rate));
+        let at = |p: f64| prices.per_million(self.memory_mb, billed_ms(p)) + init.unwrap_or(0.0);
+        self.cost_per_million_p50 = self.p50_ms.map(at);
+        self.cost_per_million_p99 = self.p99_ms.map(at);
+        self.init_cost_per_million = init;
     }
 
     /// Counts a failed invocation (and notes an out-of-memory one).
@@ -399,13 +411,38 @@ pub(super) mod tests {
         assert_eq!(container_cpus(10_240, 8), (10_240.0 / 1769.0, false));
     }
 
+    /// A report of `sizes` with a p99 target of 100 ms.
+    pub(crate) fn report_of(sizes: Vec<SizeResult>) -> TuneReport {
+        TuneReport {
+            function: "f<&>".to_owned(),
+            arch: Arch::X86_64,
+            emulated: false,
+            image: "f:1".to_owned(),
+            rie: crate::runtime::RieOrigin::Pinned {
+                sam_cli_version: "x",
+                sha256: "0123456789abcdef0123",
+            },
+            host_cpus: 2,
+            invocations_per_size: 10,
+            latency_p99_target_ms: Some(100.0),
+            prices: Prices::published(Arch::X86_64),
+            cold_start_rate: 0.01,
+            billed_at: "p50",
+            recommendation: recommend(&sizes, Some(100.0)),
+            sizes,
+            duration_s: 1.0,
+        }
+    }
+
     pub(crate) fn size(mb: u32, p50: f64, p99: f64, failures: usize) -> SizeResult {
         let prices = Prices::published(Arch::X86_64);
         let mut s = SizeResult::new(mb, 2);
         s.measured = true;
         s.p50_ms = Some(p50);
         s.p99_ms = Some(p99);
-        s.cost_per_million_p50 = Some(prices.per_million(mb, billed_ms(p50)));
+        s.init_ms = Some(912.4);
+        s.peak_memory_bytes = Some(123_456_789);
+        s.price(&prices, 0.01);
         s.failures = failures;
         if failures > 0 {
             s.out_of_memory = true;

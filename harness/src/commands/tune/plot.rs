@@ -215,12 +215,7 @@ fn xml(text: &str) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::super::recommend;
-    use super::super::tests::size;
-    use super::*;
-    use crate::arch::Arch;
-    use crate::lambda::Prices;
-    use crate::runtime::RieOrigin;
+    use super::super::tests::{report_of, size};
 
     #[test]
     fn the_plot_has_both_series_and_the_recommendation() {
@@ -229,24 +224,7 @@ mod tests {
             size(512, 40.0, 90.0, 0),
             size(1024, 25.0, 60.0, 0),
         ];
-        let report = TuneReport {
-            function: "f<&>".to_owned(),
-            arch: Arch::X86_64,
-            emulated: false,
-            image: "f:1".to_owned(),
-            rie: RieOrigin::Pinned {
-                sam_cli_version: "x",
-                sha256: "0123456789abcdef0123",
-            },
-            host_cpus: 2,
-            invocations_per_size: 10,
-            latency_p99_target_ms: Some(100.0),
-            prices: Prices::published(Arch::X86_64),
-            billed_at: "p50",
-            recommendation: recommend(&sizes, Some(100.0)),
-            sizes,
-            duration_s: 1.0,
-        };
+        let report = report_of(sizes);
         let svg = report.svg();
         assert!(svg.starts_with("<svg") && svg.trim_end().ends_with("</svg>"));
         assert_eq!(svg.matches("<polyline").count(), 2);
