@@ -300,24 +300,27 @@ impl DockerClient {
         }
     }
 
-    /// The container's peak memory use in bytes, as the kernel counts it for its cgroup: the
-    /// engine's stats under cgroup v1 (`max_usage`), the cgroup's own `memory.peak` file under
-    /// cgroup v2, where the engine reports no peak (read from this machine's `/sys/fs/cgroup`,
-    /// so only when the engine runs here). `None` when neither is there.
+    /// The container's peak memory use in bytes, as the kernel counts it for its cgroup: read
+    /// from the cgroup's own file on this machine (`memory.peak` under cgroup v2,
+    /// `memory.max_usage_in_bytes` under v1), else from the engine's stats, which report a peak
+    /// under cgroup v1 only. `None` when neither has one.
     ///
-    /// The stats are asked for once (`one-shot`): without it the engine waits for a second
-    /// sample, about a second, to compute CPU percentages the gate does not use.
+    /// The file comes first because it costs nothing, while the engine's stats take one to two
+    /// seconds (it waits for its collector's next sample, and for a second one unless asked
+    /// for one-shot), per call, on every run; the file is there whenever the engine runs on
+    /// this machine with its usual cgroup layout, and a remote or rootless engine gets the stats.
     pub(crate) fn peak_memory(&self, container_id: &str) -> Option<u64> {
-        let options = bollard::query_parameters::StatsOptions {
-            stream: false,
-            one_shot: true,
-        };
-        let from_engine = self.runtime.block_on(async {
-            let mut stream = self.docker.stats(container_id, Some(options));
-            let stats = stream.next().await?.ok()?;
-            stats.memory_stats?.max_usage
-        });
-        from_engine.or_else(|| cgroup_v2_peak(Path::new("/sys/fs/cgroup"), container_id))
+        cgroup_peak(Path::new("/sys/fs/cgroup"), container_id).or_else(|| {
+            let options = bollard::query_parameters::StatsOptions {
+                stream: false,
+                one_shot: true,
+            };
+            self.runtime.block_on(async {
+                let mut stream = self.docker.stats(container_id, Some(options));
+                let stats = stream.next().await?.ok()?;
+                stats.memory_stats?.max_usage
+            })
+        })
     }
 
     /// Streams `docker save` of `reference` into `path` (a tar of manifests, config and layers).
@@ -341,16 +344,26 @@ impl DockerClient {
     }
 }
 
-/// `memory.peak` of the container's cgroup v2 below `root`, wherever the engine's cgroup driver
-/// put it: `system.slice/docker-<id>.scope` (systemd) or `docker/<id>` (cgroupfs).
-fn cgroup_v2_peak(root: &Path, container_id: &str) -> Option<u64> {
-    [
-        root.join(format!("system.slice/docker-{container_id}.scope")),
-        root.join("docker").join(container_id),
-    ]
-    .iter()
-    .find_map(|dir| std::fs::read_to_string(dir.join("memory.peak")).ok())
-    .and_then(|text| text.trim().parse().ok())
+/// The peak memory of the container's cgroup below `root` (`/sys/fs/cgroup`), wherever the
+/// engine's cgroup driver put it: `system.slice/docker-<id>.scope` (systemd) or `docker/<id>`
+/// (cgroupfs), in the unified hierarchy (v2, `memory.peak`) or the memory controller's (v1,
+/// `memory.max_usage_in_bytes`).
+fn cgroup_peak(root: &Path, container_id: &str) -> Option<u64> {
+    let scopes = [
+        format!("system.slice/docker-{container_id}.scope"),
+        format!("docker/{container_id}"),
+    ];
+    let v2 = scopes
+        .iter()
+        .map(|scope| root.join(scope).join("memory.peak"));
+    let v1 = scopes.iter().map(|scope| {
+        root.join("memory")
+            .join(scope)
+            .join("memory.max_usage_in_bytes")
+    });
+    v2.chain(v1)
+        .find_map(|file| std::fs::read_to_string(file).ok())
+        .and_then(|text| text.trim().parse().ok())
 }
 
 #[cfg(test)]
@@ -358,16 +371,27 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_cgroup_v2_peak_is_found_under_either_driver() {
+    fn the_cgroup_peak_is_found_under_either_driver_and_version() {
         let root = tempfile::tempdir().unwrap();
-        assert_eq!(cgroup_v2_peak(root.path(), "abc"), None);
-        let systemd = root.path().join("system.slice/docker-abc.scope");
-        std::fs::create_dir_all(&systemd).unwrap();
-        std::fs::write(systemd.join("memory.peak"), "17956864\n").unwrap();
-        assert_eq!(cgroup_v2_peak(root.path(), "abc"), Some(17_956_864));
-        let cgroupfs = root.path().join("docker/def");
-        std::fs::create_dir_all(&cgroupfs).unwrap();
-        std::fs::write(cgroupfs.join("memory.peak"), "4096\n").unwrap();
-        assert_eq!(cgroup_v2_peak(root.path(), "def"), Some(4096));
+        let file = |dir: &str, name: &str, bytes: &str| {
+            let dir = root.path().join(dir);
+            std::fs::create_dir_all(&dir).unwrap();
+            std::fs::write(dir.join(name), bytes).unwrap();
+        };
+        assert_eq!(cgroup_peak(root.path(), "a"), None);
+        file("system.slice/docker-a.scope", "memory.peak", "17956864\n");
+        assert_eq!(cgroup_peak(root.path(), "a"), Some(17_956_864));
+        file("docker/b", "memory.peak", "4096\n");
+        assert_eq!(cgroup_peak(root.path(), "b"), Some(4096));
+        file("memory/docker/c", "memory.max_usage_in_bytes", "4194304\n");
+        assert_eq!(cgroup_peak(root.path(), "c"), Some(4_194_304));
+        file(
+            "memory/system.slice/docker-d.scope",
+            "memory.max_usage_in_bytes",
+            "8192\n",
+        );
+        assert_eq!(cgroup_peak(root.path(), "d"), Some(8192));
+        // Another container's file is not this one's.
+        assert_eq!(cgroup_peak(root.path(), "e"), None);
     }
 }
