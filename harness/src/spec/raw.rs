@@ -13,7 +13,10 @@ use std::path::PathBuf;
 #[serde(deny_unknown_fields)]
 pub(super) struct RawSpec {
     pub(super) function: RawFunction,
+    /// Optional only when `--image` gives the image (the required-keys pass says so).
+    #[serde(default)]
     pub(super) image: RawImage,
+    #[serde(default)]
     pub(super) contract: RawContract,
     pub(super) errors: RawErrors,
     pub(super) provenance: RawProvenance,
@@ -47,7 +50,7 @@ fn default_timeout() -> u32 {
     30
 }
 
-#[derive(Deserialize)]
+#[derive(Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(super) struct RawImage {
     pub(super) reference: Option<String>,
@@ -71,6 +74,22 @@ pub(super) struct RawContract {
     pub(super) field: Vec<RawField>,
     pub(super) id: Option<RawId>,
     pub(super) echo_model_sha256: Option<String>,
+}
+
+/// Every key of `[contract]` has a default, so the section may be left out.
+impl Default for RawContract {
+    fn default() -> Self {
+        RawContract {
+            request: default_request(),
+            prediction: None,
+            batch_request: None,
+            batch_predictions: None,
+            max_batch: None,
+            field: Vec::new(),
+            id: None,
+            echo_model_sha256: None,
+        }
+    }
 }
 
 fn default_request() -> String {

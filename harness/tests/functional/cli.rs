@@ -111,6 +111,19 @@ fn a_bad_spec_value() {
 }
 
 #[test]
+fn a_first_spec_learns_everything_it_lacks_in_one_run() {
+    // A first spec as a new user starts it: three sections not written yet, a key forgotten,
+    // no [contract] (every key of it has a default). One run names all four, each at its place.
+    let p = tempfile::tempdir().unwrap();
+    std::fs::write(
+        p.path().join("lambda-gate.toml"),
+        "[function]\nname = \"churn-scorer\"\n\n[image]\ndockerfile = \"Dockerfile\"\n",
+    )
+    .unwrap();
+    insta::assert_snapshot!(stderr_of(p.path(), &["verify"], &[]));
+}
+
+#[test]
 fn a_closed_stdout_ends_quietly() {
     // `lambda-gate --help | head -1`: the reader goes away; no panic, no exit 101.
     let mut child = cli()
