@@ -271,6 +271,23 @@ pub(super) enum GoldenCommand {
     /// needed; this is the CI step).
     #[command(after_help = "Example:\n  lambda-gate golden check")]
     Check,
+    /// Write the golden files from a JSON Lines file of a team's own cases: each line
+    /// {"event": ..., "expected": ...}, optionally with "case_id", "tags" and "features".
+    #[command(after_help = "Example:\n  lambda-gate golden import cases.jsonl --model model.cbm")]
+    Import(ImportArgs),
+}
+
+#[derive(Args)]
+pub(super) struct ImportArgs {
+    /// The JSON Lines file; an event is kept byte for byte as written.
+    pub(super) file: PathBuf,
+    /// The model file the expected answers come from; its sha256 becomes the manifest's
+    /// model_sha256. Default: the spec's goldens.sources.model_sha256, else provenance.source.
+    #[arg(long, value_name = "PATH")]
+    pub(super) model: Option<PathBuf>,
+    /// Replace golden files that are there already.
+    #[arg(long)]
+    pub(super) force: bool,
 }
 
 #[derive(Args)]

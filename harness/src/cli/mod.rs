@@ -334,6 +334,33 @@ fn golden(
             }
             Ok(ExitCode::SUCCESS)
         }
+        GoldenCommand::Import(args) => {
+            let goldens = &spec.goldens;
+            let model = args
+                .model
+                .or_else(|| goldens.sources.get("model_sha256").cloned())
+                .or_else(|| spec.provenance.compile.as_ref().map(|c| c.source.clone()))
+                .ok_or_else(|| {
+                    anyhow::anyhow!(
+                        "which model are the expected answers from? pass --model PATH (or name it in the spec's goldens.sources.model_sha256)"
+                    )
+                })?;
+            let cases = golden::import(
+                &args.file,
+                &golden::Import {
+                    dir: &goldens.dir,
+                    model: &model,
+                    sources: &goldens.sources,
+                    force: args.force,
+                },
+            )?;
+            out(&format!(
+                "imported {cases} cases into {} (model sha256 from {})\n",
+                goldens.dir.display(),
+                model.display()
+            ));
+            Ok(ExitCode::SUCCESS)
+        }
         GoldenCommand::Reject => {
             let dropped = golden::reject(review_loop)?;
             out(if dropped {

@@ -17,6 +17,7 @@ mod action_install;
 mod cli;
 mod contracts;
 mod gate;
+mod golden_import;
 mod golden_loop;
 mod hardening;
 mod image_layers;
