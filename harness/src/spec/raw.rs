@@ -59,6 +59,8 @@ pub(super) struct RawImage {
     pub(super) before: Option<String>,
     pub(super) repository: Option<String>,
     pub(super) max_size: Option<String>,
+    #[serde(default)]
+    pub(super) build_args: BTreeMap<String, String>,
 }
 
 #[derive(Deserialize)]
@@ -210,6 +212,7 @@ impl Overrides {
             raw.image.context = None;
             raw.image.before = None;
             raw.image.repository = None;
+            raw.image.build_args.clear();
             set("image", "--image");
         }
         if let Some(bytes) = self.max_image_size {

@@ -122,6 +122,21 @@ fn semantic_mistakes_name_the_key() {
             "reference = \"f:latest\"\ndockerfile = \"Dockerfile\"",
             "image.reference",
         ),
+        (
+            "reference = \"f:latest\"",
+            "reference = \"f:latest\"\nbuild_args = { PY = \"3.12\" }",
+            "image.build_args",
+        ),
+        (
+            "reference = \"f:latest\"",
+            "dockerfile = \"Dockerfile\"\nbuild_args = { TARGETARCH = \"arm64\" }",
+            "image.build_args.TARGETARCH",
+        ),
+        (
+            "reference = \"f:latest\"",
+            "dockerfile = \"Dockerfile\"\nbuild_args = { \"1X\" = \"a\" }",
+            "image.build_args.1X",
+        ),
     ];
     for (from, to, key) in cases {
         let err = parse(&MINIMAL.replace(from, to)).unwrap_err().to_string();
@@ -249,6 +264,19 @@ fn overrides_obey_the_files_rules_and_name_their_flag() {
     assert_eq!(spec.function.arch, Arch::Arm64);
     assert!(matches!(&spec.image.source, ImageSource::Reference(r) if r == "other:1"));
     assert_eq!(spec.generated.cases, 7);
+}
+
+#[test]
+fn build_args_are_read_for_a_build() {
+    let text = MINIMAL.replace(
+        "reference = \"f:latest\"",
+        "dockerfile = \"Dockerfile\"\nbuild_args = { PYTHON_VERSION = \"3.12\" }",
+    );
+    let spec = parse(&text).unwrap();
+    let ImageSource::Build(build) = &spec.image.source else {
+        panic!("a build: {:?}", spec.image.source);
+    };
+    assert_eq!(build.build_args["PYTHON_VERSION"], "3.12");
 }
 
 #[test]
