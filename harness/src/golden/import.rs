@@ -161,12 +161,18 @@ fn read_import(file: &Path) -> Result<Vec<(usize, ImportLine)>, GoldenError> {
         .map(|(i, l)| {
             serde_json::from_str(l)
                 .map(|line| (i + 1, line))
-                .map_err(|e| GoldenError::Format {
-                    path: file.to_path_buf(),
-                    line: i + 1,
-                    message: format!(
-                        "{e}: each line is {{\"event\": ..., \"expected\": ...}}, optionally with \"case_id\", \"tags\" and \"features\""
-                    ),
+                .map_err(|e| {
+                    // serde's own position counts lines of the one line: keep the column only.
+                    let text = e.to_string();
+                    let what = text.split(" at line ").next().unwrap_or(&text);
+                    GoldenError::Format {
+                        path: file.to_path_buf(),
+                        line: i + 1,
+                        message: format!(
+                            "{what} (column {}): each line is {{\"event\": ..., \"expected\": ...}}, optionally with \"case_id\", \"tags\" and \"features\"",
+                            e.column()
+                        ),
+                    }
                 })
         })
         .collect()
@@ -267,8 +273,9 @@ mod tests {
         )
         .unwrap();
         let err = write_import(&file, &to).unwrap_err().to_string();
+        // The file's line, not serde's "line 1" of that one line.
         assert!(
-            err.contains("cases.jsonl:2: unknown field `expect`"),
+            err.contains("cases.jsonl:2: unknown field `expect`") && !err.contains("line 1"),
             "{err}"
         );
         std::fs::write(&file, "{\"case_id\": \"x\", \"event\": 1, \"expected\": 2}\n{\"case_id\": \"x\", \"event\": 1, \"expected\": 2}\n").unwrap();

@@ -63,7 +63,7 @@ pub enum RegenError {
     InCi(&'static str),
     /// `golden import` would replace golden files that are there already.
     #[error(
-        "{} exist already: importing would replace them; pass --force to replace them",
+        "{} exist already: pass --force to replace them",
         .0.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", ")
     )]
     WouldReplace(Vec<PathBuf>),
