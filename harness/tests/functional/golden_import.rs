@@ -75,6 +75,18 @@ fn an_import_round_trips_to_the_fixtures_goldens() {
         );
     std::fs::write(project.path().join("lambda-gate.toml"), spec).unwrap();
 
+    // With CI set, like every golden command, it writes nothing.
+    let (code, _, stderr) = output(
+        cli()
+            .current_dir(project.path())
+            .args(["golden", "import", "cases.jsonl"])
+            .env("CI", "true")
+            .env_remove("LAMBDA_GATE_CONFIG"),
+    );
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(stderr.contains("CI is set"), "{stderr}");
+    assert!(!project.path().join("imported").exists());
+
     let (code, stdout, stderr) = golden(project.path(), &["import", "cases.jsonl"]);
     assert_eq!(code, Some(0), "{stdout}{stderr}");
     assert!(
