@@ -21,6 +21,7 @@ mod golden_import;
 mod golden_loop;
 mod hardening;
 mod image_layers;
+mod init;
 mod interrupt;
 mod push;
 mod python_function;
