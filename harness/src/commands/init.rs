@@ -10,7 +10,7 @@ use crate::arch::Arch;
 use crate::contract::{EVENT, EVENTS, Template};
 use crate::progress::Progress;
 use crate::runtime::{Outcome, Target};
-use crate::spec::Spec;
+use crate::spec::{Spec, SpecError};
 use serde_json::Value;
 use std::fmt::Write as _;
 use std::path::Path;
@@ -52,6 +52,13 @@ pub(crate) fn init(
         options.arch,
         quoted(&options.request),
     );
+    // The template is the flag's, not a key of a file the user wrote: say so.
+    Template::parse(&options.request, EVENT).map_err(|message| SpecError::Invalid {
+        path: path.to_path_buf(),
+        key: "contract.request".to_owned(),
+        flag: Some("--request"),
+        message,
+    })?;
     let spec = Spec::parse(&provisional, path, root)?;
     let container = super::start(&spec, progress)?;
     progress.step(format!("sending {} sample events", options.events.len()));
