@@ -66,6 +66,13 @@ pub(super) enum ColorChoice {
 
 #[derive(Subcommand)]
 pub(super) enum Command {
+    /// Write a first lambda-gate.toml from the function itself: start its image under the RIE,
+    /// send the sample events singly and together, and {}, null and a body that is not JSON,
+    /// and infer the contract and the error types from the answers.
+    #[command(
+        after_help = "Examples:\n  lambda-gate init --events events.jsonl --arch x86_64\n  lambda-gate init --events events.jsonl --image my-fn:latest --request '{\"records\": [\"$event\"]}'"
+    )]
+    Init(InitArgs),
     /// Build the image as the spec says; prints the image reference last on stdout.
     #[command(after_help = "Example:\n  lambda-gate build --arch arm64")]
     Build(BuildArgs),
@@ -283,6 +290,45 @@ pub(super) enum GoldenCommand {
     /// needed; this is the CI step).
     #[command(after_help = "Example:\n  lambda-gate golden check")]
     Check,
+    /// Write the golden files from a JSON Lines file of a team's own cases: each line
+    /// {"event": ..., "expected": ...}, optionally with "case_id", "tags" and "features".
+    #[command(after_help = "Example:\n  lambda-gate golden import cases.jsonl --model model.cbm")]
+    Import(ImportArgs),
+}
+
+#[derive(Args)]
+pub(super) struct InitArgs {
+    /// Sample events, one JSON value a line (what the function takes, as the goldens hold it).
+    #[arg(long, value_name = "FILE")]
+    pub(super) events: PathBuf,
+    /// Take this local image instead of building ./Dockerfile.
+    #[arg(long, value_name = "REF")]
+    pub(super) image: Option<String>,
+    /// The request for one event, JSON holding "$event" once; default: the event is the body.
+    #[arg(long, value_name = "TEMPLATE", default_value = "\"$event\"")]
+    pub(super) request: String,
+    /// The architecture the function is deployed with [default: this machine's].
+    #[arg(long, value_enum, ignore_case = true)]
+    pub(super) arch: Option<Arch>,
+    /// The function's name [default: the directory's name].
+    #[arg(long)]
+    pub(super) name: Option<String>,
+    /// Replace an existing spec.
+    #[arg(long)]
+    pub(super) force: bool,
+}
+
+#[derive(Args)]
+pub(super) struct ImportArgs {
+    /// The JSON Lines file; an event is kept byte for byte as written.
+    pub(super) file: PathBuf,
+    /// The model file the expected answers come from; its sha256 becomes the manifest's
+    /// model_sha256. Default: the spec's goldens.sources.model_sha256, else provenance.source.
+    #[arg(long, value_name = "PATH")]
+    pub(super) model: Option<PathBuf>,
+    /// Replace golden files that are there already.
+    #[arg(long)]
+    pub(super) force: bool,
 }
 
 #[derive(Args)]

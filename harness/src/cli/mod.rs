@@ -5,6 +5,7 @@
 mod args;
 mod terminal;
 
+use crate::commands::init as harness_init;
 use crate::commands::invoke::invoke as invoke_once;
 use crate::commands::push::{PushConfig, push as push_image};
 use crate::commands::replay::{ReplayOptions, replay as replay_deployed};
@@ -18,8 +19,8 @@ use crate::runtime::deployed::Address;
 use crate::spec::{Overrides, Spec};
 use anyhow::Context as _;
 use args::{
-    BuildArgs, Cli, Command, GoldenCommand, InvokeArgs, PushArgs, ReplayArgs, TuneArgs, VerifyArgs,
-    default_jobs,
+    BuildArgs, Cli, Command, GoldenCommand, InitArgs, InvokeArgs, PushArgs, ReplayArgs, TuneArgs,
+    VerifyArgs, default_jobs,
 };
 use clap::Parser as _;
 use std::path::PathBuf;
@@ -66,6 +67,7 @@ fn run(cli: Cli, terminal: &Terminal) -> anyhow::Result<ExitCode> {
     let progress = Progress::new(verbosity);
     let config = cli.config;
     match cli.command {
+        Command::Init(args) => init(args, config, &progress),
         Command::Build(args) => build(args, config, &progress),
         Command::Verify(args) => verify(args, config, progress, terminal),
         Command::Invoke(args) => invoke(args, config, &progress),
@@ -74,6 +76,81 @@ fn run(cli: Cli, terminal: &Terminal) -> anyhow::Result<ExitCode> {
         Command::Replay(args) => replay(args, config, progress, terminal),
         Command::Tune(args) => tune(args, config, progress, terminal),
     }
+}
+
+fn init(args: InitArgs, config: Option<PathBuf>, progress: &Progress) -> anyhow::Result<ExitCode> {
+    let path = match config {
+        Some(path) => path,
+        None => std::env::current_dir()
+            .context("cannot read the current directory")?
+            .join("lambda-gate.toml"),
+    };
+    if path.exists() && !args.force {
+        anyhow::bail!(
+            "{} exists already: pass --force to replace it",
+            path.display()
+        );
+    }
+    let text = std::fs::read_to_string(&args.events)
+        .with_context(|| format!("cannot read {}", args.events.display()))?;
+    let mut events = Vec::new();
+    for (i, line) in text
+        .lines()
+        .enumerate()
+        .filter(|(_, l)| !l.trim().is_empty())
+    {
+        serde_json::from_str::<serde_json::Value>(line)
+            .with_context(|| format!("{}:{}: not a JSON value", args.events.display(), i + 1))?;
+        events.push(line.trim().to_owned());
+    }
+    anyhow::ensure!(
+        !events.is_empty(),
+        "{} holds no events: one JSON value a line",
+        args.events.display()
+    );
+    let arch = args
+        .arch
+        .or_else(crate::Arch::host)
+        .context("this machine's architecture is neither x86_64 nor arm64: pass --arch")?;
+    let name = args.name.unwrap_or_else(|| {
+        let dir = path.parent().and_then(|d| std::path::absolute(d).ok());
+        let raw = dir
+            .as_deref()
+            .and_then(|d| d.file_name())
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let name: String = raw
+            .chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                    c
+                } else {
+                    '-'
+                }
+            })
+            .take(64)
+            .collect();
+        if name.is_empty() {
+            "function".to_owned()
+        } else {
+            name
+        }
+    });
+    let options = harness_init::InitOptions {
+        name,
+        arch,
+        image: args.image,
+        request: args.request,
+        events,
+    };
+    let spec = harness_init::init(&path, &options, progress)?;
+    std::fs::write(&path, spec).with_context(|| format!("cannot write {}", path.display()))?;
+    out(&format!(
+        "wrote {}: fill in its TODOs, then run `{}`\n",
+        path.display(),
+        crate::environment::command("verify")
+    ));
+    Ok(ExitCode::SUCCESS)
 }
 
 fn build(
@@ -335,6 +412,33 @@ fn golden(
             for path in golden::accept(review_loop)? {
                 out(&format!("accepted: {}\n", path.display()));
             }
+            Ok(ExitCode::SUCCESS)
+        }
+        GoldenCommand::Import(args) => {
+            let goldens = &spec.goldens;
+            let model = args
+                .model
+                .or_else(|| goldens.sources.get("model_sha256").cloned())
+                .or_else(|| spec.provenance.compile.as_ref().map(|c| c.source.clone()))
+                .ok_or_else(|| {
+                    anyhow::anyhow!(
+                        "which model are the expected answers from? pass --model PATH (or name it in the spec's goldens.sources.model_sha256)"
+                    )
+                })?;
+            let cases = golden::import(
+                &args.file,
+                &golden::Import {
+                    dir: &goldens.dir,
+                    model: &model,
+                    sources: &goldens.sources,
+                    force: args.force,
+                },
+            )?;
+            out(&format!(
+                "imported {cases} cases into {} (model sha256 from {})\n",
+                goldens.dir.display(),
+                model.display()
+            ));
             Ok(ExitCode::SUCCESS)
         }
         GoldenCommand::Reject => {

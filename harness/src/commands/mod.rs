@@ -5,6 +5,7 @@
 //! setup in `setup.rs`.
 
 mod error;
+pub(crate) mod init;
 pub(crate) mod invoke;
 pub(crate) mod push;
 pub(crate) mod replay;

@@ -5,7 +5,7 @@
 //! prediction (golden replay, the largest batch, generated payloads that stayed valid) finds it
 //! here.
 
-use super::{Contract, compare};
+use super::{Contract, Diffs, compare_measured};
 use crate::runtime::Outcome;
 use serde_json::Value;
 
@@ -83,12 +83,14 @@ pub(crate) struct Golden<'a> {
 
 /// Problems with the answer to `golden` (alone, or at its place in a batch): no prediction,
 /// a prediction other than the training-time one by the field rules, a wrong id echo or model
-/// sha256 echo. Empty when the answer is right.
+/// sha256 echo. Empty when the answer is right. The numbers compared are measured into
+/// `diffs`, so a passing replay can say how close it came to each tolerance.
 pub(crate) fn judge_golden(
     contract: &Contract,
     golden: &Golden<'_>,
     outcome: &Outcome,
     place: Place,
+    diffs: &mut Diffs,
 ) -> Vec<String> {
     let id = golden.id;
     let Outcome::Success(response) = outcome else {
@@ -106,10 +108,11 @@ pub(crate) fn judge_golden(
             )];
         }
     };
-    let mut problems: Vec<String> = compare(golden.expected, prediction, &contract.fields)
-        .into_iter()
-        .map(|m| format!("{id}: {m}"))
-        .collect();
+    let mut problems: Vec<String> =
+        compare_measured(golden.expected, prediction, &contract.fields, diffs)
+            .into_iter()
+            .map(|m| format!("{id}: {m}"))
+            .collect();
     if let Some(echo) = &contract.id {
         let event: Value = serde_json::from_str(golden.event).unwrap_or_default();
         let sent = event.pointer(&echo.event).filter(|v| !v.is_null());

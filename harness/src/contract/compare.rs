@@ -7,6 +7,7 @@
 //! version) are not the goldens' business and are ignored.
 
 use serde_json::Value;
+use std::collections::BTreeMap;
 
 /// Numeric tolerance of one compared field; a number passes when any given bound holds.
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
@@ -75,35 +76,179 @@ impl std::fmt::Display for Mismatch {
 
 /// Every difference between `expected` and `actual` under `rules`.
 pub(crate) fn compare(expected: &Value, actual: &Value, rules: &[FieldRule]) -> Vec<Mismatch> {
+    compare_measured(expected, actual, rules, &mut Diffs::default())
+}
+
+/// [`compare`], recording into `diffs` how far apart every pair of numbers compared was.
+pub(crate) fn compare_measured(
+    expected: &Value,
+    actual: &Value,
+    rules: &[FieldRule],
+    diffs: &mut Diffs,
+) -> Vec<Mismatch> {
     let mut walk = Walk {
         rules,
         actual_root: actual,
         out: Vec::new(),
+        diffs,
     };
     walk.node(
         expected,
         String::new(),
         Some(actual),
         String::new(),
-        Tolerance::default(),
+        Scope::default(),
     );
     walk.out
 }
 
-struct Walk<'a> {
+/// The largest differences between compared numbers, per field: what a team needs to choose
+/// a tolerance (and to see how much room the one it chose leaves). A field is the pointer of
+/// the rule that governs a number, else the number's place with array indices left out
+/// (`/probability` for every class of a multiclass answer).
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Diffs {
+    fields: BTreeMap<String, FieldDiff>,
+}
+
+/// The largest differences in one field.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub(crate) struct FieldDiff {
+    /// Largest `|actual - expected|`.
+    pub(crate) abs: f64,
+    /// Largest `|actual - expected| / max(|actual|, |expected|)`.
+    pub(crate) rel: f64,
+    /// Most representable doubles apart.
+    pub(crate) ulps: u64,
+    /// How many numbers were compared.
+    pub(crate) numbers: usize,
+    /// The tolerance they were compared with.
+    pub(crate) tolerance: Tolerance,
+}
+
+impl Diffs {
+    fn record(&mut self, field: &str, expected: f64, actual: f64, tolerance: Tolerance) {
+        let entry = self.fields.entry(field.to_owned()).or_default();
+        entry.numbers += 1;
+        entry.tolerance = tolerance;
+        if expected == actual {
+            return;
+        }
+        let abs = (actual - expected).abs();
+        let rel = abs / actual.abs().max(expected.abs());
+        entry.abs = entry.abs.max(abs);
+        entry.rel = entry.rel.max(rel);
+        entry.ulps = entry.ulps.max(ulps_apart(expected, actual));
+    }
+
+    /// Each field with its largest difference.
+    pub(crate) fn fields(&self) -> impl Iterator<Item = (&str, &FieldDiff)> {
+        self.fields.iter().map(|(k, v)| (k.as_str(), v))
+    }
+
+    /// One line per field: "largest |diff| on /scores: 3.0e-8, tolerance abs 1e-6".
+    pub(crate) fn lines(&self) -> Vec<String> {
+        self.fields().map(|(field, d)| d.line(field)).collect()
+    }
+
+    /// `{"/scores": {"abs": 3e-8, "rel": ..., "ulps": ..., "numbers": N, "tolerance": {...}}}`.
+    pub(crate) fn to_json(&self) -> Value {
+        self.fields()
+            .map(|(field, d)| {
+                let mut tolerance = serde_json::Map::new();
+                for (name, bound) in [("abs", d.tolerance.abs), ("rel", d.tolerance.rel)] {
+                    if let Some(bound) = bound {
+                        tolerance.insert(name.to_owned(), bound.into());
+                    }
+                }
+                if let Some(ulps) = d.tolerance.ulps {
+                    tolerance.insert("ulps".to_owned(), ulps.into());
+                }
+                let entry = serde_json::json!({
+                    "abs": d.abs,
+                    "rel": d.rel,
+                    "ulps": d.ulps,
+                    "numbers": d.numbers,
+                    "tolerance": if d.tolerance.is_exact() { Value::from("exact") } else { Value::Object(tolerance) },
+                });
+                (field.to_owned(), entry)
+            })
+            .collect::<serde_json::Map<_, _>>()
+            .into()
+    }
+}
+
+impl FieldDiff {
+    fn line(&self, field: &str) -> String {
+        let field = if field.is_empty() {
+            "the prediction"
+        } else {
+            field
+        };
+        let t = self.tolerance;
+        let mut line = format!("largest |diff| on {field}: {}", short(self.abs));
+        if t.rel.is_some() {
+            line.push_str(&format!(" (relative {})", short(self.rel)));
+        }
+        if t.ulps.is_some() {
+            line.push_str(&format!(" ({} ulps)", self.ulps));
+        }
+        if t.is_exact() {
+            line.push_str(", compared exactly");
+            return line;
+        }
+        let mut bounds = Vec::new();
+        if let Some(abs) = t.abs {
+            bounds.push(format!("abs {}", short(abs)));
+        }
+        if let Some(rel) = t.rel {
+            bounds.push(format!("rel {}", short(rel)));
+        }
+        if let Some(ulps) = t.ulps {
+            bounds.push(format!("ulps {ulps}"));
+        }
+        line.push_str(&format!(", tolerance {}", bounds.join(" or ")));
+        line
+    }
+}
+
+/// A difference or bound in two significant digits: `3.0e-8`, `0`, `2.0`, `1.5e5`.
+fn short(x: f64) -> String {
+    if x == 0.0 || !x.is_finite() {
+        return x.to_string();
+    }
+    let magnitude = x.abs().log10().floor();
+    if (-2.0..4.0).contains(&magnitude) {
+        // Decimals for two significant digits; `magnitude` is -2..=3 here.
+        let decimals = usize::try_from((1 - magnitude as i64).max(0)).unwrap_or(0);
+        format!("{x:.decimals$}")
+    } else {
+        format!("{x:.1e}")
+    }
+}
+
+/// The rule in force while walking: the tolerance and the field it is reported under.
+#[derive(Clone, Default)]
+struct Scope {
+    tolerance: Tolerance,
+    field: String,
+}
+
+struct Walk<'a, 'd> {
     rules: &'a [FieldRule],
     actual_root: &'a Value,
     out: Vec<Mismatch>,
+    diffs: &'d mut Diffs,
 }
 
-impl<'a> Walk<'a> {
+impl<'a> Walk<'a, '_> {
     fn node(
         &mut self,
         expected: &Value,
         place: String,
         mut actual: Option<&'a Value>,
         mut actual_place: String,
-        mut tolerance: Tolerance,
+        mut scope: Scope,
     ) {
         if let Some(rule) = self.rules.iter().find(|r| r.expected == place) {
             if rule.ignore {
@@ -114,8 +259,9 @@ impl<'a> Walk<'a> {
                 actual_place.clone_from(pointer);
             }
             if !rule.tolerance.is_exact() {
-                tolerance = rule.tolerance;
+                scope.tolerance = rule.tolerance;
             }
+            scope.field.clone_from(&place);
         }
         let shown = if actual_place == place {
             place.clone()
@@ -134,7 +280,10 @@ impl<'a> Walk<'a> {
                         format!("{place}/{escaped}"),
                         answer.and_then(|a| a.get(key)),
                         format!("{actual_place}/{escaped}"),
-                        tolerance,
+                        Scope {
+                            tolerance: scope.tolerance,
+                            field: format!("{}/{escaped}", scope.field),
+                        },
                     );
                 }
             }
@@ -145,7 +294,7 @@ impl<'a> Walk<'a> {
                         format!("{place}/{i}"),
                         Some(answered),
                         format!("{actual_place}/{i}"),
-                        tolerance,
+                        scope.clone(),
                     );
                 }
             }
@@ -154,7 +303,8 @@ impl<'a> Walk<'a> {
                     e.as_f64().unwrap_or(f64::NAN),
                     a.as_f64().unwrap_or(f64::NAN),
                 );
-                if !numbers_match(e, a, tolerance) {
+                self.diffs.record(&scope.field, e, a, scope.tolerance);
+                if !numbers_match(e, a, scope.tolerance) {
                     self.out.push(Mismatch {
                         place: shown,
                         expected: expected.clone(),
@@ -285,6 +435,59 @@ mod tests {
                 .contains("expected [0.1,0.9], actual [0.1]"),
             "{}",
             found[0]
+        );
+    }
+
+    #[test]
+    fn the_largest_difference_is_kept_per_field_with_its_tolerance() {
+        let rules = [
+            rule("/probability", Some("/p"), abs(1e-6), false),
+            rule("/raw", None, Tolerance::default(), true),
+        ];
+        let mut diffs = Diffs::default();
+        let expected = json!({"probability": [0.25, 0.75], "raw": [1.0], "class": 2});
+        for answer in [
+            json!({"p": [0.25 + 3e-8, 0.75], "class": 2}),
+            json!({"p": [0.25, 0.75 - 1e-8], "class": 2.0}),
+        ] {
+            assert!(compare_measured(&expected, &answer, &rules, &mut diffs).is_empty());
+        }
+        let fields: Vec<_> = diffs.fields().collect();
+        assert_eq!(
+            fields.len(),
+            2,
+            "{fields:?}: ignored fields are not measured"
+        );
+        let (field, probability) = fields[1];
+        assert_eq!(field, "/probability");
+        assert_eq!(probability.numbers, 4);
+        assert!((probability.abs - 3e-8).abs() < 1e-15, "{probability:?}");
+        assert_eq!(
+            diffs.lines(),
+            [
+                "largest |diff| on /class: 0, compared exactly",
+                "largest |diff| on /probability: 3.0e-8, tolerance abs 1.0e-6",
+            ]
+        );
+        let json = diffs.to_json();
+        assert_eq!(json["/probability"]["tolerance"]["abs"], 1e-6);
+        assert_eq!(json["/class"]["tolerance"], "exact");
+        assert!(json["/probability"]["abs"].as_f64().unwrap() <= 1e-6);
+    }
+
+    #[test]
+    fn a_failing_number_is_measured_too_and_rel_shows_the_relative_difference() {
+        let rel = Tolerance {
+            rel: Some(1e-3),
+            ..Tolerance::default()
+        };
+        let rules = [rule("", None, rel, false)];
+        let mut diffs = Diffs::default();
+        let found = compare_measured(&json!([1000.0]), &json!([1002.0]), &rules, &mut diffs);
+        assert_eq!(found.len(), 1);
+        assert_eq!(
+            diffs.lines(),
+            ["largest |diff| on the prediction: 2.0 (relative 2.0e-3), tolerance rel 1.0e-3"]
         );
     }
 

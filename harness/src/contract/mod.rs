@@ -13,7 +13,9 @@ mod compare;
 mod verdict;
 
 pub(crate) use answer::{Golden, Place, Shape, judge_golden};
-pub(crate) use compare::{FieldRule, Tolerance, compare, compared_exactly};
+pub(crate) use compare::{
+    Diffs, FieldRule, Tolerance, compare, compare_measured, compared_exactly,
+};
 pub(crate) use verdict::{Expect, judge_generated, judge_malformed};
 
 /// The placeholder a request template holds for one golden event.

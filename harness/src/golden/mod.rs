@@ -11,10 +11,13 @@
 //! Events are kept as the exact JSON text of the input file, so the container receives byte for
 //! byte what the training side read (cases may spell numbers and strings unusually on purpose).
 
+mod import;
 mod regen;
 mod review;
 
+pub(crate) use import::{Import, import};
 pub use regen::RegenError;
+use regen::write_files;
 pub(crate) use regen::{Loop, accept, check, regen, reject, review};
 pub(crate) use review::Review;
 
@@ -24,6 +27,9 @@ use serde::Deserialize;
 use serde_json::value::RawValue;
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
+
+/// The files of a golden directory.
+const FILES_ALL: [&str; 3] = ["inputs.jsonl", "expected.jsonl", "manifest.json"];
 
 /// Where the goldens are and how they are kept current (the spec's `[goldens]`).
 #[derive(Clone, Debug)]

@@ -10,7 +10,7 @@
 
 use super::{GoldenError, GoldenSet, GoldenSpec, Review};
 use crate::contract::FieldRule;
-use crate::digest::sha256_file;
+use crate::digest::{sha256_file, sha256_hex};
 use crate::environment::in_ci;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -61,6 +61,12 @@ pub enum RegenError {
         "CI is set: {0} writes nothing in CI; run it on a developer machine and commit the result"
     )]
     InCi(&'static str),
+    /// `golden import` would replace golden files that are there already.
+    #[error(
+        "{} exist already: pass --force to replace them",
+        .0.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", ")
+    )]
+    WouldReplace(Vec<PathBuf>),
     /// A file could not be read or written.
     #[error("cannot read or write {path}")]
     Io {
@@ -254,19 +260,19 @@ pub(crate) fn accept(spec: Loop<'_>) -> Result<Vec<PathBuf>, RegenError> {
         }
         Err(e) => return Err(io(&record_path)(e)),
     };
+    // The bytes checked are the bytes written: nothing can change between the two.
+    let mut files = Vec::with_capacity(FILES.len());
     for name in FILES {
         let path = pending.join(name);
-        let sha = sha256_file(&path).map_err(io(&path))?;
-        if record[name].as_str() != Some(sha.as_str()) {
+        let bytes = std::fs::read(&path).map_err(io(&path))?;
+        if record[name].as_str() != Some(sha256_hex(&bytes).as_str()) {
             return Err(RegenError::ChangedSinceReview(path));
         }
+        files.push((name, bytes));
     }
-    let mut replaced = Vec::new();
-    for name in FILES {
-        let to = spec.goldens.dir.join(name);
-        std::fs::copy(pending.join(name), &to).map_err(io(&to))?;
-        replaced.push(to);
-    }
+    let files: Vec<(&str, &[u8])> = files.iter().map(|(n, b)| (*n, b.as_slice())).collect();
+    write_files(&spec.goldens.dir, &files)?;
+    let replaced = FILES.iter().map(|n| spec.goldens.dir.join(n)).collect();
     std::fs::remove_dir_all(&pending).map_err(io(&pending))?;
     Ok(replaced)
 }
@@ -282,4 +288,17 @@ pub(crate) fn reject(spec: Loop<'_>) -> Result<bool, RegenError> {
     }
     std::fs::remove_dir_all(&pending).map_err(io(&pending))?;
     Ok(true)
+}
+
+/// Writes golden files into `dir`, each through a temporary file renamed over the old one, so
+/// a reader (or an interrupted write) never sees half a file. `golden accept` promotes the
+/// reviewed files with it and `golden import` writes the imported ones.
+pub(super) fn write_files(dir: &Path, files: &[(&str, &[u8])]) -> Result<(), RegenError> {
+    for (name, bytes) in files {
+        let to = dir.join(name);
+        let scratch = dir.join(format!(".{name}.tmp"));
+        std::fs::write(&scratch, bytes).map_err(io(&scratch))?;
+        std::fs::rename(&scratch, &to).map_err(io(&to))?;
+    }
+    Ok(())
 }

@@ -2,15 +2,22 @@
 //! a binary), assemble the context as `docker build` would, build it for the function's
 //! platform, and tag it by content.
 //!
-//! The tag is `<repository>:<arch>-<hash>`, the hash taken over the platform and the context
-//! tar (which has fixed metadata, see `context.rs`): the same sources give the same tag,
-//! and an image that already has it is reused instead of rebuilt.
+//! The tag is `<repository>:<arch>-<hash>`, the hash taken over the platform, the build
+//! arguments, the base images and the context tar (which has fixed metadata, see
+//! `context.rs`): the same sources give the same tag, and an image that already has it is
+//! reused instead of rebuilt.
+//!
+//! The build arguments are the spec's `build_args` and the ones BuildKit predefines for the
+//! target platform (`TARGETPLATFORM`, `TARGETOS`, `TARGETARCH`), which the classic builder
+//! does not: one Dockerfile can then pick a base per architecture (`ARG TARGETARCH` then
+//! `FROM base:${TARGETARCH}`), as it would under `docker buildx build --platform`.
 
 use super::context::{self, ContextError};
 use crate::arch::Arch;
 use crate::digest::sha256_hex;
 use crate::progress::Progress;
 use crate::runtime::{DockerClient, DockerError};
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
@@ -34,6 +41,25 @@ pub(crate) struct BuildSpec {
     pub(crate) before: Option<String>,
     /// Repository of the tag; the tag itself is `<arch>-<content hash>`.
     pub(crate) repository: String,
+    /// `--build-arg`s (`image.build_args`), besides the platform ones the gate sets.
+    pub(crate) build_args: BTreeMap<String, String>,
+}
+
+/// The build arguments the gate sets for the platform being built, as BuildKit predefines
+/// them; a spec cannot set them.
+pub(crate) const PLATFORM_ARGS: [&str; 3] = ["TARGETPLATFORM", "TARGETOS", "TARGETARCH"];
+
+/// The spec's build arguments and the platform ones for `arch`.
+fn build_args(spec: &BuildSpec, arch: Arch) -> BTreeMap<String, String> {
+    let mut args = spec.build_args.clone();
+    for (name, value) in
+        PLATFORM_ARGS
+            .into_iter()
+            .zip([arch.docker_platform(), "linux", arch.oci_architecture()])
+    {
+        args.insert(name.to_owned(), value.to_owned());
+    }
+    args
 }
 
 /// Why the image could not be built.
@@ -79,15 +105,22 @@ pub(crate) fn build(
         run_before(before, arch, root, progress.quiet())?;
     }
     let (tar, dockerfile) = context::tar(&spec.context, &spec.dockerfile)?;
-    // The images the Dockerfile builds FROM are inputs too: a rebuilt base gives a new tag.
-    let mut bases = String::new();
-    for base in base_images(&spec.dockerfile)? {
+    let args = build_args(spec, arch);
+    // The spec's build arguments and the images the Dockerfile builds FROM are inputs too:
+    // another argument or a rebuilt base gives a new tag. (The platform ones follow from the
+    // platform, which is hashed already.)
+    let mut inputs: String = spec
+        .build_args
+        .iter()
+        .map(|(k, v)| format!("{k}={v}\n"))
+        .collect();
+    for base in base_images(&spec.dockerfile, &args)? {
         let id = match docker.inspect(&base) {
             Ok(image) => image.id.unwrap_or_default(),
             Err(DockerError::NoSuchImage { .. }) => String::new(),
             Err(e) => return Err(e.into()),
         };
-        bases.push_str(&format!("{base}={id}\n"));
+        inputs.push_str(&format!("{base}={id}\n"));
     }
     let digest = sha256_hex(
         &[
@@ -95,7 +128,7 @@ pub(crate) fn build(
             b"\0",
             dockerfile.as_bytes(),
             b"\0",
-            bases.as_bytes(),
+            inputs.as_bytes(),
             b"\0",
             &tar,
         ]
@@ -116,6 +149,7 @@ pub(crate) fn build(
         &dockerfile,
         &reference,
         arch.docker_platform(),
+        &args,
         |line| {
             progress.detail(line);
         },
@@ -123,9 +157,12 @@ pub(crate) fn build(
     Ok(reference)
 }
 
-/// The images a Dockerfile's `FROM` lines name (with `ARG` defaults declared before them
-/// filled in), other than `scratch` and earlier stages.
-fn base_images(dockerfile: &Path) -> Result<Vec<String>, BuildError> {
+/// The images a Dockerfile's `FROM` lines name (with the `ARG`s declared before them filled
+/// in: the build argument given, else the default), other than `scratch` and earlier stages.
+fn base_images(
+    dockerfile: &Path,
+    build_args: &BTreeMap<String, String>,
+) -> Result<Vec<String>, BuildError> {
     let text = std::fs::read_to_string(dockerfile).map_err(|source| {
         BuildError::Context(ContextError::Read {
             path: dockerfile.to_path_buf(),
@@ -141,8 +178,12 @@ fn base_images(dockerfile: &Path) -> Result<Vec<String>, BuildError> {
             continue;
         };
         if instruction.eq_ignore_ascii_case("ARG") && stages.is_empty() && bases.is_empty() {
-            if let Some((name, value)) = words.next().and_then(|kv| kv.split_once('=')) {
-                args.push((name.to_owned(), value.trim_matches('"').to_owned()));
+            if let Some(declared) = words.next() {
+                let (name, default) = declared.split_once('=').unwrap_or((declared, ""));
+                let value = build_args
+                    .get(name)
+                    .map_or_else(|| default.trim_matches('"').to_owned(), Clone::clone);
+                args.push((name.to_owned(), value));
             }
         } else if instruction.eq_ignore_ascii_case("FROM") {
             let mut rest: Vec<&str> = words.filter(|w| !w.starts_with("--")).collect();
@@ -216,6 +257,34 @@ mod tests {
              FROM build\n",
         )
         .unwrap();
-        assert_eq!(base_images(&path).unwrap(), ["lambda-python-base:3.11"]);
+        let none = BTreeMap::new();
+        assert_eq!(
+            base_images(&path, &none).unwrap(),
+            ["lambda-python-base:3.11"]
+        );
+    }
+
+    #[test]
+    fn build_arguments_pick_the_base_and_the_platform_ones_are_set() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("Dockerfile");
+        std::fs::write(
+            &path,
+            "ARG TARGETARCH\nARG PY=3.11\nFROM team/base-${TARGETARCH}:${PY}\n",
+        )
+        .unwrap();
+        let spec = BuildSpec {
+            dockerfile: path.clone(),
+            context: dir.path().to_path_buf(),
+            before: None,
+            repository: "r".to_owned(),
+            build_args: BTreeMap::from([("PY".to_owned(), "3.12".to_owned())]),
+        };
+        let args = build_args(&spec, Arch::Arm64);
+        assert_eq!(args["TARGETARCH"], "arm64");
+        assert_eq!(args["TARGETPLATFORM"], "linux/arm64");
+        assert_eq!(base_images(&path, &args).unwrap(), ["team/base-arm64:3.12"]);
+        let args = build_args(&spec, Arch::X86_64);
+        assert_eq!(base_images(&path, &args).unwrap(), ["team/base-amd64:3.12"]);
     }
 }

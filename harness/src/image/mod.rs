@@ -13,7 +13,7 @@ mod executable;
 mod filesystem;
 
 pub use build::BuildError;
-pub(crate) use build::{BuildSpec, ImageSource, build};
+pub(crate) use build::{BuildSpec, ImageSource, PLATFORM_ARGS, build};
 pub use context::ContextError;
 pub use executable::Executable;
 #[cfg(test)]

@@ -141,21 +141,23 @@ impl DockerClient {
             })
     }
 
-    /// Builds `context` (an uncompressed tar holding `dockerfile`) for `platform` with the
-    /// classic builder, which stores a plain single-platform image (no attestation index).
-    /// Each line the builder prints goes to `on_line` as it arrives.
+    /// Builds `context` (an uncompressed tar holding `dockerfile`) for `platform` with its
+    /// build arguments, with the classic builder, which stores a plain single-platform image
+    /// (no attestation index). Each line the builder prints goes to `on_line` as it arrives.
     pub(crate) fn build(
         &self,
         context: Vec<u8>,
         dockerfile: &str,
         tag: &str,
         platform: &str,
+        build_args: &std::collections::BTreeMap<String, String>,
         mut on_line: impl FnMut(&str),
     ) -> Result<(), DockerError> {
         let options = bollard::query_parameters::BuildImageOptions {
             dockerfile: dockerfile.to_owned(),
             t: Some(tag.to_owned()),
             platform: platform.to_owned(),
+            buildargs: Some(build_args.clone().into_iter().collect()),
             rm: true,
             forcerm: true,
             // The classic builder's cache ignores the platform: a layer cached from an amd64

@@ -11,6 +11,7 @@
 //! Relative paths in the file are relative to the directory that holds it.
 
 mod raw;
+mod required;
 #[cfg(test)]
 mod tests;
 mod validate;
@@ -57,6 +58,16 @@ pub enum SpecError {
         path: PathBuf,
         /// The parser's message, with the offending line.
         message: String,
+    },
+    /// Required sections or keys are missing: all of them, each with its place and what to
+    /// put there, so a first spec is completed in one pass.
+    #[error("{path}: {missing}")]
+    Incomplete {
+        /// The file.
+        path: PathBuf,
+        /// One line per missing key (at its section's line and column) and per missing
+        /// section, after a count.
+        missing: String,
     },
     /// A key has a value the gate cannot use.
     #[error("{path}: `{key}`{}: {message}", flag.map_or(String::new(), |f| format!(" (set by {f})")))]
@@ -211,6 +222,14 @@ impl Spec {
         root: &Path,
         overrides: &Overrides,
     ) -> Result<Self, SpecError> {
+        if let Some(missing) = required::Missing::find(text, overrides.image.is_some())
+            && !missing.is_empty()
+        {
+            return Err(SpecError::Incomplete {
+                path: path.to_path_buf(),
+                missing: missing.render(),
+            });
+        }
         let mut raw: raw::RawSpec = toml::from_str(text).map_err(|e| SpecError::Syntax {
             path: path.to_path_buf(),
             message: e.to_string().trim_end().to_owned(),

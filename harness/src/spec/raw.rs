@@ -13,7 +13,10 @@ use std::path::PathBuf;
 #[serde(deny_unknown_fields)]
 pub(super) struct RawSpec {
     pub(super) function: RawFunction,
+    /// Optional only when `--image` gives the image (the required-keys pass says so).
+    #[serde(default)]
     pub(super) image: RawImage,
+    #[serde(default)]
     pub(super) contract: RawContract,
     pub(super) errors: RawErrors,
     pub(super) provenance: RawProvenance,
@@ -47,7 +50,7 @@ fn default_timeout() -> u32 {
     30
 }
 
-#[derive(Deserialize)]
+#[derive(Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(super) struct RawImage {
     pub(super) reference: Option<String>,
@@ -56,6 +59,8 @@ pub(super) struct RawImage {
     pub(super) before: Option<String>,
     pub(super) repository: Option<String>,
     pub(super) max_size: Option<String>,
+    #[serde(default)]
+    pub(super) build_args: BTreeMap<String, String>,
 }
 
 #[derive(Deserialize)]
@@ -71,6 +76,22 @@ pub(super) struct RawContract {
     pub(super) field: Vec<RawField>,
     pub(super) id: Option<RawId>,
     pub(super) echo_model_sha256: Option<String>,
+}
+
+/// Every key of `[contract]` has a default, so the section may be left out.
+impl Default for RawContract {
+    fn default() -> Self {
+        RawContract {
+            request: default_request(),
+            prediction: None,
+            batch_request: None,
+            batch_predictions: None,
+            max_batch: None,
+            field: Vec::new(),
+            id: None,
+            echo_model_sha256: None,
+        }
+    }
 }
 
 fn default_request() -> String {
@@ -191,6 +212,7 @@ impl Overrides {
             raw.image.context = None;
             raw.image.before = None;
             raw.image.repository = None;
+            raw.image.build_args.clear();
             set("image", "--image");
         }
         if let Some(bytes) = self.max_image_size {

@@ -122,6 +122,21 @@ fn semantic_mistakes_name_the_key() {
             "reference = \"f:latest\"\ndockerfile = \"Dockerfile\"",
             "image.reference",
         ),
+        (
+            "reference = \"f:latest\"",
+            "reference = \"f:latest\"\nbuild_args = { PY = \"3.12\" }",
+            "image.build_args",
+        ),
+        (
+            "reference = \"f:latest\"",
+            "dockerfile = \"Dockerfile\"\nbuild_args = { TARGETARCH = \"arm64\" }",
+            "image.build_args.TARGETARCH",
+        ),
+        (
+            "reference = \"f:latest\"",
+            "dockerfile = \"Dockerfile\"\nbuild_args = { \"1X\" = \"a\" }",
+            "image.build_args.1X",
+        ),
     ];
     for (from, to, key) in cases {
         let err = parse(&MINIMAL.replace(from, to)).unwrap_err().to_string();
@@ -252,6 +267,19 @@ fn overrides_obey_the_files_rules_and_name_their_flag() {
 }
 
 #[test]
+fn build_args_are_read_for_a_build() {
+    let text = MINIMAL.replace(
+        "reference = \"f:latest\"",
+        "dockerfile = \"Dockerfile\"\nbuild_args = { PYTHON_VERSION = \"3.12\" }",
+    );
+    let spec = parse(&text).unwrap();
+    let ImageSource::Build(build) = &spec.image.source else {
+        panic!("a build: {:?}", spec.image.source);
+    };
+    assert_eq!(build.build_args["PYTHON_VERSION"], "3.12");
+}
+
+#[test]
 fn an_image_override_replaces_the_build() {
     let text = MINIMAL.replace(
         "reference = \"f:latest\"",
@@ -288,4 +316,87 @@ fn sizes_parse_in_every_unit() {
     assert_eq!(parse_size("1048576"), Ok(1_048_576));
     assert_eq!(parse_size("1MiB"), Ok(1_048_576));
     assert!(parse_size("lots").is_err());
+}
+
+#[test]
+fn contract_may_be_left_out_since_every_key_has_a_default() {
+    let spec = parse(&MINIMAL.replace("[contract]\n", "")).unwrap();
+    assert_eq!(spec.contract.request.render(b"[1]"), b"[1]");
+    assert_eq!(spec.contract.prediction, "");
+}
+
+#[test]
+fn every_missing_section_and_key_is_reported_in_one_run() {
+    // A first spec: [function] without its architecture, [errors], [provenance] and [goldens]
+    // not written yet, [contract] left out (it has defaults).
+    let text = "[function]\nname = \"f\"\n\n[image]\nreference = \"f:latest\"\n";
+    let err = parse(text).unwrap_err();
+    assert!(matches!(err, SpecError::Incomplete { .. }), "{err:?}");
+    let err = err.to_string();
+    assert_eq!(
+        err,
+        "lambda-gate.toml: 3 sections and 1 key missing:\n  \
+         line 1, column 1: [function] needs `architecture`: \"x86_64\" or \"arm64\", the architecture it is deployed with\n  \
+         missing section [errors] with `function`: the errorTypes the function answers bad input with, e.g. [\"ValidationError\"]\n  \
+         missing section [provenance] with `model`: the model file's absolute path in the image, e.g. \"/var/task/model.cbm\"\n  \
+         missing section [goldens] with `dir`: the directory of inputs.jsonl, expected.jsonl and manifest.json, e.g. \"golden\""
+    );
+}
+
+#[test]
+fn missing_keys_are_named_at_their_own_sections() {
+    let text = MINIMAL
+        .replace("reference = \"f:latest\"", "max_size = \"1GB\"")
+        .replace("dir = \"golden\"", "regen = \"make goldens\"")
+        .replace(
+            "[errors]",
+            "[contract.id]\nevent = \"/id\"\n\n[[contract.field]]\nabs = 1e-9\n\n[errors]",
+        );
+    let err = parse(&text).unwrap_err().to_string();
+    let lines: Vec<&str> = err.lines().map(str::trim_start).collect();
+    assert_eq!(lines[0], "lambda-gate.toml: 4 keys missing:", "{err}");
+    assert!(
+        lines[1].starts_with("line 6, column 1: [image] needs `dockerfile` or `reference`: "),
+        "{err}"
+    );
+    assert!(
+        lines[2].starts_with("line 11, column 1: [contract.id] needs `prediction`: "),
+        "{err}"
+    );
+    assert!(
+        lines[3].starts_with("line 14, column 1: [[contract.field]] needs `expected`: "),
+        "{err}"
+    );
+    assert!(
+        lines[4].starts_with("line 23, column 1: [goldens] needs `dir`: "),
+        "{err}"
+    );
+    assert_eq!(lines.len(), 5, "{err}");
+}
+
+#[test]
+fn an_image_override_stands_for_the_image_section() {
+    let text = MINIMAL.replace("[image]\nreference = \"f:latest\"\n", "");
+    let err = parse(&text).unwrap_err().to_string();
+    assert!(
+        err.contains("missing section [image] with `dockerfile` or `reference`"),
+        "{err}"
+    );
+    let spec = Spec::parse_with(
+        &text,
+        Path::new("lambda-gate.toml"),
+        Path::new("/p"),
+        &Overrides {
+            image: Some("mine:1".to_owned()),
+            ..Overrides::default()
+        },
+    )
+    .unwrap();
+    assert!(matches!(&spec.image.source, ImageSource::Reference(r) if r == "mine:1"));
+}
+
+#[test]
+fn a_toml_syntax_error_is_still_the_parsers_message() {
+    let err = parse("[function\nname = 1").unwrap_err();
+    assert!(matches!(err, SpecError::Syntax { .. }), "{err:?}");
 }

@@ -152,6 +152,7 @@ impl Validator<'_> {
                     ("context", raw.context.is_some()),
                     ("before", raw.before.is_some()),
                     ("repository", raw.repository.is_some()),
+                    ("build_args", !raw.build_args.is_empty()),
                 ] {
                     if key.1 {
                         return Err(self.invalid(
@@ -178,15 +179,43 @@ impl Validator<'_> {
                         ),
                     ));
                 }
+                for name in raw.build_args.keys() {
+                    self.build_arg(name)?;
+                }
                 ImageSource::Build(BuildSpec {
                     dockerfile: self.file(&dockerfile),
                     context: self.file(raw.context.as_deref().unwrap_or(".")),
                     before: raw.before,
                     repository,
+                    build_args: raw.build_args,
                 })
             }
         };
         Ok(ImageSpec { source, max_size })
+    }
+
+    /// A build argument's name: an `ARG` name, and not one the gate sets itself.
+    fn build_arg(&self, name: &str) -> Result<(), SpecError> {
+        let key = format!("image.build_args.{name}");
+        if crate::image::PLATFORM_ARGS.contains(&name) {
+            return Err(self.invalid(
+                &key,
+                "the gate sets it from the architecture being built, as BuildKit does: declare `ARG` for it in the Dockerfile and use it",
+            ));
+        }
+        let mut chars = name.chars();
+        let valid = chars
+            .next()
+            .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+            && chars.all(|c| c.is_ascii_alphanumeric() || c == '_');
+        if valid {
+            Ok(())
+        } else {
+            Err(self.invalid(
+                &key,
+                "a build argument's name is letters, digits and '_', not starting with a digit",
+            ))
+        }
     }
 
     fn contract(&self, raw: RawContract) -> Result<Contract, SpecError> {

@@ -67,6 +67,64 @@ fn architectures_are_case_insensitive_with_aliases() {
 }
 
 #[test]
+fn build_args_and_the_target_platform_reach_the_dockerfile() {
+    // image.build_args are --build-args, and TARGETARCH/TARGETPLATFORM are set for the
+    // architecture built, as BuildKit sets them: one Dockerfile serves both architectures.
+    let _serial = serial();
+    let p = tempfile::tempdir().unwrap();
+    std::fs::write(
+        p.path().join("Dockerfile"),
+        // COPY first: with only metadata steps after `FROM scratch`, Docker 20.10's classic
+        // builder failed the arm64 build here ("does not match the specified platform").
+        "ARG TARGETARCH\nFROM scratch\nCOPY Dockerfile /\nARG TARGETARCH\nARG TARGETPLATFORM\n\
+         ARG FLAVOUR\nLABEL arch=$TARGETARCH platform=$TARGETPLATFORM flavour=$FLAVOUR\n",
+    )
+    .unwrap();
+    std::fs::write(
+        p.path().join("lambda-gate.toml"),
+        "[function]\nname = \"args\"\narchitecture = \"x86_64\"\n\n\
+         [image]\ndockerfile = \"Dockerfile\"\nrepository = \"lambda-gate-test-build-args\"\n\
+         build_args = { FLAVOUR = \"mint\" }\n\n\
+         [errors]\nfunction = [\"Bad\"]\n\n[provenance]\nmodel = \"/Dockerfile\"\n\n\
+         [goldens]\ndir = \"golden\"\n",
+    )
+    .unwrap();
+    for (arch, platform) in [("arm64", "linux/arm64"), ("x86_64", "linux/amd64")] {
+        let (code, stdout, stderr) = output(
+            cli()
+                .current_dir(p.path())
+                .args(["-q", "build", "--arch", arch]),
+        );
+        assert_eq!(code, Some(0), "{arch}: {stderr}");
+        let reference = stdout.lines().last().unwrap_or_default().to_owned();
+        let inspect = std::process::Command::new("docker")
+            .args([
+                "image",
+                "inspect",
+                "-f",
+                "{{json .Config.Labels}}",
+                &reference,
+            ])
+            .output()
+            .unwrap();
+        let labels: serde_json::Value = serde_json::from_slice(&inspect.stdout)
+            .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&inspect.stderr)));
+        let _ = std::process::Command::new("docker")
+            .args(["image", "rm", "-f", &reference])
+            .output();
+        assert_eq!(
+            labels,
+            serde_json::json!({
+                "arch": platform.trim_start_matches("linux/"),
+                "platform": platform,
+                "flavour": "mint",
+            }),
+            "{arch}"
+        );
+    }
+}
+
+#[test]
 fn an_unknown_image() {
     let p = reference_project("lambda-gate-test:no-such-tag");
     insta::assert_snapshot!(stderr_of(p.path(), &["-q", "verify"], &[]));
@@ -107,6 +165,19 @@ fn a_bad_spec_value() {
         .unwrap()
         .replace("memory_mb = 1024", "memory_mb = 64");
     std::fs::write(&spec, text).unwrap();
+    insta::assert_snapshot!(stderr_of(p.path(), &["verify"], &[]));
+}
+
+#[test]
+fn a_first_spec_learns_everything_it_lacks_in_one_run() {
+    // A first spec as a new user starts it: three sections not written yet, a key forgotten,
+    // no [contract] (every key of it has a default). One run names all four, each at its place.
+    let p = tempfile::tempdir().unwrap();
+    std::fs::write(
+        p.path().join("lambda-gate.toml"),
+        "[function]\nname = \"churn-scorer\"\n\n[image]\ndockerfile = \"Dockerfile\"\n",
+    )
+    .unwrap();
     insta::assert_snapshot!(stderr_of(p.path(), &["verify"], &[]));
 }
 

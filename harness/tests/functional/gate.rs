@@ -176,6 +176,20 @@ fn an_image_whose_model_differs_from_the_goldens_is_caught() {
     let why = details(&report, CheckId::GoldenReplay);
     assert!(why.contains("/probability: expected"), "{why}");
     assert!(why.contains("difference"), "{why}");
+    // Every case is wrong twice over (its probability and the model sha256 it echoes), singly
+    // and in its batch: both counts are of cases, not of problems.
+    let golden = report.check(CheckId::GoldenReplay).unwrap();
+    let cases = serde_json::json!(golden.cases);
+    assert_eq!(
+        golden.metrics["mismatched_single"], cases,
+        "{:?}",
+        golden.metrics
+    );
+    assert_eq!(
+        golden.metrics["mismatched_in_batch"], cases,
+        "{:?}",
+        golden.metrics
+    );
 }
 
 #[test]
@@ -321,6 +335,27 @@ fn verify_exit_codes_and_report_files() {
     assert_eq!(json["verdict"], "failed");
     assert_eq!(json["checks"].as_array().unwrap().len(), 8);
     assert_eq!(json["function"], "loan-grade");
+    // The golden replay passed: it says how close it came to its tolerance (abs 1e-9 on
+    // /probability), and its mismatch counts are cases.
+    let golden = json["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "golden-replay")
+        .unwrap();
+    assert_eq!(golden["status"], "passed", "{golden}");
+    let largest = &golden["metrics"]["largest_diff"]["/probability"];
+    assert_eq!(largest["tolerance"]["abs"], 1e-9, "{golden}");
+    let diff = largest["abs"].as_f64().unwrap();
+    assert!((0.0..=1e-9).contains(&diff), "{golden}");
+    assert_eq!(golden["metrics"]["mismatched_in_batch"], 0, "{golden}");
+    assert!(
+        golden["summary"]
+            .as_str()
+            .unwrap()
+            .contains("largest |diff| on /probability: "),
+        "{golden}"
+    );
     let markdown = std::fs::read_to_string(&summary).unwrap();
     assert!(markdown.contains("| image-size | ❌ FAIL"), "{markdown}");
 

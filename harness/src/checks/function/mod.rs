@@ -17,7 +17,7 @@ pub(crate) use init::InitVerdict;
 
 use super::invoker::{Budgets, Invoker};
 use super::{CheckId, CheckResult};
-use crate::contract::{Contract, Place, judge_golden};
+use crate::contract::{Contract, Diffs, Place, judge_golden};
 use crate::golden::{GoldenCase, GoldenSet};
 use crate::progress::Progress;
 use crate::runtime::{Invocation, Outcome, Target};
@@ -76,9 +76,15 @@ impl<'a> FunctionChecks<'a> {
     }
 
     /// Problems with the answer for `case`, alone or at its place in a batch.
-    fn judge(&self, case: &GoldenCase, outcome: &Outcome, place: Place) -> Vec<String> {
+    fn judge(
+        &self,
+        case: &GoldenCase,
+        outcome: &Outcome,
+        place: Place,
+        diffs: &mut Diffs,
+    ) -> Vec<String> {
         let golden = case.golden(&self.golden.manifest.model_sha256);
-        judge_golden(self.contract(), &golden, outcome, place)
+        judge_golden(self.contract(), &golden, outcome, place, diffs)
     }
 
     /// After abuse, the function must still answer correctly (in every container).
@@ -90,7 +96,12 @@ impl<'a> FunctionChecks<'a> {
             .collect();
         let answers = self.invoker.invoke_all(&jobs, self.progress, "recovery");
         for invocation in answers.into_iter().flatten() {
-            let problems = self.judge(case, &invocation.outcome, Place::Single);
+            let problems = self.judge(
+                case,
+                &invocation.outcome,
+                Place::Single,
+                &mut Diffs::default(),
+            );
             if !problems.is_empty() {
                 check.problem(format!(
                     "after {after} the function no longer answers golden case {} correctly: {}\n--- container log (tail) ---\n{}",

@@ -1,0 +1,151 @@
+//! `lambda-gate init` on two functions with different contracts: the classifier fixture (the
+//! event is the body, a bare list answered, no batches) goes from `init` to a passing `verify`
+//! by filling in only what the written spec marks TODO; the reference function's contract (a
+//! wrapped request, batches, an id and a model sha256 echoed) is inferred as its hand-written
+//! spec states it.
+
+use crate::support::*;
+use harness::{Arch, Spec};
+use serde_json::value::RawValue;
+use std::path::Path;
+
+const CLASSIFIER: &str = "harness/fixtures/classifier";
+
+/// The first `n` golden events of `dir`, one JSON text a line.
+fn events(dir: &Path, n: usize) -> String {
+    #[derive(serde::Deserialize)]
+    struct Input {
+        event: Box<RawValue>,
+    }
+    std::fs::read_to_string(dir.join("inputs.jsonl"))
+        .unwrap()
+        .lines()
+        .take(n)
+        .map(|l| {
+            serde_json::from_str::<Input>(l)
+                .unwrap()
+                .event
+                .get()
+                .to_owned()
+                + "\n"
+        })
+        .collect()
+}
+
+fn init(project: &Path, args: &[&str]) -> (Option<i32>, String, String) {
+    output(
+        cli()
+            .current_dir(project)
+            .args(["-q", "init", "--events", "events.jsonl", "--arch", "x86_64"])
+            .args(args)
+            .env_remove("CI")
+            .env_remove("LAMBDA_GATE_CONFIG"),
+    )
+}
+
+#[test]
+fn init_then_the_todos_give_the_classifier_a_passing_gate() {
+    let _serial = serial();
+    let image = build(&format!("{CLASSIFIER}/lambda-gate.toml"), Arch::X86_64);
+    let fixture = workspace().join(CLASSIFIER);
+    let p = tempfile::tempdir().unwrap();
+    std::fs::write(
+        p.path().join("events.jsonl"),
+        events(&fixture.join("golden"), 5),
+    )
+    .unwrap();
+    let (code, stdout, stderr) = init(p.path(), &["--image", &image, "--name", "classifier"]);
+    assert_eq!(code, Some(0), "{stdout}{stderr}");
+    let path = p.path().join("lambda-gate.toml");
+    let text = std::fs::read_to_string(&path).unwrap();
+    for line in [
+        "request = '\"$event\"'",
+        "prediction = \"\"",
+        "function = [\"ValidationError\"]",
+        "# expected = \"\"",
+    ] {
+        assert!(text.contains(line), "{line}:\n{text}");
+    }
+    assert!(!text.contains("batch_request"), "{text}");
+    // It is a spec as written: it loads.
+    Spec::load(&path).unwrap_or_else(|e| panic!("{e}\n{text}"));
+
+    // Never over an existing spec without --force.
+    let (code, _, stderr) = init(p.path(), &["--image", &image]);
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(stderr.contains("pass --force"), "{stderr}");
+    assert_eq!(std::fs::read_to_string(&path).unwrap(), text);
+
+    // The TODOs, as their comments say: the model's path, the goldens (imported as the bare
+    // lists this function answers), and the tolerance the comment proposes.
+    let text = text.replace(
+        "model = \"/TODO/model\"",
+        "model = \"/opt/model/model.json\"",
+    ) + "\n[[contract.field]]\nexpected = \"\"\nabs = 1e-9\n";
+    std::fs::write(&path, text).unwrap();
+    let inputs = std::fs::read_to_string(fixture.join("golden/inputs.jsonl")).unwrap();
+    let expected = std::fs::read_to_string(fixture.join("golden/expected.jsonl")).unwrap();
+    let mut cases = String::new();
+    for (input, answer) in inputs.lines().zip(expected.lines()) {
+        let input: serde_json::Value = serde_json::from_str(input).unwrap();
+        let answer: serde_json::Value = serde_json::from_str(answer).unwrap();
+        let line = serde_json::json!({
+            "case_id": input["case_id"],
+            "event": input["event"],
+            "expected": answer["prediction"]["probability"],
+        });
+        cases.push_str(&format!("{line}\n"));
+    }
+    std::fs::write(p.path().join("cases.jsonl"), cases).unwrap();
+    let model = workspace().join("golden/corpus/ctr_multiclass_str/model.json");
+    let (code, _, stderr) = output(
+        cli()
+            .current_dir(p.path())
+            .args(["golden", "import", "cases.jsonl", "--model"])
+            .arg(&model)
+            .env_remove("CI")
+            .env_remove("LAMBDA_GATE_CONFIG"),
+    );
+    assert_eq!(code, Some(0), "{stderr}");
+    let scratch = tempfile::tempdir().unwrap();
+    let spec = Spec::load_with(&path, &quick(Arch::X86_64, 50, scratch.path())).unwrap();
+    assert_all_pass(&run(spec));
+}
+
+#[test]
+fn init_infers_the_reference_functions_contract_as_its_spec_states_it() {
+    let _serial = serial();
+    let image = build("lambda-gate.toml", Arch::X86_64);
+    let p = tempfile::tempdir().unwrap();
+    std::fs::write(
+        p.path().join("events.jsonl"),
+        events(&workspace().join("golden"), 5),
+    )
+    .unwrap();
+    let (code, stdout, stderr) = init(
+        p.path(),
+        &[
+            "--image",
+            &image,
+            "--name",
+            "loan-grade",
+            "--request",
+            r#"{"records": ["$event"]}"#,
+        ],
+    );
+    assert_eq!(code, Some(0), "{stdout}{stderr}");
+    let text = std::fs::read_to_string(p.path().join("lambda-gate.toml")).unwrap();
+    // What the hand-written lambda-gate.toml says about the contract, found from the answers.
+    for line in [
+        "prediction = \"/predictions/0\"",
+        "batch_request = '{\"records\": \"$events\"}'",
+        "batch_predictions = \"/predictions\"",
+        "echo_model_sha256 = \"/model_sha256\"",
+        "[contract.id]\nevent = \"/id\"\nprediction = \"/id\"",
+        "# expected = \"/probability\"",
+        "function = [\"InvalidPayload\"]",
+    ] {
+        assert!(text.contains(line), "{line}:\n{text}");
+    }
+    Spec::load(&p.path().join("lambda-gate.toml")).unwrap_or_else(|e| panic!("{e}\n{text}"));
+}
