@@ -13,10 +13,10 @@ impl Report {
         let icon = |s: Status| match s {
             Status::Passed => "✅",
             Status::Failed => "❌",
-            Status::NotRun => "⏭️",
+            Status::NotJudged => "⏭️",
         };
         let mut md = format!(
-            "### Lambda gate: {} ({}) `{}`\n\n**{}** in {:.0}s{}\n\n{}| check | result | cases | time | detail |\n|---|---|---:|---:|---|\n",
+            "### Lambda gate: {} ({}) `{}`\n\n**{}** in {:.0}s{}\n\n{}",
             self.function,
             self.arch,
             self.image,
@@ -29,6 +29,16 @@ impl Report {
                 .as_ref()
                 .map_or(String::new(), |r| format!("Emulator: {}\n\n", r.describe()))
         );
+        if let Some(first) = self.first_cause() {
+            // Above the table: the one line a reader of the job summary needs first.
+            let _ = writeln!(
+                md,
+                "First cause: `{}`: {}\n",
+                first.name,
+                first.summary.replace('|', "\\|")
+            );
+        }
+        md.push_str("| check | result | cases | time | detail |\n|---|---|---:|---:|---|\n");
         for c in &self.checks {
             let _ = writeln!(
                 md,
@@ -69,8 +79,9 @@ impl Report {
                         .set_description(c.details.join("\n"));
                     s
                 }
-                Status::NotRun => {
-                    let mut s = TestCaseStatus::non_success(NonSuccessKind::Error);
+                // Skipped: its cause fails as its own test case; this one is no second failure.
+                Status::NotJudged => {
+                    let mut s = TestCaseStatus::skipped();
                     s.set_message(c.summary.clone());
                     s
                 }

@@ -26,7 +26,7 @@ impl Report {
             match status {
                 Status::Passed => cell.fg(Color::Green),
                 Status::Failed => cell.fg(Color::Red),
-                Status::NotRun => cell.fg(Color::Yellow),
+                Status::NotJudged => cell.fg(Color::Yellow),
             }
         };
         let mut table = comfy_table::Table::new();
@@ -92,6 +92,9 @@ impl Report {
             paint_text(self.verdict(), status, color),
             self.duration.as_secs_f64()
         );
+        for line in self.causes() {
+            out.push_str(&wrap_words(&line, width, "  ", "    "));
+        }
         out
     }
 }
@@ -117,6 +120,31 @@ pub(crate) fn fit_line(line: &str, width: u16) -> String {
     out
 }
 
+/// `text` broken at spaces into lines of at most `width` columns (a word wider than that stays
+/// whole), the first indented by `first`, the rest by `rest`; each line ends with a newline.
+pub(crate) fn wrap_words(text: &str, width: u16, first: &str, rest: &str) -> String {
+    let width = usize::from(width);
+    let mut out = String::new();
+    let mut line = first.to_owned();
+    let mut empty = true;
+    for word in text.split(' ').filter(|w| !w.is_empty()) {
+        if !empty && line.chars().count() + 1 + word.chars().count() > width {
+            out.push_str(&line);
+            out.push('\n');
+            line = rest.to_owned();
+            empty = true;
+        }
+        if !empty {
+            line.push(' ');
+        }
+        line.push_str(word);
+        empty = false;
+    }
+    out.push_str(&line);
+    out.push('\n');
+    out
+}
+
 /// `text` in the colour of `status` (bold), or plain.
 fn paint_text(text: &str, status: Status, color: bool) -> String {
     if !color {
@@ -126,7 +154,7 @@ fn paint_text(text: &str, status: Status, color: bool) -> String {
     let style = match status {
         Status::Passed => style.green(),
         Status::Failed => style.red(),
-        Status::NotRun => style.yellow(),
+        Status::NotJudged => style.yellow(),
     };
     style.apply_to(text).to_string()
 }
@@ -147,6 +175,15 @@ mod fit_tests {
         assert_eq!(fit_line(line, 120), format!("{line}\n"));
         // A piece wider than the terminal on its own stays whole.
         assert_eq!(fit_line("a, bbbbbbbbbb", 4), "a,\n  bbbbbbbbbb\n");
+    }
+
+    #[test]
+    fn words_wrap_at_spaces_with_their_indents() {
+        assert_eq!(
+            super::wrap_words("first cause: provenance: the model", 20, "  ", "    "),
+            "  first cause:\n    provenance: the\n    model\n"
+        );
+        assert_eq!(super::wrap_words("short", 20, "  ", "    "), "  short\n");
     }
 
     #[test]

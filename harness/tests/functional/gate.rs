@@ -309,7 +309,7 @@ fn verify_exit_codes_and_report_files() {
     let json: serde_json::Value =
         serde_json::from_slice(&std::fs::read(reports.path().join("gate-x86_64.json")).unwrap())
             .unwrap();
-    assert_eq!(json["schema_version"], 1);
+    assert_eq!(json["schema_version"], 2);
     // The gate that wrote it: its version and the commit it was built from.
     assert_eq!(json["gate"]["version"], env!("CARGO_PKG_VERSION"));
     let commit = json["gate"]["commit"].as_str().unwrap();

@@ -2,7 +2,7 @@
 //! the contract (or a real answer when the mutation happened to stay valid), never a crash or a
 //! timeout. Seeded; failures are shrunk and their seeds persisted outside the source tree.
 
-use super::{CheckId, CheckResult, FunctionChecks};
+use super::{CheckId, CheckResult, FunctionChecks, Recovery};
 use crate::contract::judge_generated;
 use crate::corpus::{Payload, payloads};
 use crate::runtime::Invocation;
@@ -98,7 +98,7 @@ impl FunctionChecks<'_> {
                 if self.invoker.stop.is_some() || self.invoker.check_out_of_time => {}
             Err(TestError::Abort(reason)) => check.problem(format!("proptest aborted: {reason}")),
         }
-        self.recovery(&mut check, "the generated payloads");
+        let recovery = self.recovery(&mut check, "the generated payloads");
         check.cases = run;
         check.metric("seed", seed);
         check.summary = if check.passed() {
@@ -106,6 +106,12 @@ impl FunctionChecks<'_> {
         } else {
             format!("a generated payload broke the contract (seed {seed})")
         };
+        if let (true, Recovery::NotJudged(why)) = (check.passed(), recovery) {
+            check.set_not_judged(
+                CheckId::GoldenReplay,
+                format!("{why}; the {run} generated payloads (seed {seed}) got contract answers"),
+            );
+        }
         self.end(check, started)
     }
 

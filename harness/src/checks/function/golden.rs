@@ -20,16 +20,26 @@ impl FunctionChecks<'_> {
         let answers = self
             .invoker
             .invoke_all(&jobs, self.progress, "golden cases");
-        for (case, answer) in cases.iter().zip(&answers) {
+        let mut first_right = None;
+        for (i, (case, answer)) in cases.iter().zip(&answers).enumerate() {
             let Some(invocation) = answer else { break };
             let problems = self.judge(case, &invocation.outcome, Place::Single);
             if !problems.is_empty() {
                 mismatched += 1;
+            } else if first_right.is_none() {
+                first_right = Some(i);
             }
             for p in problems {
                 check.problem(p);
             }
         }
+        self.recovery_case = first_right.ok_or_else(|| {
+            if mismatched == 0 {
+                "golden-replay got no answer, so the function's recovery has no right answer to be judged by".to_owned()
+            } else {
+                format!("no golden case got its training-time prediction in golden-replay (0 of {total}), so the function's recovery has no right answer to be judged by")
+            }
+        });
         check.cases = total;
         let batch_problems = self.replay_in_batches(&mut check);
         check.metric("cases", total);

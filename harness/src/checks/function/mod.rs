@@ -17,7 +17,7 @@ pub(crate) use init::InitVerdict;
 
 use super::invoker::{Budgets, Invoker};
 use super::{CheckId, CheckResult};
-use crate::contract::{Contract, Place, judge_golden};
+use crate::contract::{Contract, Place, Shape, judge_golden};
 use crate::golden::{GoldenCase, GoldenSet};
 use crate::progress::Progress;
 use crate::runtime::{Invocation, Outcome, Target};
@@ -30,6 +30,18 @@ pub(crate) struct FunctionChecks<'a> {
     pub(crate) golden: &'a GoldenSet,
     pub(crate) spec: &'a Spec,
     pub(crate) progress: &'a Progress,
+    /// The golden case the function's recovery after abuse is judged by: the first that
+    /// golden replay found answered right singly (the first case before it has run), or why
+    /// there is none (then the recovery has nothing to be judged by).
+    recovery_case: Result<usize, String>,
+}
+
+/// What the recovery after abuse showed.
+pub(crate) enum Recovery {
+    /// The function answers the reference case right (or a problem was recorded).
+    Judged,
+    /// It still answers with a prediction, but no golden case says whether that is right.
+    NotJudged(String),
 }
 
 impl<'a> FunctionChecks<'a> {
@@ -46,6 +58,7 @@ impl<'a> FunctionChecks<'a> {
             golden,
             spec,
             progress,
+            recovery_case: Ok(0),
         }
     }
 
@@ -81,16 +94,33 @@ impl<'a> FunctionChecks<'a> {
         judge_golden(self.contract(), &golden, outcome, place)
     }
 
-    /// After abuse, the function must still answer correctly (in every container).
-    fn recovery(&mut self, check: &mut CheckResult, after: &str) {
-        let case = &self.golden.cases[0];
+    /// After abuse, the function must still answer correctly (in every container): as golden
+    /// replay found it answering a golden case before the abuse. When golden replay found no
+    /// case answered right, the answer can only be judged a prediction or not: a crash or an
+    /// error is still a failure; a prediction leaves the recovery not judged, instead of a
+    /// knock-on failure of the goldens' mismatch.
+    fn recovery(&mut self, check: &mut CheckResult, after: &str) -> Recovery {
+        let reference = self.recovery_case.clone();
+        let case = &self.golden.cases[*reference.as_ref().unwrap_or(&0)];
         let body = case.request_body(self.contract());
         let jobs: Vec<(String, Vec<u8>)> = (0..self.invoker.targets.len())
             .map(|_| (format!("recovery after {after}"), body.clone()))
             .collect();
         let answers = self.invoker.invoke_all(&jobs, self.progress, "recovery");
         for invocation in answers.into_iter().flatten() {
-            let problems = self.judge(case, &invocation.outcome, Place::Single);
+            let problems = match &reference {
+                Ok(_) => self.judge(case, &invocation.outcome, Place::Single),
+                Err(_) => match &invocation.outcome {
+                    Outcome::Success(answer) if self.contract().answers(answer, Shape::Single) => {
+                        Vec::new()
+                    }
+                    other => vec![format!(
+                        "{}: expected a prediction, got {}",
+                        case.case_id,
+                        other.describe()
+                    )],
+                },
+            };
             if !problems.is_empty() {
                 check.problem(format!(
                     "after {after} the function no longer answers golden case {} correctly: {}\n--- container log (tail) ---\n{}",
@@ -98,8 +128,12 @@ impl<'a> FunctionChecks<'a> {
                     problems.join("; "),
                     self.target().log_tail(40)
                 ));
-                break;
+                return Recovery::Judged;
             }
+        }
+        match reference {
+            Ok(_) => Recovery::Judged,
+            Err(why) => Recovery::NotJudged(why),
         }
     }
 }
