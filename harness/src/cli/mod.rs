@@ -12,7 +12,7 @@ use crate::commands::tune::{TuneOptions, tune as tune_sizes};
 use crate::commands::verify::{DEFAULT_CHECK_BUDGET, DEFAULT_DEADLINE, VerifyOptions};
 use crate::golden::{self, GoldenSet};
 use crate::lambda::{PRICES_DATED, Prices};
-use crate::progress::{Progress, Verbosity};
+use crate::progress::{Progress, Verbosity, eprint_line, eprint_text};
 use crate::runtime::Outcome;
 use crate::runtime::deployed::Address;
 use crate::spec::{Overrides, Spec};
@@ -118,11 +118,11 @@ fn verify(
     out(&report.render(terminal.width, terminal.color_out));
     if let Some(dir) = args.report_dir {
         for path in report.write_files(&dir)? {
-            eprintln!("report: {}", path.display());
+            eprint_line(&format!("report: {}", path.display()));
         }
     }
     if let Some(path) = report.append_step_summary()? {
-        eprintln!("summary appended to {}", path.display());
+        eprint_line(&format!("summary appended to {}", path.display()));
     }
     report.append_step_outputs()?;
     Ok(exit(report.passed()))
@@ -162,7 +162,7 @@ fn invoke(
     };
     let result = invoke_once(&spec, args.rie.as_deref(), &body, progress)?;
     for line in &result.reports {
-        eprintln!("{line}");
+        eprint_line(line);
     }
     let answer = match &result.invocation.outcome {
         Outcome::Success(value) => Some(value.clone()),
@@ -171,7 +171,7 @@ fn invoke(
             error_message,
         } => Some(serde_json::json!({"errorType": error_type, "errorMessage": error_message})),
         other => {
-            eprintln!("{}", other.describe());
+            eprint_line(&other.describe());
             None
         }
     };
@@ -201,7 +201,7 @@ fn push(args: PushArgs, config: Option<PathBuf>, progress: Progress) -> anyhow::
         insecure_registry: args.insecure_registry,
         progress,
     })?;
-    eprint!("{}", report.render());
+    eprint_text(&report.render());
     if let (Some(pushed), true) = (&report.pushed, report.passed()) {
         out(&format!("{pushed}\n"));
     }
@@ -234,11 +234,11 @@ fn replay(
     out(&report.render(terminal.width, terminal.color_out));
     if let Some(dir) = args.report_dir {
         for path in report.write_files(&dir)? {
-            eprintln!("report: {}", path.display());
+            eprint_line(&format!("report: {}", path.display()));
         }
     }
     if let Some(path) = report.append_step_summary()? {
-        eprintln!("summary appended to {}", path.display());
+        eprint_line(&format!("summary appended to {}", path.display()));
     }
     Ok(exit(report.passed()))
 }
@@ -265,7 +265,7 @@ fn tune(
     out(&report.render(terminal.width, terminal.color_out));
     if let Some(dir) = args.report_dir {
         for path in report.write_files(&dir)? {
-            eprintln!("report: {}", path.display());
+            eprint_line(&format!("report: {}", path.display()));
         }
     }
     Ok(exit(!report.target_missed()))

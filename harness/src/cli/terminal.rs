@@ -81,7 +81,7 @@ pub(super) fn report_error(error: &anyhow::Error, color: bool) {
             text.push_str(&format!("  {}\n", cause.replace('\n', "\n  ")));
         }
     }
-    let _ = std::io::stderr().write_all(text.as_bytes());
+    crate::progress::eprint_text(&text);
 }
 
 /// Exit 0 when `passed`, else 1 (a check failed).

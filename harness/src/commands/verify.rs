@@ -202,18 +202,24 @@ fn compile(spec: &Compile, root: &Path, progress: &Progress) -> Result<Compiled,
         .command
         .replace("{source}", &quote(&source))
         .replace("{output}", &quote(&output));
-    progress.heading("compiling the goldens' model for the provenance check (provenance.compile)");
-    let status = Command::new("sh")
-        .arg("-ec")
-        .arg(&command)
-        .current_dir(root)
-        .stdin(Stdio::null())
-        .stdout(crate::progress::stdout_to_stderr())
-        .status()
+    let (status, tail) = progress
+        .run(
+            "compiling the goldens' model for the provenance check (provenance.compile)",
+            Command::new("sh")
+                .arg("-ec")
+                .arg(&command)
+                .current_dir(root)
+                .stdin(Stdio::null()),
+        )
         .map_err(|e| failed("cannot be started with sh".to_owned(), Some(e)))?;
     if !status.success() {
+        let output = if progress.quiet() {
+            format!("; its last lines:\n{tail}")
+        } else {
+            "; its output is above".to_owned()
+        };
         return Err(failed(
-            format!("failed ({status}); its output is above: {command}"),
+            format!("failed ({status}): {command}{output}"),
             None,
         ));
     }

@@ -142,3 +142,46 @@ fn a_closed_stdout_ends_quietly() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// Runs `lambda-gate verify` of the classifier's image (with `flags`) in bash as `redirect`
+/// puts it into a pipe whose reader goes away; returns lambda-gate's own exit code.
+fn verify_into_a_closed_pipe(image: &str, flags: &[&str], redirect: &str) -> Option<i32> {
+    let scratch = tempfile::tempdir().unwrap();
+    let status = std::process::Command::new("bash")
+        .arg("-c")
+        .arg(format!("\"$0\" \"$@\" {redirect}; exit ${{PIPESTATUS[0]}}"))
+        .arg(env!("CARGO_BIN_EXE_lambda-gate"))
+        .args(["--config", "harness/fixtures/classifier/lambda-gate.toml"])
+        .args(["verify", "--generated-cases", "10", "--image", image])
+        .args(flags)
+        .current_dir(workspace())
+        .env("XDG_CACHE_HOME", scratch.path())
+        .status()
+        .unwrap();
+    status.code()
+}
+
+#[test]
+fn a_closed_stdout_or_stderr_ends_verify_with_its_verdict() {
+    let _serial = serial();
+    let image = build(
+        "harness/fixtures/classifier/lambda-gate.toml",
+        harness::Arch::X86_64,
+    );
+    // The case: progress and the table into `head`, which leaves after three lines.
+    let failing = ["--max-image-size", "1KiB"];
+    assert_eq!(
+        verify_into_a_closed_pipe(&image, &failing, "2>&1 | head -3"),
+        Some(1),
+        "a failed check exits 1, not 101"
+    );
+    // stderr's reader gone before the first progress line; stdout's before the table.
+    assert_eq!(
+        verify_into_a_closed_pipe(&image, &[], "2>&1 >/dev/null | true"),
+        Some(0)
+    );
+    assert_eq!(
+        verify_into_a_closed_pipe(&image, &[], "2>/dev/null | true"),
+        Some(0)
+    );
+}
