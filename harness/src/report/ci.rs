@@ -29,6 +29,9 @@ impl Report {
                 .as_ref()
                 .map_or(String::new(), |r| format!("Emulator: {}\n\n", r.describe()))
         );
+        if let Some(facts) = self.image_facts.as_ref().filter(|_| self.passed()) {
+            let _ = writeln!(md, "Verified image id: `{}`\n", facts.id);
+        }
         if let Some(first) = self.first_cause() {
             // Above the table: the one line a reader of the job summary needs first.
             let _ = writeln!(

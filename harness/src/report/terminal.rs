@@ -95,7 +95,21 @@ impl Report {
         for line in self.causes() {
             out.push_str(&wrap_words(&line, width, "  ", "    "));
         }
+        out.push_str(&self.next_step());
         out
+    }
+
+    /// After a pass of an image: its id, which `push --verified-id` needs, and the exact
+    /// command that pushes it (pre-wrapped with `\` where it is long; ids stay whole).
+    fn next_step(&self) -> String {
+        let Some(facts) = self.image_facts.as_ref().filter(|_| self.passed()) else {
+            return String::new();
+        };
+        let push = crate::environment::command(&format!(
+            "push --image {} \\\n      --verified-id {} \\\n      --arch {} --to REGISTRY/REPOSITORY[:TAG]",
+            self.image, facts.id, self.arch
+        ));
+        format!("  verified image id: {}\n  next: {push}\n", facts.id)
     }
 }
 

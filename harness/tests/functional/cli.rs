@@ -185,3 +185,43 @@ fn a_closed_stdout_or_stderr_ends_verify_with_its_verdict() {
         Some(0)
     );
 }
+
+#[test]
+fn a_passing_verify_names_the_verified_image_id_and_the_push_command() {
+    let _serial = serial();
+    let image = build(
+        "harness/fixtures/classifier/lambda-gate.toml",
+        harness::Arch::X86_64,
+    );
+    let scratch = tempfile::tempdir().unwrap();
+    let outputs = scratch.path().join("github-output");
+    let (code, stdout, stderr) = output(
+        cli()
+            .args(["--config", "harness/fixtures/classifier/lambda-gate.toml"])
+            .args(["verify", "--generated-cases", "10", "--image", &image])
+            .env("XDG_CACHE_HOME", scratch.path())
+            .env("GITHUB_OUTPUT", &outputs),
+    );
+    assert_eq!(code, Some(0), "{stdout}\n{stderr}");
+    let id = std::fs::read_to_string(&outputs)
+        .unwrap()
+        .lines()
+        .find_map(|l| l.strip_prefix("image-id=").map(str::to_owned))
+        .unwrap();
+    assert!(id.starts_with("sha256:") && id.len() == 71, "{id}");
+    let tail: Vec<&str> = stdout.lines().rev().take(4).collect();
+    assert_eq!(tail[3], format!("  verified image id: {id}"), "{stdout}");
+    assert!(
+        tail[2].starts_with("  next: ")
+            && tail[2].ends_with(&format!("lambda-gate push --image {image} \\")),
+        "{stdout}"
+    );
+    assert_eq!(
+        tail[..2],
+        [
+            "      --arch x86_64 --to REGISTRY/REPOSITORY[:TAG]",
+            &format!("      --verified-id {id} \\"),
+        ],
+        "{stdout}"
+    );
+}
