@@ -60,6 +60,9 @@ pub struct Progress {
 struct Inner {
     verbosity: Verbosity,
     terminal: bool,
+    /// Under GitHub Actions (`GITHUB_ACTIONS=true`): each step is a collapsible group of the
+    /// log (`::group::` ... `::endgroup::`).
+    actions: bool,
     state: Mutex<State>,
 }
 
@@ -72,6 +75,13 @@ struct State {
     counting: bool,
     /// When a plain count line was last printed.
     last_plain: Option<Instant>,
+    /// Whether a GitHub Actions log group is open.
+    group: bool,
+}
+
+/// Whether the gate runs as a GitHub Actions step, whose log reads workflow commands.
+pub(crate) fn github_actions() -> bool {
+    std::env::var("GITHUB_ACTIONS").is_ok_and(|v| v == "true")
 }
 
 impl Progress {
@@ -81,6 +91,7 @@ impl Progress {
             inner: Arc::new(Inner {
                 verbosity,
                 terminal: std::io::stderr().is_terminal(),
+                actions: github_actions(),
                 state: Mutex::default(),
             }),
         }
@@ -129,6 +140,10 @@ impl Progress {
             spinner.set_message(message.clone());
             spinner.enable_steady_tick(Duration::from_millis(120));
             Some(spinner)
+        } else if self.inner.actions {
+            eprint_line(&format!("::group::{message}"));
+            state.group = true;
+            None
         } else {
             eprint_line(&format!("==> {message}"));
             None
@@ -287,6 +302,9 @@ impl Progress {
 
 fn finish_step(state: &mut State) {
     state.counting = false;
+    if std::mem::take(&mut state.group) {
+        eprint_line("::endgroup::");
+    }
     if let Some((spinner, message, started)) = state.step.take()
         && let Some(spinner) = spinner
     {
@@ -314,7 +332,10 @@ mod tests {
         assert_eq!(status.code(), Some(3));
         let lines: Vec<&str> = tail.lines().collect();
         assert_eq!(lines.len(), 30, "{tail}");
-        assert!(lines.contains(&"line 40") && !lines.contains(&"line 1"), "{tail}");
+        assert!(
+            lines.contains(&"line 40") && !lines.contains(&"line 1"),
+            "{tail}"
+        );
         assert!(lines.contains(&"whole") && !tail.contains("half"), "{tail}");
     }
 }

@@ -24,7 +24,7 @@ use args::{
 use clap::Parser as _;
 use std::path::PathBuf;
 use std::process::ExitCode;
-use terminal::{Terminal, exit, out, report_error};
+use terminal::{Terminal, exit, out, out_bytes, report_error};
 
 /// Runs the `lambda-gate` command line with the process's arguments: the binary's `main`.
 pub fn main() -> ExitCode {
@@ -116,6 +116,9 @@ fn verify(
     };
     let report = crate::verify(&spec, &options)?;
     out(&report.render(terminal.width, terminal.color_out));
+    if crate::progress::github_actions() {
+        out(&report.workflow_errors());
+    }
     if let Some(dir) = args.report_dir {
         for path in report.write_files(&dir)? {
             eprint_line(&format!("report: {}", path.display()));
@@ -164,22 +167,19 @@ fn invoke(
     for line in &result.reports {
         eprint_line(line);
     }
-    let answer = match &result.invocation.outcome {
-        Outcome::Success(value) => Some(value.clone()),
-        Outcome::FunctionError {
-            error_type,
-            error_message,
-        } => Some(serde_json::json!({"errorType": error_type, "errorMessage": error_message})),
-        other => {
-            eprint_line(&other.describe());
-            None
+    // The function's answer byte for byte (key order, numbers and a Python stackTrace as it
+    // sent them); what the gate made of anything else goes to stderr.
+    match &result.invocation.outcome {
+        Outcome::Success(_) | Outcome::FunctionError { .. } => {
+            out_bytes(&result.answer);
+            // A terminal's prompt would follow the answer on its line; a pipe gets it as is.
+            if std::io::IsTerminal::is_terminal(&std::io::stdout())
+                && !result.answer.ends_with(b"\n")
+            {
+                out("\n");
+            }
         }
-    };
-    if let Some(answer) = &answer {
-        out(&format!(
-            "{}\n",
-            serde_json::to_string_pretty(answer).unwrap_or_default()
-        ));
+        other => eprint_line(&other.describe()),
     }
     Ok(exit(matches!(
         result.invocation.outcome,
@@ -232,6 +232,9 @@ fn replay(
         },
     )?;
     out(&report.render(terminal.width, terminal.color_out));
+    if crate::progress::github_actions() {
+        out(&report.workflow_errors());
+    }
     if let Some(dir) = args.report_dir {
         for path in report.write_files(&dir)? {
             eprint_line(&format!("report: {}", path.display()));

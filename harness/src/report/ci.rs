@@ -117,6 +117,37 @@ impl Report {
         append_to_env_file("GITHUB_OUTPUT", &outputs)
     }
 }
+impl Report {
+    /// GitHub Actions' `::error::` workflow command for each failed check (not for those not
+    /// judged: their cause has its own), so each shows as an annotation of the run; the first
+    /// cause says so.
+    pub fn workflow_errors(&self) -> String {
+        let first = self.first_cause().map(|c| c.name);
+        let mut out = String::new();
+        for check in self.checks.iter().filter(|c| c.status == Status::Failed) {
+            let role = if Some(check.name) == first {
+                " (first cause)"
+            } else {
+                ""
+            };
+            let _ = writeln!(
+                out,
+                "::error title=lambda-gate {}{role}::{}",
+                check.name,
+                escape_workflow_data(&check.summary)
+            );
+        }
+        out
+    }
+}
+
+/// A workflow command's message as GitHub Actions reads it: `%`, CR and LF escaped.
+fn escape_workflow_data(text: &str) -> String {
+    text.replace('%', "%25")
+        .replace('\r', "%0D")
+        .replace('\n', "%0A")
+}
+
 /// Appends `text` to the file the environment variable `name` names, if it is set.
 fn append_to_env_file(name: &str, text: &str) -> Result<Option<PathBuf>, ReportError> {
     let Some(path) = std::env::var_os(name).map(PathBuf::from) else {

@@ -269,6 +269,11 @@ mod tests {
             "{junit}"
         );
         assert_eq!(junit.matches("<failure").count(), 2, "{junit}");
+        assert_eq!(
+            report.workflow_errors(),
+            "::error title=lambda-gate provenance (first cause)::the model in the image is not the model the goldens came from\n\
+             ::error title=lambda-gate golden-replay::224 of 224 cases differ from the training-time model\n"
+        );
     }
 
     #[test]

@@ -225,3 +225,43 @@ fn a_passing_verify_names_the_verified_image_id_and_the_push_command() {
         "{stdout}"
     );
 }
+
+#[test]
+fn under_github_actions_each_phase_is_a_group_and_each_failed_check_an_error() {
+    let _serial = serial();
+    let image = build(
+        "harness/fixtures/classifier/lambda-gate.toml",
+        harness::Arch::X86_64,
+    );
+    let scratch = tempfile::tempdir().unwrap();
+    let (code, stdout, stderr) = output(
+        cli()
+            .args(["--config", "harness/fixtures/classifier/lambda-gate.toml"])
+            .args(["verify", "--generated-cases", "10", "--image", &image])
+            .args(["--max-image-size", "1KiB"])
+            .env("XDG_CACHE_HOME", scratch.path())
+            .env("GITHUB_ACTIONS", "true"),
+    );
+    assert_eq!(code, Some(1), "{stdout}\n{stderr}");
+    let groups: Vec<&str> = stderr
+        .lines()
+        .filter(|l| l.starts_with("::group::") || *l == "::endgroup::")
+        .collect();
+    assert!(groups.contains(&"::group::init"), "{stderr}");
+    assert!(
+        groups.chunks(2).all(|pair| pair.len() == 2
+            && pair[0].starts_with("::group::")
+            && pair[1] == "::endgroup::"),
+        "every group is closed before the next opens:\n{stderr}"
+    );
+    assert!(!stderr.contains("==> "), "{stderr}");
+    let errors: Vec<&str> = stdout
+        .lines()
+        .filter(|l| l.starts_with("::error"))
+        .collect();
+    assert_eq!(errors.len(), 1, "{stdout}");
+    assert!(
+        errors[0].starts_with("::error title=lambda-gate image-size (first cause)::"),
+        "{stdout}"
+    );
+}
