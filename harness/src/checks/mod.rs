@@ -146,8 +146,9 @@ pub struct CheckResult {
     /// The evidence for a failure (case id, field, expected, actual, ...), and informational
     /// lines for a pass (per-layer sizes).
     pub details: Vec<String>,
-    /// How many cases it exercised (0 for static checks).
-    pub cases: usize,
+    /// How many cases it judged: golden cases, payloads, invocations (`None` for the static
+    /// checks, which read the image, and for a check not judged).
+    pub cases: Option<usize>,
     /// For a check not judged: the failed check that is the cause.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cause: Option<CheckId>,
@@ -169,7 +170,7 @@ impl CheckResult {
             status: Status::Passed,
             summary: String::new(),
             details: Vec::new(),
-            cases: 0,
+            cases: None,
             cause: None,
             duration: Duration::ZERO,
             metrics: BTreeMap::new(),

@@ -49,7 +49,7 @@ impl Report {
                 c.name,
                 icon(c.status),
                 c.status.label(),
-                c.cases,
+                c.cases.map_or("-".to_owned(), |n| n.to_string()),
                 c.duration.as_secs_f64(),
                 c.summary.replace('|', "\\|")
             );

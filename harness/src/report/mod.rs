@@ -277,6 +277,24 @@ mod tests {
     }
 
     #[test]
+    fn the_cases_column_shows_a_dash_for_checks_that_judge_no_cases() {
+        let mut report = stale();
+        report.checks[2].cases = Some(224);
+        let table = report.table();
+        let cases = |name: &str| -> String {
+            let row = table
+                .lines()
+                .find(|l| l.starts_with(&format!("│ {name} ")))
+                .unwrap_or_else(|| panic!("no {name} row in\n{table}"));
+            row.split('┆').nth(2).unwrap_or_default().trim().to_owned()
+        };
+        assert_eq!(cases("architecture"), "-");
+        assert_eq!(cases("golden-replay"), "224");
+        assert_eq!(cases("malformed-corpus"), "-");
+        assert!(report.markdown().contains("| architecture | ✅ PASS | - |"));
+    }
+
+    #[test]
     fn the_json_report_says_not_judged_with_its_cause_and_the_first_cause() {
         let dir = tempfile::tempdir().unwrap();
         let written = stale().write_files(dir.path()).unwrap();
@@ -288,6 +306,7 @@ mod tests {
         assert_eq!(malformed["status"], "not_judged");
         assert_eq!(malformed["cause"], "golden-replay");
         assert!(json["checks"][1].get("cause").is_none());
+        assert!(json["checks"][0]["cases"].is_null(), "a static check judges no cases");
         assert_eq!(Status::NotJudged.label(), "NOT JUDGED");
     }
 }

@@ -50,7 +50,9 @@ impl Report {
                 paint(check.status.label().to_owned(), check.status),
             ];
             if !narrow {
-                row.push(Cell::new(check.cases));
+                row.push(Cell::new(
+                    check.cases.map_or("-".to_owned(), |n| n.to_string()),
+                ));
             }
             row.push(Cell::new(format!("{:.1}s", check.duration.as_secs_f64())));
             row.push(Cell::new(&check.summary));

@@ -39,13 +39,13 @@ fn the_shipped_arm64_image_passes_every_check() {
     assert_all_pass(&report);
     let generated = report.check(CheckId::MalformedGenerated).unwrap();
     assert!(
-        generated.cases >= 1000,
-        "{} generated cases",
+        generated.cases.is_some_and(|n| n >= 1000),
+        "{:?} generated cases",
         generated.cases
     );
     let golden = report.check(CheckId::GoldenReplay).unwrap();
     // Cases, not requests: the batches replay the same cases (302, not 303).
-    assert_eq!(golden.cases, goldens);
+    assert_eq!(golden.cases, Some(goldens));
 }
 
 #[test]

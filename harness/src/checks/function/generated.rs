@@ -99,10 +99,17 @@ impl FunctionChecks<'_> {
             Err(TestError::Abort(reason)) => check.problem(format!("proptest aborted: {reason}")),
         }
         let recovery = self.recovery(&mut check, "the generated payloads");
-        check.cases = run;
+        check.cases = Some(run);
         check.metric("seed", seed);
         check.summary = if check.passed() {
-            format!("{cases} generated payloads (seed {seed}) all got contract answers")
+            // The count is the cases column's: saved failures replayed first are cases too.
+            let replayed = run.saturating_sub(total);
+            let saved = if replayed > 0 {
+                format!(", {replayed} of them saved failures replayed first")
+            } else {
+                String::new()
+            };
+            format!("{run} generated payloads (seed {seed}{saved}) all got contract answers")
         } else {
             format!("a generated payload broke the contract (seed {seed})")
         };

@@ -40,7 +40,7 @@ impl FunctionChecks<'_> {
                 format!("no golden case got its training-time prediction in golden-replay (0 of {total}), so the function's recovery has no right answer to be judged by")
             }
         });
-        check.cases = total;
+        check.cases = Some(total);
         let batch_problems = self.replay_in_batches(&mut check);
         check.metric("cases", total);
         check.metric("mismatched_single", mismatched);

@@ -28,7 +28,7 @@ impl FunctionChecks<'_> {
         }
         let recovery = self.recovery(&mut check, "the malformed corpus");
         let generic = corpus.iter().filter(|c| c.generic).count();
-        check.cases = corpus.len();
+        check.cases = Some(corpus.len());
         check.metric("generic", generic);
         check.metric("own", corpus.len() - generic);
         check.summary = if check.passed() {

@@ -68,7 +68,9 @@ impl<'a> FunctionChecks<'a> {
 
     /// Starts a check: its result, and its clock.
     fn begin(&mut self, id: CheckId) -> (CheckResult, Instant) {
-        (CheckResult::new(id), self.invoker.begin())
+        let mut check = CheckResult::new(id);
+        check.cases = Some(0);
+        (check, self.invoker.begin())
     }
 
     /// Ends a check: it fails when it had to stop early, saying why.
