@@ -28,6 +28,7 @@ use terminal::{Terminal, exit, out, out_bytes, report_error};
 
 /// Runs the `lambda-gate` command line with the process's arguments: the binary's `main`.
 pub fn main() -> ExitCode {
+    crate::interrupt::watch();
     if let Some(argv0) = std::env::args().next() {
         crate::environment::set_program(&argv0);
     }
