@@ -306,7 +306,10 @@ mod tests {
         assert_eq!(malformed["status"], "not_judged");
         assert_eq!(malformed["cause"], "golden-replay");
         assert!(json["checks"][1].get("cause").is_none());
-        assert!(json["checks"][0]["cases"].is_null(), "a static check judges no cases");
+        assert!(
+            json["checks"][0]["cases"].is_null(),
+            "a static check judges no cases"
+        );
         assert_eq!(Status::NotJudged.label(), "NOT JUDGED");
     }
 }

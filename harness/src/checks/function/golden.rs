@@ -4,7 +4,7 @@
 use super::{CheckId, CheckResult, FunctionChecks};
 use crate::contract::Place;
 use crate::golden::GoldenCase;
-use crate::runtime::Outcome;
+use crate::runtime::{Invocation, Outcome};
 
 impl FunctionChecks<'_> {
     /// Replays every golden case singly, then in batches of the contract's largest size.
@@ -41,7 +41,7 @@ impl FunctionChecks<'_> {
             }
         });
         check.cases = Some(total);
-        let batch_problems = self.replay_in_batches(&mut check);
+        let batch_problems = self.replay_in_batches(&mut check, &answers);
         check.metric("cases", total);
         check.metric("mismatched_single", mismatched);
         check.metric("mismatched_in_batch", batch_problems);
@@ -61,16 +61,29 @@ impl FunctionChecks<'_> {
     }
 
     /// The goldens in batches of the contract's largest size; returns the problems found.
-    fn replay_in_batches(&mut self, check: &mut CheckResult) -> usize {
+    /// `singly` holds each case's answer alone, which names the case behind a batch that got
+    /// no predictions at all (a hang, a crash) instead of the batch's first case.
+    fn replay_in_batches(
+        &mut self,
+        check: &mut CheckResult,
+        singly: &[Option<Invocation>],
+    ) -> usize {
         let Some(batch) = &self.contract().batch else {
             return 0;
         };
         let mut problems_found = 0;
-        for chunk in self.golden.cases.chunks(batch.max) {
+        for (n, chunk) in self.golden.cases.chunks(batch.max).enumerate() {
             let body = batch.request(chunk.iter().map(GoldenCase::event_text));
             let Some(answer) = self.invoke("golden batch", &body) else {
                 break;
             };
+            if !matches!(answer.outcome, Outcome::Success(_)) {
+                let first = n * batch.max;
+                let alone = singly.get(first..first + chunk.len()).unwrap_or_default();
+                problems_found += 1;
+                check.problem(batch_failure(chunk, &answer.outcome, alone));
+                continue;
+            }
             for (i, case) in chunk.iter().enumerate() {
                 let problems = self.judge(case, &answer.outcome, Place::InBatch(i));
                 let failed = !problems.is_empty();
@@ -84,5 +97,89 @@ impl FunctionChecks<'_> {
             }
         }
         problems_found
+    }
+}
+
+/// A batch of `chunk` that got `outcome` instead of predictions, named by what its cases got
+/// alone (`alone`, in order): the cases that fail alone too are the cause; when each was
+/// answered alone, the batch itself is.
+fn batch_failure(chunk: &[GoldenCase], outcome: &Outcome, alone: &[Option<Invocation>]) -> String {
+    let batch = format!(
+        "a batch of {} ({}..{}) got {}",
+        chunk.len(),
+        chunk.first().map_or("", |c| c.case_id.as_str()),
+        chunk.last().map_or("", |c| c.case_id.as_str()),
+        outcome.describe()
+    );
+    let failing: Vec<String> = chunk
+        .iter()
+        .zip(alone)
+        .filter_map(|(case, answer)| match answer {
+            Some(answer) if !matches!(answer.outcome, Outcome::Success(_)) => {
+                Some(format!("{} ({})", case.case_id, answer.outcome.describe()))
+            }
+            _ => None,
+        })
+        .collect();
+    let answered = alone.iter().flatten().count();
+    if !failing.is_empty() {
+        format!(
+            "{batch}; alone, {} got no prediction either",
+            failing.join(", ")
+        )
+    } else if answered == chunk.len() {
+        format!("{batch}, though each of its cases got a prediction alone: the batch itself fails")
+    } else {
+        format!("{batch}; its cases were not all sent alone, so none is named")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    fn case(id: &str) -> GoldenCase {
+        GoldenCase {
+            case_id: id.to_owned(),
+            event: serde_json::value::RawValue::from_string("{}".to_owned()).unwrap(),
+            expected: serde_json::Value::Null,
+        }
+    }
+
+    fn answer(outcome: Outcome) -> Option<Invocation> {
+        Some(Invocation {
+            outcome,
+            request_bytes: 2,
+            response_bytes: 2,
+            elapsed: Duration::ZERO,
+        })
+    }
+
+    #[test]
+    fn a_batch_that_hangs_is_named_after_the_case_that_hangs_alone() {
+        let chunk = [case("row-0000"), case("row-0001"), case("row-0002")];
+        let ok = || answer(Outcome::Success(serde_json::json!({})));
+        let why = batch_failure(
+            &chunk,
+            &Outcome::TimedOut,
+            &[ok(), answer(Outcome::TimedOut), ok()],
+        );
+        let timed_out = Outcome::TimedOut.describe();
+        assert_eq!(
+            why,
+            format!(
+                "a batch of 3 (row-0000..row-0002) got {timed_out}; alone, row-0001 ({timed_out}) got no prediction either"
+            )
+        );
+        let why = batch_failure(&chunk, &Outcome::TimedOut, &[ok(), ok(), ok()]);
+        assert!(
+            why.ends_with(
+                "though each of its cases got a prediction alone: the batch itself fails"
+            ),
+            "{why}"
+        );
+        let why = batch_failure(&chunk, &Outcome::TimedOut, &[ok(), None, None]);
+        assert!(why.ends_with("so none is named"), "{why}");
     }
 }
