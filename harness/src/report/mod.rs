@@ -250,9 +250,10 @@ mod tests {
             ],
             "{text}"
         );
+        assert!(text.contains("┆ NOT JUDGED ┆"), "{text}");
         assert!(
-            text.contains("NOT JUDGED malformed-corpus: not judged: no golden case matched"),
-            "{text}"
+            !text.contains("\nNOT JUDGED malformed-corpus"),
+            "no block of its own without evidence: {text}"
         );
         let markdown = report.markdown();
         assert!(

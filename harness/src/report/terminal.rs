@@ -69,7 +69,13 @@ impl Report {
             out.push_str(&fit_line(&format!("emulator: {}", rie.describe()), width));
         }
         let _ = writeln!(out, "{table}");
-        for check in self.checks.iter().filter(|c| !c.passed()) {
+        // Failures with their evidence; a check not judged says why in the table, and the
+        // verdict names it, so it gets a block only when it has evidence of its own.
+        let blocks = self
+            .checks
+            .iter()
+            .filter(|c| c.status == Status::Failed || !c.details.is_empty() && !c.passed());
+        for check in blocks {
             let label = paint_text(check.status.label(), check.status, color);
             let _ = writeln!(out, "\n{label} {}: {}", check.name, check.summary);
             for detail in check.details.iter().take(20) {
