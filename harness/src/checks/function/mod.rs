@@ -15,8 +15,8 @@ mod malformed;
 
 pub(crate) use init::InitVerdict;
 
-use super::invoker::{Budgets, Invoker};
-use super::{CheckId, CheckResult};
+use super::invoker::{Budgets, Invoker, Stop};
+use super::{CheckId, CheckResult, Status};
 use crate::contract::{Contract, Place, Shape, judge_golden};
 use crate::golden::{GoldenCase, GoldenSet};
 use crate::progress::Progress;
@@ -34,6 +34,8 @@ pub(crate) struct FunctionChecks<'a> {
     /// golden replay found answered right singly (the first case before it has run), or why
     /// there is none (then the recovery has nothing to be judged by).
     recovery_case: Result<usize, String>,
+    /// The check during which the run stopped (the function hangs, the deadline passed).
+    stopped_in: Option<CheckId>,
 }
 
 /// What the recovery after abuse showed.
@@ -59,6 +61,7 @@ impl<'a> FunctionChecks<'a> {
             spec,
             progress,
             recovery_case: Ok(0),
+            stopped_in: None,
         }
     }
 
@@ -73,10 +76,26 @@ impl<'a> FunctionChecks<'a> {
         (check, self.invoker.begin())
     }
 
-    /// Ends a check: it fails when it had to stop early, saying why.
+    /// Ends a check: it fails when it had to stop early, saying why. When the run stopped
+    /// in an earlier check (the function hangs, the deadline passed), that check names the
+    /// cause; this one, unless it found a problem of its own, is not judged.
     fn end(&mut self, mut check: CheckResult, started: Instant) -> CheckResult {
-        for why in self.invoker.stopped_because() {
-            check.problem(why);
+        let reason = match &self.invoker.stop {
+            Some(Stop::Stalled(r) | Stop::Deadline(r) | Stop::Broken(r)) => Some(r.clone()),
+            None => None,
+        };
+        match (self.stopped_in, reason) {
+            (Some(cause), Some(reason)) if check.status != Status::Failed => {
+                check.set_not_judged(cause, format!("the run stopped during {cause}: {reason}"));
+            }
+            (earlier, reason) => {
+                if earlier.is_none() && reason.is_some() {
+                    self.stopped_in = Some(check.name);
+                }
+                for why in self.invoker.stopped_because() {
+                    check.problem(why);
+                }
+            }
         }
         check.duration = started.elapsed();
         check
