@@ -125,3 +125,42 @@ fn stale_goldens_fail_provenance_and_golden_replay_and_judge_nothing_by_them() {
         "{text}"
     );
 }
+
+#[test]
+fn a_batch_that_hangs_is_named_by_its_cases_and_the_checks_after_the_stop_are_not_judged() {
+    let _serial = serial();
+    let scratch = tempfile::tempdir().unwrap();
+    let overrides = with_fault(quick(Arch::X86_64, 20, scratch.path()), "hang-batch");
+    let spec = spec_edited(
+        "harness/fixtures/regressor/lambda-gate.toml",
+        |table| {
+            section(table, "function").insert("timeout_s".to_owned(), 2.into());
+        },
+        &overrides,
+    );
+    let report = run(spec);
+    let replay = report.check(CheckId::GoldenReplay).unwrap();
+    assert_eq!(replay.status, Status::Failed);
+    let first = &replay.details[0];
+    assert!(
+        first.starts_with("a batch of 64 (row-0000..row-0063) got ")
+            && first.ends_with(
+                "though each of its cases got a prediction alone: the batch itself fails"
+            ),
+        "{first}"
+    );
+    assert!(
+        !replay.details.iter().any(|d| d.starts_with("row-0000")),
+        "not a problem of the batch's first case: {:?}",
+        replay.details
+    );
+    for id in [CheckId::MalformedCorpus, CheckId::MalformedGenerated] {
+        let check = report.check(id).unwrap();
+        assert_eq!(check.status, Status::NotJudged, "{id}: {}", check.summary);
+        assert_eq!(check.cause, Some(CheckId::GoldenReplay), "{id}");
+    }
+    assert_eq!(
+        report.first_cause().map(|c| c.name),
+        Some(CheckId::GoldenReplay)
+    );
+}
