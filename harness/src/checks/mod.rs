@@ -147,7 +147,7 @@ pub struct CheckResult {
     /// lines for a pass (per-layer sizes).
     pub details: Vec<String>,
     /// How many cases it judged: golden cases, payloads, invocations (`None` for the static
-    /// checks, which read the image, and for a check not judged).
+    /// checks, which read the image, and for a check not judged before it ran).
     pub cases: Option<usize>,
     /// For a check not judged: the failed check that is the cause.
     #[serde(skip_serializing_if = "Option::is_none")]
