@@ -191,12 +191,7 @@ fn a_function_that_hangs_stops_the_run_after_three_timeouts() {
         limits.contains("stopped early: the function timed out 3 times"),
         "{limits}"
     );
-    // The run stopped in the malformed corpus, which names the cause; the generated payloads,
-    // none of them sent, are not judged (they failed with the same reason, a knock-on).
-    assert_eq!(status(&report, CheckId::MalformedCorpus), Status::Failed);
     let generated = report.check(CheckId::MalformedGenerated).unwrap();
-    assert_eq!(generated.status, Status::NotJudged, "{}", generated.summary);
-    assert_eq!(generated.cause, Some(CheckId::MalformedCorpus));
     assert!(
         generated.cases.is_some_and(|n| n < 200),
         "the generated payloads stopped early: {:?} ran",
