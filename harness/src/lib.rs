@@ -32,6 +32,7 @@ mod digest;
 mod environment;
 mod golden;
 mod image;
+mod interrupt;
 mod lambda;
 mod progress;
 mod report;

@@ -1,5 +1,5 @@
 //! Numbers as people read them, the same in every command and report: sizes in binary units,
-//! durations in milliseconds.
+//! durations in milliseconds, differences between predictions.
 
 use std::time::Duration;
 
@@ -31,9 +31,30 @@ pub(crate) fn quantile_ms(sorted: &[Duration], q: f64) -> Option<f64> {
         .map(|d| ms(*d))
 }
 
+/// A difference between two predictions as people write it, the same in `verify` and in
+/// `golden review`: `1` for a label step, `0.012346`, `3.20e-12` (not `1.2345e-2`).
+pub(crate) fn difference(d: f64) -> String {
+    if d == d.trunc() && d.abs() < 1e15 {
+        format!("{d:.0}")
+    } else if d.abs() >= 1e-3 {
+        let text = format!("{d:.6}");
+        text.trim_end_matches('0').trim_end_matches('.').to_owned()
+    } else {
+        format!("{d:.2e}")
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn differences_read_as_people_write_them() {
+        assert_eq!(difference(1.0), "1");
+        assert_eq!(difference(0.012_345_678), "0.012346");
+        assert_eq!(difference(0.149_605_438_027_959_5), "0.149605");
+        assert_eq!(difference(3.2e-12), "3.20e-12");
+    }
 
     #[test]
     fn sizes_and_quantiles_read_as_people_expect() {

@@ -10,8 +10,11 @@ use crate::units::human_bytes;
 
 /// The image is for `arch` in every place that matters: the config Lambda reads, the program
 /// the CPU executes (found as Lambda finds it, through `PATH`, symlinks and `#!` lines, with its
-/// dynamic loader), and the manifest a registry push sends.
-pub(crate) fn architecture(facts: &ImageFacts, arch: Arch) -> CheckResult {
+/// dynamic loader), and the manifest a registry push sends. The flag says whether the image
+/// can run as an `arch` function at all (config and program right; only how it is stored may
+/// be wrong): when it cannot, running it would only fail as a knock-on (Docker pulling the
+/// other platform, `exec format error`), so the function checks are not judged.
+pub(crate) fn architecture(facts: &ImageFacts, arch: Arch) -> (CheckResult, bool) {
     let mut check = CheckResult::new(CheckId::Architecture);
     check.metric("config_architecture", facts.architecture.clone());
     if facts.architecture != arch.oci_architecture() || facts.os != "linux" {
@@ -26,6 +29,7 @@ pub(crate) fn architecture(facts: &ImageFacts, arch: Arch) -> CheckResult {
     }
     let command = facts.command_line().join(" ");
     let runs = judge_program(&facts.program, arch, &command, &mut check);
+    let runnable = check.passed();
     check.metric("platform_manifests", facts.platform_manifests);
     check.metric("attestation_manifests", facts.attestation_manifests);
     if facts.has_index || facts.platform_manifests != 1 || facts.attestation_manifests != 0 {
@@ -42,7 +46,7 @@ pub(crate) fn architecture(facts: &ImageFacts, arch: Arch) -> CheckResult {
     } else {
         format!("the image is not a single-platform {arch} image Lambda can start")
     };
-    check
+    (check, runnable)
 }
 
 /// Checks the program Lambda would start; returns how it runs, for the summary.
@@ -322,12 +326,17 @@ mod tests {
     fn an_arm64_config_around_an_x86_64_binary_is_caught() {
         // The classic mistake: `docker build --platform linux/arm64` around a binary compiled
         // for the build machine. The config is right; the binary is not.
-        let check = architecture(&facts("arm64", elf(Arch::X86_64, None)), Arch::Arm64);
+        let (check, runnable) = architecture(&facts("arm64", elf(Arch::X86_64, None)), Arch::Arm64);
         assert!(!check.passed());
+        assert!(
+            !runnable,
+            "the function checks would only fail as a knock-on"
+        );
         let why = check.details.join("\n");
         assert!(why.contains("static ELF built for x86_64"), "{why}");
         assert!(why.contains("--target aarch64-unknown-linux-musl"), "{why}");
-        assert!(architecture(&facts("arm64", elf(Arch::Arm64, None)), Arch::Arm64).passed());
+        let (check, runnable) = architecture(&facts("arm64", elf(Arch::Arm64, None)), Arch::Arm64);
+        assert!(check.passed() && runnable);
     }
 
     #[test]
@@ -341,13 +350,13 @@ mod tests {
             Arch::X86_64,
             Some(loader(Some(Arch::X86_64.elf_machine()), None)),
         );
-        assert!(architecture(&facts("amd64", ok), Arch::X86_64).passed());
+        assert!(architecture(&facts("amd64", ok), Arch::X86_64).0.passed());
 
         let wrong = elf(
             Arch::X86_64,
             Some(loader(Some(Arch::X86_64.elf_machine()), None)),
         );
-        let check = architecture(&facts("arm64", wrong), Arch::Arm64);
+        let (check, _) = architecture(&facts("arm64", wrong), Arch::Arm64);
         let why = check.details.join("\n");
         assert!(why.contains("dynamic ELF built for x86_64"), "{why}");
         assert!(
@@ -363,7 +372,7 @@ mod tests {
                 Some("/lib64/ld-linux-x86-64.so.2 does not exist in the image"),
             )),
         );
-        let check = architecture(&facts("amd64", missing), Arch::X86_64);
+        let (check, _) = architecture(&facts("amd64", missing), Arch::X86_64);
         let why = check.details.join("\n");
         assert!(why.contains("needs its loader"), "{why}");
     }
@@ -375,7 +384,7 @@ mod tests {
             via: vec![],
             interpreter: Box::new(elf(Arch::X86_64, None)),
         };
-        let check = architecture(&facts("arm64", script), Arch::Arm64);
+        let (check, _) = architecture(&facts("arm64", script), Arch::Arm64);
         assert!(
             check.details.join("\n").contains("built for x86_64"),
             "{:?}",
@@ -385,7 +394,7 @@ mod tests {
             command: "python3".to_owned(),
             reason: "python3 is not in any directory of PATH=/usr/bin".to_owned(),
         };
-        let check = architecture(&facts("amd64", missing), Arch::X86_64);
+        let (check, _) = architecture(&facts("amd64", missing), Arch::X86_64);
         let why = check.details.join("\n");
         assert!(
             why.contains("Runtime.InvalidEntrypoint") && why.contains("PATH"),
@@ -398,7 +407,11 @@ mod tests {
         let mut f = facts("amd64", elf(Arch::X86_64, None));
         f.attestation_manifests = 1;
         f.has_index = true;
-        let check = architecture(&f, Arch::X86_64);
+        let (check, runnable) = architecture(&f, Arch::X86_64);
+        assert!(
+            runnable,
+            "an index is a storage problem: the function still runs"
+        );
         assert!(
             check
                 .details

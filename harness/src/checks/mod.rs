@@ -74,16 +74,27 @@ impl CheckId {
         }
     }
 
+    /// The check whose failure leaves this one without a basis, so that it is not judged
+    /// instead of failing as a knock-on: `init` needs an image that can run as the function's
+    /// architecture at all, the checks that invoke the function need it initialised. The
+    /// malformed checks also judge the function's recovery by a golden case that golden
+    /// replay found right; when none was, that part is not judged (`FunctionChecks::recovery`).
+    pub fn depends_on(self) -> Option<CheckId> {
+        match self {
+            CheckId::Init => Some(CheckId::Architecture),
+            CheckId::GoldenReplay
+            | CheckId::MalformedCorpus
+            | CheckId::MalformedGenerated
+            | CheckId::LambdaLimits => Some(CheckId::Init),
+            CheckId::PushedConfig => Some(CheckId::PushedManifest),
+            _ => None,
+        }
+    }
+
     /// Whether the check invokes the function after `init` (so it cannot run when the
     /// function did not start or initialise).
     pub fn needs_running_function(self) -> bool {
-        matches!(
-            self,
-            CheckId::GoldenReplay
-                | CheckId::MalformedCorpus
-                | CheckId::MalformedGenerated
-                | CheckId::LambdaLimits
-        )
+        self.depends_on() == Some(CheckId::Init)
     }
 }
 
@@ -107,8 +118,9 @@ pub enum Status {
     Passed,
     /// It found a problem.
     Failed,
-    /// It could not run because an earlier step failed (counts as a failure).
-    NotRun,
+    /// Not judged: a check it depends on failed, so its own result would be a knock-on of
+    /// that cause, not news (the verdict still fails: the cause did).
+    NotJudged,
 }
 
 impl Status {
@@ -117,7 +129,7 @@ impl Status {
         match self {
             Status::Passed => "PASS",
             Status::Failed => "FAIL",
-            Status::NotRun => "NOT RUN",
+            Status::NotJudged => "NOT JUDGED",
         }
     }
 }
@@ -134,8 +146,12 @@ pub struct CheckResult {
     /// The evidence for a failure (case id, field, expected, actual, ...), and informational
     /// lines for a pass (per-layer sizes).
     pub details: Vec<String>,
-    /// How many cases it exercised (0 for static checks).
-    pub cases: usize,
+    /// How many cases it judged: golden cases, payloads, invocations (`None` for the static
+    /// checks, which read the image, and for a check not judged before it ran).
+    pub cases: Option<usize>,
+    /// For a check not judged: the failed check that is the cause.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cause: Option<CheckId>,
     /// Wall time.
     #[serde(serialize_with = "seconds")]
     pub duration: Duration,
@@ -154,24 +170,31 @@ impl CheckResult {
             status: Status::Passed,
             summary: String::new(),
             details: Vec::new(),
-            cases: 0,
+            cases: None,
+            cause: None,
             duration: Duration::ZERO,
             metrics: BTreeMap::new(),
         }
     }
 
-    /// A check that could not run, and why.
-    pub(crate) fn not_run(name: CheckId, why: impl Into<String>) -> Self {
-        CheckResult {
-            status: Status::NotRun,
-            summary: why.into(),
-            ..CheckResult::new(name)
-        }
+    /// A check not judged because `cause` failed, and what that means for it.
+    pub(crate) fn not_judged(name: CheckId, cause: CheckId, why: impl Into<String>) -> Self {
+        let mut check = CheckResult::new(name);
+        check.set_not_judged(cause, why);
+        check
+    }
+
+    /// Marks the check not judged because `cause` failed (`why` says what that left unknown).
+    pub(crate) fn set_not_judged(&mut self, cause: CheckId, why: impl Into<String>) {
+        self.status = Status::NotJudged;
+        self.cause = Some(cause);
+        self.summary = format!("not judged: {}", why.into());
     }
 
     /// Records a problem; the check fails.
     pub(crate) fn problem(&mut self, detail: impl Into<String>) {
         self.status = Status::Failed;
+        self.cause = None;
         self.details.push(detail.into());
     }
 

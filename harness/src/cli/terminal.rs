@@ -46,10 +46,13 @@ impl Terminal {
 
 /// Writes to stdout; a reader that went away (`| head`) ends the output quietly.
 pub(super) fn out(text: &str) {
+    out_bytes(text.as_bytes());
+}
+
+/// Writes bytes to stdout as they are (an answer need not be UTF-8), ending quietly as `out`.
+pub(super) fn out_bytes(bytes: &[u8]) {
     let mut stdout = std::io::stdout().lock();
-    let _ = stdout
-        .write_all(text.as_bytes())
-        .and_then(|()| stdout.flush());
+    let _ = stdout.write_all(bytes).and_then(|()| stdout.flush());
 }
 
 /// The error and its causes, each said once, as cargo prints them.
@@ -81,7 +84,7 @@ pub(super) fn report_error(error: &anyhow::Error, color: bool) {
             text.push_str(&format!("  {}\n", cause.replace('\n', "\n  ")));
         }
     }
-    let _ = std::io::stderr().write_all(text.as_bytes());
+    crate::progress::eprint_text(&text);
 }
 
 /// Exit 0 when `passed`, else 1 (a check failed).

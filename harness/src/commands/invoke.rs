@@ -6,7 +6,7 @@
 use super::setup::Run;
 use crate::commands::Error;
 use crate::progress::Progress;
-use crate::runtime::{Invocation, Target};
+use crate::runtime::Invocation;
 use crate::spec::Spec;
 use std::path::Path;
 use std::time::Duration;
@@ -16,6 +16,8 @@ use std::time::Duration;
 pub(crate) struct HandInvocation {
     /// The answer.
     pub(crate) invocation: Invocation,
+    /// The answer's bytes as the function sent them (empty when there was none).
+    pub(crate) answer: Vec<u8>,
     /// The RIE's `INIT REPORT` and `REPORT` lines for it.
     pub(crate) reports: Vec<String>,
 }
@@ -36,11 +38,12 @@ pub(crate) fn invoke(
         .pop()
         .ok_or_else(|| Error::Infrastructure("no container was started".to_owned()))?;
     progress.step("invoking");
-    let invocation = container.invoke(body);
+    let (invocation, answer) = container.invoke_keeping_body(body);
     let reports = container.report_lines(Duration::from_secs(5));
     progress.done();
     Ok(HandInvocation {
         invocation,
+        answer,
         reports,
     })
 }

@@ -128,6 +128,7 @@ impl<'a> Run<'a> {
         settings: &LambdaSettings,
         count: usize,
     ) -> Result<Vec<FunctionContainer>, ContainerError> {
+        crate::interrupt::containers_starting();
         self.progress.step(format!(
             "starting the function under the RIE ({})",
             self.arch().docker_platform()

@@ -75,6 +75,7 @@ pub fn verify(spec: &Spec, options: &VerifyOptions) -> Result<Report, Error> {
         .as_ref()
         .map(|c| compile(c, &spec.root, progress))
         .transpose()?;
+    let (architecture, runnable) = checks::architecture(&facts, arch);
     let mut report = Report {
         arch,
         function: spec.function.name.clone(),
@@ -82,13 +83,25 @@ pub fn verify(spec: &Spec, options: &VerifyOptions) -> Result<Report, Error> {
         rie: None,
         model_version: inputs.golden.manifest.model_version.clone(),
         checks: vec![
-            checks::architecture(&facts, arch),
+            architecture,
             checks::image_size(&facts, spec.image.max_size),
             checks::provenance(&facts, &inputs.golden, &spec.provenance, compiled.as_ref()),
         ],
         image_facts: Some(facts),
         duration: Duration::ZERO,
     };
+    if !runnable {
+        // Starting it would fail for the same cause, in words that hide it (Docker pulling
+        // the other platform reads like a network problem).
+        not_judged(
+            &mut report,
+            CheckId::Architecture,
+            &format!("the image cannot run as an {arch} function (see architecture)"),
+        );
+        progress.done();
+        report.duration = started.elapsed();
+        return Ok(report);
+    }
     let rie = run.rie(options.rie.as_deref(), !options.allow_unverified_rie)?;
     report.rie = Some(rie.origin.clone());
     match run.start(&image, &rie, &run.settings(), options.jobs) {
@@ -97,7 +110,11 @@ pub fn verify(spec: &Spec, options: &VerifyOptions) -> Result<Report, Error> {
             init.problem(start_failure_hint(&error, arch));
             init.summary = "the function container did not start".to_owned();
             report.checks.push(init);
-            not_run(&mut report, "the container did not start");
+            not_judged(
+                &mut report,
+                CheckId::Init,
+                "the function container did not start (see init)",
+            );
         }
         Ok(containers) => {
             let budgets = Budgets {
@@ -128,7 +145,11 @@ fn run_function_checks(function: &mut FunctionChecks<'_>, inputs: &Inputs, repor
     let initialised = init.passed();
     report.checks.push(init);
     if !initialised {
-        not_run(report, "the function did not initialise");
+        not_judged(
+            report,
+            CheckId::Init,
+            "the function did not initialise (see init)",
+        );
         return;
     }
     progress.step(format!(
@@ -152,13 +173,13 @@ fn run_function_checks(function: &mut FunctionChecks<'_>, inputs: &Inputs, repor
     report.checks.push(function.limits());
 }
 
-/// Adds every check that needs the running function as not run, and why.
-fn not_run(report: &mut Report, why: &str) {
-    for id in CheckId::VERIFY
-        .into_iter()
-        .filter(|c| c.needs_running_function())
-    {
-        report.checks.push(CheckResult::not_run(id, why));
+/// Adds every check of `verify` not yet in the report as not judged because `cause` failed
+/// (`why`), so the report names the cause once and no knock-on as a failure of its own.
+fn not_judged(report: &mut Report, cause: CheckId, why: &str) {
+    for id in CheckId::VERIFY {
+        if report.check(id).is_none() {
+            report.checks.push(CheckResult::not_judged(id, cause, why));
+        }
     }
 }
 
@@ -181,18 +202,24 @@ fn compile(spec: &Compile, root: &Path, progress: &Progress) -> Result<Compiled,
         .command
         .replace("{source}", &quote(&source))
         .replace("{output}", &quote(&output));
-    progress.heading("compiling the goldens' model for the provenance check (provenance.compile)");
-    let status = Command::new("sh")
-        .arg("-ec")
-        .arg(&command)
-        .current_dir(root)
-        .stdin(Stdio::null())
-        .stdout(crate::progress::stdout_to_stderr())
-        .status()
+    let (status, tail) = progress
+        .run(
+            "compiling the goldens' model for the provenance check (provenance.compile)",
+            Command::new("sh")
+                .arg("-ec")
+                .arg(&command)
+                .current_dir(root)
+                .stdin(Stdio::null()),
+        )
         .map_err(|e| failed("cannot be started with sh".to_owned(), Some(e)))?;
     if !status.success() {
+        let output = if progress.quiet() {
+            format!("; its last lines:\n{tail}")
+        } else {
+            "; its output is above".to_owned()
+        };
         return Err(failed(
-            format!("failed ({status}); its output is above: {command}"),
+            format!("failed ({status}): {command}{output}"),
             None,
         ));
     }

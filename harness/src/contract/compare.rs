@@ -66,7 +66,7 @@ impl std::fmt::Display for Mismatch {
             Some(actual) => {
                 write!(f, "{place}: expected {}, actual {actual}", self.expected)?;
                 if let Some(d) = self.difference {
-                    write!(f, ", difference {d:e}")?;
+                    write!(f, ", difference {}", crate::units::difference(d))?;
                 }
                 Ok(())
             }
@@ -400,9 +400,10 @@ mod tests {
         let found = compare(&expected, &bad, &rules);
         assert_eq!(found.len(), 1, "class 0 == 0.0, 0.34 is out: {found:?}");
         let text = found[0].to_string();
-        assert!(
-            text.starts_with("/probability: expected 0.33, actual 0.34, difference"),
-            "{text}"
+        // The difference as `golden review` writes it (was `1.0000000000000009e-2`).
+        assert_eq!(
+            text,
+            "/probability: expected 0.33, actual 0.34, difference 0.01"
         );
         let missing = compare(&expected, &json!({"class": 0}), &rules);
         assert_eq!(

@@ -148,10 +148,16 @@ pub(crate) fn payloads(
                             (format!("event.{unknown} added"), unknown, Some(value))
                         }
                     };
-                    // An edit that does not apply (a field added to a number) leaves the valid
-                    // event, which is a fine payload too.
+                    // An edit that does not apply (a field added to a number) or changes
+                    // nothing (a value replaced by itself) leaves the valid event, which is a
+                    // fine payload too, and says so.
+                    let original = event.clone();
                     let _ = edit_json(&mut event, &path, value);
-                    recipe
+                    if event == original {
+                        format!("the golden event unchanged ({recipe} did not change it)")
+                    } else {
+                        recipe
+                    }
                 };
                 Payload {
                     recipe,
@@ -239,5 +245,36 @@ mod tests {
         edit_json(&mut request, "a.b[1].c", Some(json!("x"))).unwrap();
         edit_json(&mut request, "a.b[0]", None).unwrap();
         assert_eq!(request, json!({"a": {"b": [{"c": "x"}]}}));
+    }
+
+    #[test]
+    fn a_mutation_that_leaves_the_event_as_it_was_says_unchanged() {
+        use proptest::strategy::ValueTree;
+        let case = GoldenCase {
+            case_id: "c".to_owned(),
+            event: serde_json::value::RawValue::from_string("{\"n\": 1}".to_owned()).unwrap(),
+            expected: Value::Null,
+        };
+        let contract = crate::contract::Contract {
+            request: crate::contract::Template::parse("\"$event\"", "$event").unwrap(),
+            prediction: String::new(),
+            batch: None,
+            fields: Vec::new(),
+            id: None,
+            echo_model_sha256: None,
+        };
+        let strategy = payloads(std::slice::from_ref(&case), &contract);
+        let mut runner = proptest::test_runner::TestRunner::deterministic();
+        let mut seen = 0;
+        for _ in 0..2000 {
+            let payload = strategy.new_tree(&mut runner).unwrap().current();
+            if payload.body == br#"{"n":1}"# && payload.recipe != "arbitrary JSON as the event" {
+                assert!(payload.recipe.contains("unchanged"), "{payload:?}");
+                seen += 1;
+            } else if payload.recipe.starts_with("event.") {
+                assert!(!payload.recipe.contains("unchanged"), "{payload:?}");
+            }
+        }
+        assert!(seen > 0, "no mutation left the event as it was");
     }
 }

@@ -227,9 +227,10 @@ impl Review {
                     "  {field}: {count} case(s); largest in {case}: {} -> {}{}",
                     show(&change.old),
                     show(&change.new),
-                    change
-                        .difference
-                        .map_or(String::new(), |d| format!(" (difference {})", number(d)))
+                    change.difference.map_or(String::new(), |d| format!(
+                        " (difference {})",
+                        crate::units::difference(d)
+                    ))
                 );
             }
             if fields.len() > 12 {
@@ -284,8 +285,10 @@ impl Review {
                     f.field,
                     show(&f.old),
                     show(&f.new),
-                    f.difference
-                        .map_or(String::new(), |d| format!(" ({})", number(d)))
+                    f.difference.map_or(String::new(), |d| format!(
+                        " ({})",
+                        crate::units::difference(d)
+                    ))
                 );
                 let _ = writeln!(out, "{}", cut(&line, width));
             }
@@ -370,18 +373,6 @@ fn show(value: &Value) -> String {
     }
 }
 
-/// A difference as people read it: `1` for a label step, `0.0123`, `3.2e-12`.
-fn number(d: f64) -> String {
-    if d == d.trunc() && d.abs() < 1e15 {
-        format!("{d:.0}")
-    } else if d.abs() >= 1e-3 {
-        let text = format!("{d:.6}");
-        text.trim_end_matches('0').trim_end_matches('.').to_owned()
-    } else {
-        format!("{d:.2e}")
-    }
-}
-
 /// `line` cut to `width` characters.
 fn cut(line: &str, width: usize) -> String {
     if line.chars().count() <= width || width < 10 {
@@ -399,9 +390,6 @@ mod tests {
 
     #[test]
     fn differences_read_as_people_write_them() {
-        assert_eq!(number(1.0), "1");
-        assert_eq!(number(0.012_345_678), "0.012346");
-        assert_eq!(number(3.2e-12), "3.20e-12");
         assert_eq!(show(&serde_json::json!(1)), "1");
         assert_eq!(show(&serde_json::json!(0.5)), "0.5");
         assert_eq!(show(&Value::Null), "(absent)");

@@ -101,8 +101,7 @@ pub(crate) fn build(
     progress: &Progress,
 ) -> Result<String, BuildError> {
     if let Some(before) = &spec.before {
-        progress.heading(format!("running image.before for {arch}"));
-        run_before(before, arch, root, progress.quiet())?;
+        run_before(before, arch, root, progress)?;
     }
     let (tar, dockerfile) = context::tar(&spec.context, &spec.dockerfile)?;
     let args = build_args(spec, arch);
@@ -204,10 +203,15 @@ fn base_images(
     Ok(bases)
 }
 
-/// Runs the spec's `before` command with `sh -c` in `root`. Its output goes to stderr, live,
-/// so a long compile shows its progress (and cargo's lock waits) and stdout stays free for the
-/// image reference; `quiet` keeps it and shows its end only if the command fails.
-fn run_before(command: &str, arch: Arch, root: &Path, quiet: bool) -> Result<(), BuildError> {
+/// Runs the spec's `before` command with `sh -c` in `root`, as a step with a spinner and its
+/// output shown live above it (stdout stays free for the image reference); with `-q` only its
+/// lock waits are shown, and its last lines if it fails.
+fn run_before(
+    command: &str,
+    arch: Arch,
+    root: &Path,
+    progress: &Progress,
+) -> Result<(), BuildError> {
     let mut child = Command::new("sh");
     child
         .arg("-ec")
@@ -217,24 +221,17 @@ fn run_before(command: &str, arch: Arch, root: &Path, quiet: bool) -> Result<(),
         .env(PLATFORM_ENV, arch.docker_platform())
         .env(RUST_TARGET_ENV, arch.rust_target())
         .stdin(Stdio::null());
-    let (status, output) = if quiet {
-        let out = child.output().map_err(BuildError::BeforeSpawn)?;
-        let text = String::from_utf8_lossy(&[out.stdout, out.stderr].concat()).into_owned();
-        let lines: Vec<&str> = text.lines().collect();
-        (
-            out.status,
-            lines[lines.len().saturating_sub(30)..].join("\n"),
-        )
-    } else {
-        let status = child
-            .stdout(crate::progress::stdout_to_stderr())
-            .status()
-            .map_err(BuildError::BeforeSpawn)?;
-        (status, String::new())
-    };
+    let (status, tail) = progress
+        .run(format!("running image.before for {arch}"), &mut child)
+        .map_err(BuildError::BeforeSpawn)?;
     if status.success() {
         Ok(())
     } else {
+        let output = if progress.quiet() {
+            tail
+        } else {
+            String::new()
+        };
         Err(BuildError::Before { status, output })
     }
 }

@@ -13,10 +13,10 @@ impl Report {
         let icon = |s: Status| match s {
             Status::Passed => "✅",
             Status::Failed => "❌",
-            Status::NotRun => "⏭️",
+            Status::NotJudged => "⏭️",
         };
         let mut md = format!(
-            "### Lambda gate: {} ({}) `{}`\n\n**{}** in {:.0}s{}\n\n{}| check | result | cases | time | detail |\n|---|---|---:|---:|---|\n",
+            "### Lambda gate: {} ({}) `{}`\n\n**{}** in {:.0}s{}\n\n{}",
             self.function,
             self.arch,
             self.image,
@@ -29,6 +29,19 @@ impl Report {
                 .as_ref()
                 .map_or(String::new(), |r| format!("Emulator: {}\n\n", r.describe()))
         );
+        if let Some(facts) = self.image_facts.as_ref().filter(|_| self.passed()) {
+            let _ = writeln!(md, "Verified image id: `{}`\n", facts.id);
+        }
+        if let Some(first) = self.first_cause() {
+            // Above the table: the one line a reader of the job summary needs first.
+            let _ = writeln!(
+                md,
+                "First cause: `{}`: {}\n",
+                first.name,
+                first.summary.replace('|', "\\|")
+            );
+        }
+        md.push_str("| check | result | cases | time | detail |\n|---|---|---:|---:|---|\n");
         for c in &self.checks {
             let _ = writeln!(
                 md,
@@ -36,7 +49,7 @@ impl Report {
                 c.name,
                 icon(c.status),
                 c.status.label(),
-                c.cases,
+                c.cases.map_or("-".to_owned(), |n| n.to_string()),
                 c.duration.as_secs_f64(),
                 c.summary.replace('|', "\\|")
             );
@@ -69,8 +82,9 @@ impl Report {
                         .set_description(c.details.join("\n"));
                     s
                 }
-                Status::NotRun => {
-                    let mut s = TestCaseStatus::non_success(NonSuccessKind::Error);
+                // Skipped: its cause fails as its own test case; this one is no second failure.
+                Status::NotJudged => {
+                    let mut s = TestCaseStatus::skipped();
                     s.set_message(c.summary.clone());
                     s
                 }
@@ -103,6 +117,37 @@ impl Report {
         append_to_env_file("GITHUB_OUTPUT", &outputs)
     }
 }
+impl Report {
+    /// GitHub Actions' `::error::` workflow command for each failed check (not for those not
+    /// judged: their cause has its own), so each shows as an annotation of the run; the first
+    /// cause says so.
+    pub fn workflow_errors(&self) -> String {
+        let first = self.first_cause().map(|c| c.name);
+        let mut out = String::new();
+        for check in self.checks.iter().filter(|c| c.status == Status::Failed) {
+            let role = if Some(check.name) == first {
+                " (first cause)"
+            } else {
+                ""
+            };
+            let _ = writeln!(
+                out,
+                "::error title=lambda-gate {}{role}::{}",
+                check.name,
+                escape_workflow_data(&check.summary)
+            );
+        }
+        out
+    }
+}
+
+/// A workflow command's message as GitHub Actions reads it: `%`, CR and LF escaped.
+fn escape_workflow_data(text: &str) -> String {
+    text.replace('%', "%25")
+        .replace('\r', "%0D")
+        .replace('\n', "%0A")
+}
+
 /// Appends `text` to the file the environment variable `name` names, if it is set.
 fn append_to_env_file(name: &str, text: &str) -> Result<Option<PathBuf>, ReportError> {
     let Some(path) = std::env::var_os(name).map(PathBuf::from) else {

@@ -26,7 +26,7 @@ impl Report {
             match status {
                 Status::Passed => cell.fg(Color::Green),
                 Status::Failed => cell.fg(Color::Red),
-                Status::NotRun => cell.fg(Color::Yellow),
+                Status::NotJudged => cell.fg(Color::Yellow),
             }
         };
         let mut table = comfy_table::Table::new();
@@ -50,7 +50,9 @@ impl Report {
                 paint(check.status.label().to_owned(), check.status),
             ];
             if !narrow {
-                row.push(Cell::new(check.cases));
+                row.push(Cell::new(
+                    check.cases.map_or("-".to_owned(), |n| n.to_string()),
+                ));
             }
             row.push(Cell::new(format!("{:.1}s", check.duration.as_secs_f64())));
             row.push(Cell::new(&check.summary));
@@ -67,7 +69,13 @@ impl Report {
             out.push_str(&fit_line(&format!("emulator: {}", rie.describe()), width));
         }
         let _ = writeln!(out, "{table}");
-        for check in self.checks.iter().filter(|c| !c.passed()) {
+        // Failures with their evidence; a check not judged says why in the table, and the
+        // verdict names it, so it gets a block only when it has evidence of its own.
+        let blocks = self
+            .checks
+            .iter()
+            .filter(|c| c.status == Status::Failed || !c.details.is_empty() && !c.passed());
+        for check in blocks {
             let label = paint_text(check.status.label(), check.status, color);
             let _ = writeln!(out, "\n{label} {}: {}", check.name, check.summary);
             for detail in check.details.iter().take(20) {
@@ -92,7 +100,24 @@ impl Report {
             paint_text(self.verdict(), status, color),
             self.duration.as_secs_f64()
         );
+        for line in self.causes() {
+            out.push_str(&wrap_words(&line, width, "  ", "    "));
+        }
+        out.push_str(&self.next_step());
         out
+    }
+
+    /// After a pass of an image: its id, which `push --verified-id` needs, and the exact
+    /// command that pushes it (pre-wrapped with `\` where it is long; ids stay whole).
+    fn next_step(&self) -> String {
+        let Some(facts) = self.image_facts.as_ref().filter(|_| self.passed()) else {
+            return String::new();
+        };
+        let push = crate::environment::command(&format!(
+            "push --image {} \\\n      --verified-id {} \\\n      --arch {} --to REGISTRY/REPOSITORY[:TAG]",
+            self.image, facts.id, self.arch
+        ));
+        format!("  verified image id: {}\n  next: {push}\n", facts.id)
     }
 }
 
@@ -126,6 +151,31 @@ pub(crate) fn fit_line(line: &str, width: u16) -> String {
     out
 }
 
+/// `text` broken at spaces into lines of at most `width` columns (a word wider than that stays
+/// whole), the first indented by `first`, the rest by `rest`; each line ends with a newline.
+pub(crate) fn wrap_words(text: &str, width: u16, first: &str, rest: &str) -> String {
+    let width = usize::from(width);
+    let mut out = String::new();
+    let mut line = first.to_owned();
+    let mut empty = true;
+    for word in text.split(' ').filter(|w| !w.is_empty()) {
+        if !empty && line.chars().count() + 1 + word.chars().count() > width {
+            out.push_str(&line);
+            out.push('\n');
+            line = rest.to_owned();
+            empty = true;
+        }
+        if !empty {
+            line.push(' ');
+        }
+        line.push_str(word);
+        empty = false;
+    }
+    out.push_str(&line);
+    out.push('\n');
+    out
+}
+
 /// `text` in the colour of `status` (bold), or plain.
 fn paint_text(text: &str, status: Status, color: bool) -> String {
     if !color {
@@ -135,7 +185,7 @@ fn paint_text(text: &str, status: Status, color: bool) -> String {
     let style = match status {
         Status::Passed => style.green(),
         Status::Failed => style.red(),
-        Status::NotRun => style.yellow(),
+        Status::NotJudged => style.yellow(),
     };
     style.apply_to(text).to_string()
 }
@@ -161,6 +211,15 @@ mod fit_tests {
             fit_line("one two three four, five", 12),
             "one two\n  three\n  four, five\n"
         );
+    }
+
+    #[test]
+    fn words_wrap_at_spaces_with_their_indents() {
+        assert_eq!(
+            super::wrap_words("first cause: provenance: the model", 20, "  ", "    "),
+            "  first cause:\n    provenance: the\n    model\n"
+        );
+        assert_eq!(super::wrap_words("short", 20, "  ", "    "), "  short\n");
     }
 
     #[test]

@@ -213,13 +213,12 @@ impl FunctionContainer {
     }
 }
 
-impl Target for FunctionContainer {
-    /// Sends one request body and classifies the answer. Transport failures become
-    /// [`Outcome::Unexpected`]: a dead container is a finding, not a harness error. A body over
-    /// Lambda's payload limit is answered as Lambda answers it, without sending it.
-    fn invoke(&self, body: &[u8]) -> Invocation {
+impl FunctionContainer {
+    /// [`Target::invoke`], also returning the answer's bytes as the function sent them (for
+    /// `invoke`, which prints them unchanged).
+    pub(crate) fn invoke_keeping_body(&self, body: &[u8]) -> (Invocation, Vec<u8>) {
         if let Some(refused) = refuse_over_limit(body) {
-            return refused;
+            return (refused, Vec::new());
         }
         let _turn = self.turn.lock().unwrap_or_else(|p| p.into_inner());
         let started = Instant::now();
@@ -234,9 +233,9 @@ impl Target for FunctionContainer {
                 r.bytes().map(|b| (status, b))
             });
         let elapsed = started.elapsed();
-        let (mut outcome, response_bytes) = match result {
-            Ok((status, bytes)) => (classify(status, &bytes), bytes.len()),
-            Err(e) => (Outcome::NoAnswer(e.to_string()), 0),
+        let (mut outcome, answer) = match result {
+            Ok((status, bytes)) => (classify(status, &bytes), bytes.to_vec()),
+            Err(e) => (Outcome::NoAnswer(e.to_string()), Vec::new()),
         };
         if let Outcome::FunctionError {
             error_type,
@@ -258,12 +257,22 @@ impl Target for FunctionContainer {
                 ),
             };
         }
-        Invocation {
+        let invocation = Invocation {
             outcome,
             request_bytes: body.len(),
-            response_bytes,
+            response_bytes: answer.len(),
             elapsed,
-        }
+        };
+        (invocation, answer)
+    }
+}
+
+impl Target for FunctionContainer {
+    /// Sends one request body and classifies the answer. Transport failures become
+    /// [`Outcome::Unexpected`]: a dead container is a finding, not a harness error. A body over
+    /// Lambda's payload limit is answered as Lambda answers it, without sending it.
+    fn invoke(&self, body: &[u8]) -> Invocation {
+        self.invoke_keeping_body(body).0
     }
 
     /// The last `lines` lines of the log (stderr lines prefixed `stderr| `), for failure

@@ -213,3 +213,126 @@ fn a_closed_stdout_ends_quietly() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// Runs `lambda-gate verify` of the classifier's image (with `flags`) in bash as `redirect`
+/// puts it into a pipe whose reader goes away; returns lambda-gate's own exit code.
+fn verify_into_a_closed_pipe(image: &str, flags: &[&str], redirect: &str) -> Option<i32> {
+    let scratch = tempfile::tempdir().unwrap();
+    let status = std::process::Command::new("bash")
+        .arg("-c")
+        .arg(format!("\"$0\" \"$@\" {redirect}; exit ${{PIPESTATUS[0]}}"))
+        .arg(env!("CARGO_BIN_EXE_lambda-gate"))
+        .args(["--config", "harness/fixtures/classifier/lambda-gate.toml"])
+        .args(["verify", "--generated-cases", "10", "--image", image])
+        .args(flags)
+        .current_dir(workspace())
+        .env("XDG_CACHE_HOME", scratch.path())
+        .status()
+        .unwrap();
+    status.code()
+}
+
+#[test]
+fn a_closed_stdout_or_stderr_ends_verify_with_its_verdict() {
+    let _serial = serial();
+    let image = build(
+        "harness/fixtures/classifier/lambda-gate.toml",
+        harness::Arch::X86_64,
+    );
+    // The case: progress and the table into `head`, which leaves after three lines.
+    let failing = ["--max-image-size", "1KiB"];
+    assert_eq!(
+        verify_into_a_closed_pipe(&image, &failing, "2>&1 | head -3"),
+        Some(1),
+        "a failed check exits 1, not 101"
+    );
+    // stderr's reader gone before the first progress line; stdout's before the table.
+    assert_eq!(
+        verify_into_a_closed_pipe(&image, &[], "2>&1 >/dev/null | true"),
+        Some(0)
+    );
+    assert_eq!(
+        verify_into_a_closed_pipe(&image, &[], "2>/dev/null | true"),
+        Some(0)
+    );
+}
+
+#[test]
+fn a_passing_verify_names_the_verified_image_id_and_the_push_command() {
+    let _serial = serial();
+    let image = build(
+        "harness/fixtures/classifier/lambda-gate.toml",
+        harness::Arch::X86_64,
+    );
+    let scratch = tempfile::tempdir().unwrap();
+    let outputs = scratch.path().join("github-output");
+    let (code, stdout, stderr) = output(
+        cli()
+            .args(["--config", "harness/fixtures/classifier/lambda-gate.toml"])
+            .args(["verify", "--generated-cases", "10", "--image", &image])
+            .env("XDG_CACHE_HOME", scratch.path())
+            .env("GITHUB_OUTPUT", &outputs),
+    );
+    assert_eq!(code, Some(0), "{stdout}\n{stderr}");
+    let id = std::fs::read_to_string(&outputs)
+        .unwrap()
+        .lines()
+        .find_map(|l| l.strip_prefix("image-id=").map(str::to_owned))
+        .unwrap();
+    assert!(id.starts_with("sha256:") && id.len() == 71, "{id}");
+    let tail: Vec<&str> = stdout.lines().rev().take(4).collect();
+    assert_eq!(tail[3], format!("  verified image id: {id}"), "{stdout}");
+    assert!(
+        tail[2].starts_with("  next: ")
+            && tail[2].ends_with(&format!("lambda-gate push --image {image} \\")),
+        "{stdout}"
+    );
+    assert_eq!(
+        tail[..2],
+        [
+            "      --arch x86_64 --to REGISTRY/REPOSITORY[:TAG]",
+            &format!("      --verified-id {id} \\"),
+        ],
+        "{stdout}"
+    );
+}
+
+#[test]
+fn under_github_actions_each_phase_is_a_group_and_each_failed_check_an_error() {
+    let _serial = serial();
+    let image = build(
+        "harness/fixtures/classifier/lambda-gate.toml",
+        harness::Arch::X86_64,
+    );
+    let scratch = tempfile::tempdir().unwrap();
+    let (code, stdout, stderr) = output(
+        cli()
+            .args(["--config", "harness/fixtures/classifier/lambda-gate.toml"])
+            .args(["verify", "--generated-cases", "10", "--image", &image])
+            .args(["--max-image-size", "1KiB"])
+            .env("XDG_CACHE_HOME", scratch.path())
+            .env("GITHUB_ACTIONS", "true"),
+    );
+    assert_eq!(code, Some(1), "{stdout}\n{stderr}");
+    let groups: Vec<&str> = stderr
+        .lines()
+        .filter(|l| l.starts_with("::group::") || *l == "::endgroup::")
+        .collect();
+    assert!(groups.contains(&"::group::init"), "{stderr}");
+    assert!(
+        groups.chunks(2).all(|pair| pair.len() == 2
+            && pair[0].starts_with("::group::")
+            && pair[1] == "::endgroup::"),
+        "every group is closed before the next opens:\n{stderr}"
+    );
+    assert!(!stderr.contains("==> "), "{stderr}");
+    let errors: Vec<&str> = stdout
+        .lines()
+        .filter(|l| l.starts_with("::error"))
+        .collect();
+    assert_eq!(errors.len(), 1, "{stdout}");
+    assert!(
+        errors[0].starts_with("::error title=lambda-gate image-size (first cause)::"),
+        "{stdout}"
+    );
+}

@@ -146,6 +146,11 @@ fn invoke_sends_one_golden_case_and_prints_the_answer_and_the_rie_report() {
     let (code, stdout, stderr) =
         output(cli().args(["--config", CLASSIFIER, "-q", "invoke", "--case", "row-0000"]));
     assert_eq!(code, Some(0), "{stdout}\n{stderr}");
+    // The function's bytes, not the gate's re-serialisation (which was pretty-printed).
+    assert!(
+        stdout.starts_with('[') && !stdout.contains(char::is_whitespace),
+        "{stdout:?}"
+    );
     let answer: Vec<f64> = serde_json::from_str(&stdout).unwrap();
     let expected: serde_json::Value = serde_json::from_str(
         std::fs::read_to_string(
@@ -168,6 +173,12 @@ fn invoke_sends_one_golden_case_and_prints_the_answer_and_the_rie_report() {
     let (code, stdout, _) =
         output(cli().args(["--config", CLASSIFIER, "-q", "invoke", "--data", "[]"]));
     assert_eq!(code, Some(1), "an error answer exits 1: {stdout}");
+    // In the function's key order (the gate's rebuilt body sorted the keys and kept only
+    // these two, dropping a Python stackTrace).
+    assert!(
+        stdout.starts_with("{\"errorType\":\"ValidationError\",\"errorMessage\":"),
+        "{stdout:?}"
+    );
     let answer: serde_json::Value = serde_json::from_str(&stdout).unwrap();
     assert_eq!(answer["errorType"], "ValidationError", "{stdout}");
 }

@@ -39,13 +39,13 @@ fn the_shipped_arm64_image_passes_every_check() {
     assert_all_pass(&report);
     let generated = report.check(CheckId::MalformedGenerated).unwrap();
     assert!(
-        generated.cases >= 1000,
-        "{} generated cases",
+        generated.cases.is_some_and(|n| n >= 1000),
+        "{:?} generated cases",
         generated.cases
     );
     let golden = report.check(CheckId::GoldenReplay).unwrap();
     // Cases, not requests: the batches replay the same cases (302, not 303).
-    assert_eq!(golden.cases, goldens);
+    assert_eq!(golden.cases, Some(goldens));
 }
 
 #[test]
@@ -323,7 +323,7 @@ fn verify_exit_codes_and_report_files() {
     let json: serde_json::Value =
         serde_json::from_slice(&std::fs::read(reports.path().join("gate-x86_64.json")).unwrap())
             .unwrap();
-    assert_eq!(json["schema_version"], 1);
+    assert_eq!(json["schema_version"], 2);
     // The gate that wrote it: its version and the commit it was built from.
     assert_eq!(json["gate"]["version"], env!("CARGO_PKG_VERSION"));
     let commit = json["gate"]["commit"].as_str().unwrap();

@@ -193,8 +193,8 @@ fn a_function_that_hangs_stops_the_run_after_three_timeouts() {
     );
     let generated = report.check(CheckId::MalformedGenerated).unwrap();
     assert!(
-        generated.cases < 200,
-        "the generated payloads stopped early: {} ran",
+        generated.cases.is_some_and(|n| n < 200),
+        "the generated payloads stopped early: {:?} ran",
         generated.cases
     );
 }

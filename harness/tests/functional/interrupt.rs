@@ -24,7 +24,9 @@ fn containers(image: &str, all: bool) -> Vec<String> {
         .collect()
 }
 
-fn interrupted_run_leaves_nothing(signal: &str) {
+/// Interrupts a run with `signal` (`-INT`, `-TERM`) once its container serves: nothing is left
+/// behind, and one line names `name`, the signal.
+fn interrupted_run_leaves_nothing(signal: &str, name: &str) {
     let _serial = serial();
     let image = build(SPEC, Arch::X86_64);
     assert!(
@@ -32,12 +34,13 @@ fn interrupted_run_leaves_nothing(signal: &str) {
         "a container of {image} is already there"
     );
     let scratch = tempfile::tempdir().unwrap();
+    let log = scratch.path().join("stderr");
     let mut child = cli()
         .args(["--config", SPEC, "-q", "verify", "--image", &image])
         .args(["--generated-cases", "1000000"])
         .env("XDG_CACHE_HOME", scratch.path())
         .stdout(Stdio::null())
-        .stderr(Stdio::null())
+        .stderr(std::fs::File::create(&log).unwrap())
         .spawn()
         .unwrap();
     let deadline = Instant::now() + Duration::from_secs(120);
@@ -74,6 +77,14 @@ fn interrupted_run_leaves_nothing(signal: &str) {
         !status.success(),
         "an interrupted run is not a pass: {status}"
     );
+    let said = std::fs::read_to_string(&log).unwrap();
+    assert_eq!(
+        said.lines().collect::<Vec<_>>(),
+        [format!(
+            "lambda-gate: {name} received: stopping; removing the function containers"
+        )],
+        "one line, with -q too"
+    );
     let left = containers(&image, true);
     assert!(
         left.is_empty(),
@@ -83,10 +94,10 @@ fn interrupted_run_leaves_nothing(signal: &str) {
 
 #[test]
 fn ctrl_c_removes_the_function_container() {
-    interrupted_run_leaves_nothing("-INT");
+    interrupted_run_leaves_nothing("-INT", "SIGINT");
 }
 
 #[test]
 fn sigterm_removes_the_function_container() {
-    interrupted_run_leaves_nothing("-TERM");
+    interrupted_run_leaves_nothing("-TERM", "SIGTERM");
 }

@@ -26,5 +26,6 @@ mod interrupt;
 mod push;
 mod python_function;
 mod replay;
+mod root_cause;
 mod tune;
 mod wheel;

@@ -2,7 +2,7 @@
 //! the contract (or a real answer when the mutation happened to stay valid), never a crash or a
 //! timeout. Seeded; failures are shrunk and their seeds persisted outside the source tree.
 
-use super::{CheckId, CheckResult, FunctionChecks};
+use super::{CheckId, CheckResult, FunctionChecks, Recovery};
 use crate::contract::judge_generated;
 use crate::corpus::{Payload, payloads};
 use crate::runtime::Invocation;
@@ -98,14 +98,27 @@ impl FunctionChecks<'_> {
                 if self.invoker.stop.is_some() || self.invoker.check_out_of_time => {}
             Err(TestError::Abort(reason)) => check.problem(format!("proptest aborted: {reason}")),
         }
-        self.recovery(&mut check, "the generated payloads");
-        check.cases = run;
+        let recovery = self.recovery(&mut check, "the generated payloads");
+        check.cases = Some(run);
         check.metric("seed", seed);
         check.summary = if check.passed() {
-            format!("{cases} generated payloads (seed {seed}) all got contract answers")
+            // The count is the cases column's: saved failures replayed first are cases too.
+            let replayed = run.saturating_sub(total);
+            let saved = if replayed > 0 {
+                format!(", {replayed} of them saved failures replayed first")
+            } else {
+                String::new()
+            };
+            format!("{run} generated payloads (seed {seed}{saved}) all got contract answers")
         } else {
             format!("a generated payload broke the contract (seed {seed})")
         };
+        if let (true, Recovery::NotJudged(why)) = (check.passed(), recovery) {
+            check.set_not_judged(
+                CheckId::GoldenReplay,
+                format!("{why}; the {run} generated payloads (seed {seed}) got contract answers"),
+            );
+        }
         self.end(check, started)
     }
 

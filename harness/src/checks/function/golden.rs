@@ -4,7 +4,7 @@
 use super::{CheckId, CheckResult, FunctionChecks};
 use crate::contract::{Diffs, Place};
 use crate::golden::GoldenCase;
-use crate::runtime::Outcome;
+use crate::runtime::{Invocation, Outcome};
 
 impl FunctionChecks<'_> {
     /// Replays every golden case singly, then in batches of the contract's largest size.
@@ -21,18 +21,28 @@ impl FunctionChecks<'_> {
         let answers = self
             .invoker
             .invoke_all(&jobs, self.progress, "golden cases");
-        for (case, answer) in cases.iter().zip(&answers) {
+        let mut first_right = None;
+        for (i, (case, answer)) in cases.iter().zip(&answers).enumerate() {
             let Some(invocation) = answer else { break };
             let problems = self.judge(case, &invocation.outcome, Place::Single, &mut diffs);
             if !problems.is_empty() {
                 mismatched += 1;
+            } else if first_right.is_none() {
+                first_right = Some(i);
             }
             for p in problems {
                 check.problem(p);
             }
         }
-        check.cases = total;
-        let mismatched_in_batch = self.replay_in_batches(&mut check, &mut diffs);
+        self.recovery_case = first_right.ok_or_else(|| {
+            if mismatched == 0 {
+                "golden-replay got no answer, so the function's recovery has no right answer to be judged by".to_owned()
+            } else {
+                format!("no golden case got its training-time prediction in golden-replay (0 of {total}), so the function's recovery has no right answer to be judged by")
+            }
+        });
+        check.cases = Some(total);
+        let mismatched_in_batch = self.replay_in_batches(&mut check, &answers, &mut diffs);
         check.metric("cases", total);
         check.metric("mismatched_single", mismatched);
         check.metric("mismatched_in_batch", mismatched_in_batch);
@@ -59,31 +69,124 @@ impl FunctionChecks<'_> {
     }
 
     /// The goldens in batches of the contract's largest size; returns how many cases got a
-    /// wrong answer in their batch (cases, as `mismatched_single` counts them).
-    fn replay_in_batches(&mut self, check: &mut CheckResult, diffs: &mut Diffs) -> usize {
+    /// wrong answer in their batch (cases, as `mismatched_single` counts them: a batch that
+    /// got no predictions counts all of its cases). `singly` holds each case's answer alone,
+    /// which names the case behind a batch that got no predictions at all (a hang, a crash)
+    /// instead of the batch's first case.
+    fn replay_in_batches(
+        &mut self,
+        check: &mut CheckResult,
+        singly: &[Option<Invocation>],
+        diffs: &mut Diffs,
+    ) -> usize {
         let Some(batch) = &self.contract().batch else {
             return 0;
         };
         let mut mismatched = 0;
-        for chunk in self.golden.cases.chunks(batch.max) {
+        for (n, chunk) in self.golden.cases.chunks(batch.max).enumerate() {
             let body = batch.request(chunk.iter().map(GoldenCase::event_text));
             let Some(answer) = self.invoke("golden batch", &body) else {
                 break;
             };
+            if !matches!(answer.outcome, Outcome::Success(_)) {
+                let first = n * batch.max;
+                let alone = singly.get(first..first + chunk.len()).unwrap_or_default();
+                mismatched += chunk.len();
+                check.problem(batch_failure(chunk, &answer.outcome, alone));
+                continue;
+            }
             for (i, case) in chunk.iter().enumerate() {
                 let problems = self.judge(case, &answer.outcome, Place::InBatch(i), diffs);
-                let failed = !problems.is_empty();
-                mismatched += usize::from(failed);
+                mismatched += usize::from(!problems.is_empty());
                 for p in problems {
                     check.problem(format!("(in a batch of {}) {p}", chunk.len()));
-                }
-                if failed && !matches!(answer.outcome, Outcome::Success(_)) {
-                    // One failed answer for the whole batch: every case in it went unanswered.
-                    mismatched += chunk.len() - i - 1;
-                    break;
                 }
             }
         }
         mismatched
+    }
+}
+
+/// A batch of `chunk` that got `outcome` instead of predictions, named by what its cases got
+/// alone (`alone`, in order): the cases that fail alone too are the cause; when each was
+/// answered alone, the batch itself is.
+fn batch_failure(chunk: &[GoldenCase], outcome: &Outcome, alone: &[Option<Invocation>]) -> String {
+    let batch = format!(
+        "a batch of {} ({}..{}) got {}",
+        chunk.len(),
+        chunk.first().map_or("", |c| c.case_id.as_str()),
+        chunk.last().map_or("", |c| c.case_id.as_str()),
+        outcome.describe()
+    );
+    let failing: Vec<String> = chunk
+        .iter()
+        .zip(alone)
+        .filter_map(|(case, answer)| match answer {
+            Some(answer) if !matches!(answer.outcome, Outcome::Success(_)) => {
+                Some(format!("{} ({})", case.case_id, answer.outcome.describe()))
+            }
+            _ => None,
+        })
+        .collect();
+    let answered = alone.iter().flatten().count();
+    if !failing.is_empty() {
+        format!(
+            "{batch}; alone, {} got no prediction either",
+            failing.join(", ")
+        )
+    } else if answered == chunk.len() {
+        format!("{batch}, though each of its cases got a prediction alone: the batch itself fails")
+    } else {
+        format!("{batch}; its cases were not all sent alone, so none is named")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    fn case(id: &str) -> GoldenCase {
+        GoldenCase {
+            case_id: id.to_owned(),
+            event: serde_json::value::RawValue::from_string("{}".to_owned()).unwrap(),
+            expected: serde_json::Value::Null,
+        }
+    }
+
+    fn answer(outcome: Outcome) -> Option<Invocation> {
+        Some(Invocation {
+            outcome,
+            request_bytes: 2,
+            response_bytes: 2,
+            elapsed: Duration::ZERO,
+        })
+    }
+
+    #[test]
+    fn a_batch_that_hangs_is_named_after_the_case_that_hangs_alone() {
+        let chunk = [case("row-0000"), case("row-0001"), case("row-0002")];
+        let ok = || answer(Outcome::Success(serde_json::json!({})));
+        let why = batch_failure(
+            &chunk,
+            &Outcome::TimedOut,
+            &[ok(), answer(Outcome::TimedOut), ok()],
+        );
+        let timed_out = Outcome::TimedOut.describe();
+        assert_eq!(
+            why,
+            format!(
+                "a batch of 3 (row-0000..row-0002) got {timed_out}; alone, row-0001 ({timed_out}) got no prediction either"
+            )
+        );
+        let why = batch_failure(&chunk, &Outcome::TimedOut, &[ok(), ok(), ok()]);
+        assert!(
+            why.ends_with(
+                "though each of its cases got a prediction alone: the batch itself fails"
+            ),
+            "{why}"
+        );
+        let why = batch_failure(&chunk, &Outcome::TimedOut, &[ok(), None, None]);
+        assert!(why.ends_with("so none is named"), "{why}");
     }
 }

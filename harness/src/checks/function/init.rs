@@ -63,7 +63,7 @@ impl FunctionChecks<'_> {
             check.summary = "the function could not be invoked".to_owned();
             return self.end(check, started);
         };
-        check.cases = 1;
+        check.cases = Some(1);
         let verdict = InitVerdict::judge(&invocation, self.target());
         check.metric("first_invocation_ms", ms(verdict.first));
         if let Some(init) = verdict.init {

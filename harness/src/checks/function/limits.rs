@@ -29,6 +29,8 @@ impl FunctionChecks<'_> {
         let mut sorted = stats.latencies.clone();
         sorted.sort();
         let pick = |q: f64| quantile_ms(&sorted, q).unwrap_or(0.0);
+        // Its cases are every invocation of the run, the largest batch included.
+        check.cases = Some(stats.count);
         check.metric("invocations", stats.count);
         check.metric("timeouts", stats.timeouts.len());
         check.metric("largest_response_bytes", *largest);
@@ -84,7 +86,6 @@ impl FunctionChecks<'_> {
         let Some(answer) = self.invoke(&format!("largest batch ({n} events)"), &body) else {
             return;
         };
-        check.cases = 1;
         let answered = match &answer.outcome {
             Outcome::Success(v) => contract.batch_predictions(v).map(<[_]>::len),
             _ => None,

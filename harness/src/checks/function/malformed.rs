@@ -1,7 +1,7 @@
 //! `malformed-corpus`: the generic corpus and the function's own; each payload gets the answer
 //! it must get, and the function still serves afterwards.
 
-use super::{CheckId, CheckResult, FunctionChecks};
+use super::{CheckId, CheckResult, FunctionChecks, Recovery};
 use crate::contract::judge_malformed;
 use crate::corpus::MalformedCase;
 
@@ -26,9 +26,9 @@ impl FunctionChecks<'_> {
                 check.problem(problem);
             }
         }
-        self.recovery(&mut check, "the malformed corpus");
+        let recovery = self.recovery(&mut check, "the malformed corpus");
         let generic = corpus.iter().filter(|c| c.generic).count();
-        check.cases = corpus.len();
+        check.cases = Some(corpus.len());
         check.metric("generic", generic);
         check.metric("own", corpus.len() - generic);
         check.summary = if check.passed() {
@@ -43,6 +43,15 @@ impl FunctionChecks<'_> {
                 corpus.len()
             )
         };
+        if let (true, Recovery::NotJudged(why)) = (check.passed(), recovery) {
+            check.set_not_judged(
+                CheckId::GoldenReplay,
+                format!(
+                    "{why}; the {} payloads got the answers they must",
+                    corpus.len()
+                ),
+            );
+        }
         self.end(check, started)
     }
 }

@@ -325,7 +325,11 @@ pub(crate) fn push(config: &PushConfig) -> Result<PushReport, PushError> {
             let blob = skopeo.inspect(&pushed, true)?;
             prove_config(&config_digest, &blob, config.arch)
         }
-        None => CheckResult::not_run(CheckId::PushedConfig, "the manifest names no config"),
+        None => CheckResult::not_judged(
+            CheckId::PushedConfig,
+            CheckId::PushedManifest,
+            "the manifest names no config",
+        ),
     });
     let by_tag = skopeo.inspect(&tagged, false)?;
     report.checks.push(prove_tag(&tagged, &digest, &by_tag));
