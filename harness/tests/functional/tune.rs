@@ -1,7 +1,8 @@
 //! `lambda-gate tune` against real images under the real RIE: each memory size in a fresh
 //! container with that memory limit and Lambda's CPU share, the table, the JSON and the plot
-//! consistent with each other and with the published cost formula; and the Rust and Python
-//! functions, which need very different memory, get different recommendations.
+//! consistent with each other and with the published cost formula, init included; and the
+//! Python function, which needs far more memory than the Rust one, is never recommended the
+//! size it runs out of memory at.
 //!
 //! Nothing here asserts a latency: which size meets a target depends on the machine. What is
 //! asserted is what memory decides (a size too small for Python's imports runs out of memory;
@@ -213,14 +214,26 @@ fn the_python_function_needs_more_memory_than_the_rust_one() {
         peak(&python),
         peak(&rust)
     );
-    // Both recommendations follow from their rows, and they differ: Python's cannot be the
-    // size it ran out of memory at.
+    // Both recommendations follow from their rows; Python's cannot be the size it ran out of
+    // memory at. Which size each gets beyond that depends on latencies (Rust's p99 at 0.07 vCPU
+    // on a loaded machine can miss even a 1 s target), so it is not asserted.
     let target = 1000.0;
-    let rust_choice = recommendation_follows(&rust, target);
+    recommendation_follows(&rust, target);
     let python_choice = recommendation_follows(&python, target);
     assert_ne!(python_choice, Some(128));
-    assert_ne!(
-        rust_choice, python_choice,
-        "rust {rust:#}\npython {python:#}"
-    );
+    // Init is priced for both, as measured: the same formula at 1% cold starts.
+    for report in [&rust, &python] {
+        assert_eq!(report["cold_start_rate"], 0.01);
+        let gb_second = report["prices"]["gb_second"].as_f64().unwrap();
+        for s in report["sizes"].as_array().unwrap() {
+            let (Some(init), Some(cost)) =
+                (s["init_ms"].as_f64(), s["init_cost_per_million"].as_f64())
+            else {
+                continue;
+            };
+            let gb = s["memory_mb"].as_f64().unwrap() / 1024.0;
+            let expected = 1e6 * 0.01 * gb_second * gb * init.ceil() / 1000.0;
+            assert!((cost - expected).abs() < 1e-9, "{s:#}");
+        }
+    }
 }
