@@ -71,7 +71,7 @@ pub(super) enum Command {
     /// send the sample events singly and together, and {}, null and a body that is not JSON,
     /// and infer the contract and the error types from the answers.
     #[command(
-        after_help = "Examples:\n  lambda-gate init --events events.jsonl --arch x86_64\n  lambda-gate init --events events.jsonl --image my-fn:latest --request '{\"records\": [\"$event\"]}'"
+        after_help = "Examples:\n  lambda-gate init --events events.jsonl --arch x86_64\n  lambda-gate init --events events.jsonl --image my-fn:latest \\\n      --request '{\"records\": [\"$event\"]}'"
     )]
     Init(InitArgs),
     /// Build the image as the spec says; prints the image reference last on stdout.
