@@ -16,6 +16,9 @@ enum Entry<'a> {
     File(&'a str, Vec<u8>, u32),
     Symlink(&'a str, &'a str),
     HardLink(&'a str, &'a str),
+    /// A regular file whose member name is written byte for byte (`x/../a`, `a//b`, `/./a`),
+    /// as `tar::Builder` would not.
+    RawName(&'a str, Vec<u8>),
 }
 
 fn layer(entries: &[Entry<'_>]) -> Vec<u8> {
@@ -31,6 +34,15 @@ fn layer(entries: &[Entry<'_>]) -> Vec<u8> {
                 builder
                     .append_data(&mut header, path, bytes.as_slice())
                     .unwrap();
+            }
+            Entry::RawName(name, bytes) => {
+                let gnu = header.as_gnu_mut().unwrap();
+                gnu.name[..name.len()].copy_from_slice(name.as_bytes());
+                header.set_entry_type(tar::EntryType::Regular);
+                header.set_mode(0o755);
+                header.set_size(bytes.len() as u64);
+                header.set_cksum();
+                builder.append(&header, bytes.as_slice()).unwrap();
             }
             Entry::Symlink(path, target) | Entry::HardLink(path, target) => {
                 header.set_entry_type(if matches!(entry, Entry::Symlink(..)) {
@@ -186,6 +198,35 @@ fn an_upper_layer_symlink_to_an_arm64_binary_is_what_runs() {
         why.contains("/var/runtime/bootstrap -> /opt/arm64/bootstrap"),
         "{why}"
     );
+}
+
+#[test]
+fn an_upper_layer_member_named_in_any_spelling_docker_cleans_replaces_the_bootstrap() {
+    let _serial = serial();
+    let (_, arm64) = bootstraps();
+    for (tag, name) in [
+        ("dotdot", "x/../var/runtime/bootstrap"),
+        ("dot", "var/runtime/./bootstrap"),
+        ("slashes", "var//runtime/bootstrap"),
+        ("rooted", "/./var/runtime/bootstrap"),
+    ] {
+        let image = forge(
+            &format!("name-{tag}"),
+            &[base_layer(), layer(&[Entry::RawName(name, arm64.clone())])],
+        );
+        let report = gate(image);
+        assert_eq!(
+            status(&report, CheckId::Architecture),
+            Status::Failed,
+            "{name}"
+        );
+        assert!(!report.passed(), "{name}: a failed check exits 1");
+        let why = details(&report, CheckId::Architecture);
+        assert!(
+            why.contains("/var/runtime/bootstrap is a static ELF built for arm64"),
+            "{name}: {why}"
+        );
+    }
 }
 
 #[test]
