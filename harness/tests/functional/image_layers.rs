@@ -230,6 +230,41 @@ fn an_upper_layer_member_named_in_any_spelling_docker_cleans_replaces_the_bootst
 }
 
 #[test]
+fn a_script_run_with_usr_bin_env_is_judged_by_the_program_env_finds_on_path() {
+    let _serial = serial();
+    let (x86_64, arm64) = bootstraps();
+    for (tag, line) in [
+        ("env", "#!/usr/bin/env mybin\n"),
+        ("env-s", "#!/usr/bin/env -S mybin --flag\n"),
+    ] {
+        // An x86_64 `env` (any static x86_64 ELF stands in) and an arm64 `mybin` on the
+        // default PATH: Lambda would run the arm64 binary.
+        let image = forge(
+            &format!("shebang-{tag}"),
+            &[
+                base_layer(),
+                layer(&[
+                    Entry::File("usr/bin/env", x86_64.clone(), 0o755),
+                    Entry::File("usr/local/bin/mybin", arm64.clone(), 0o755),
+                    Entry::File("var/runtime/bootstrap", line.as_bytes().to_vec(), 0o755),
+                ]),
+            ],
+        );
+        let report = gate(image);
+        assert_eq!(
+            status(&report, CheckId::Architecture),
+            Status::Failed,
+            "{line}"
+        );
+        let why = details(&report, CheckId::Architecture);
+        assert!(
+            why.contains("/usr/local/bin/mybin is a static ELF built for arm64"),
+            "{line}: {why}"
+        );
+    }
+}
+
+#[test]
 fn an_upper_layer_hard_link_to_an_arm64_binary_is_what_runs() {
     let _serial = serial();
     let (_, arm64) = bootstraps();
