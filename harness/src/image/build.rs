@@ -11,8 +11,8 @@ use crate::arch::Arch;
 use crate::digest::sha256_hex;
 use crate::progress::Progress;
 use crate::runtime::{DockerClient, DockerError};
+use crate::spec::Shell;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 
 /// Which image to verify (the spec's `[image]`).
 #[derive(Clone, Debug)]
@@ -65,18 +65,18 @@ pub(crate) const PLATFORM_ENV: &str = "LAMBDA_GATE_PLATFORM";
 /// The static-musl Rust target of the architecture (for Rust functions).
 pub(crate) const RUST_TARGET_ENV: &str = "LAMBDA_GATE_RUST_TARGET";
 
-/// Runs `before` in `root` (the spec's directory), then builds the image for `arch`, or reuses
+/// Runs `before` (see [`Shell`]), then builds the image for `arch`, or reuses
 /// it when its content tag exists; returns its reference.
 pub(crate) fn build(
     docker: &DockerClient,
     spec: &BuildSpec,
     arch: Arch,
-    root: &Path,
+    shell: &Shell,
     progress: &Progress,
 ) -> Result<String, BuildError> {
     if let Some(before) = &spec.before {
         progress.heading(format!("running image.before for {arch}"));
-        run_before(before, arch, root, progress.quiet())?;
+        run_before(before, arch, shell, progress.quiet())?;
     }
     let (tar, dockerfile) = context::tar(&spec.context, &spec.dockerfile)?;
     // The images the Dockerfile builds FROM are inputs too: a rebuilt base gives a new tag.
@@ -163,19 +163,15 @@ fn base_images(dockerfile: &Path) -> Result<Vec<String>, BuildError> {
     Ok(bases)
 }
 
-/// Runs the spec's `before` command with `sh -c` in `root`. Its output goes to stderr, live,
+/// Runs the spec's `before` command with `sh -c` in the spec's directory. Its output goes to stderr, live,
 /// so a long compile shows its progress (and cargo's lock waits) and stdout stays free for the
 /// image reference; `quiet` keeps it and shows its end only if the command fails.
-fn run_before(command: &str, arch: Arch, root: &Path, quiet: bool) -> Result<(), BuildError> {
-    let mut child = Command::new("sh");
+fn run_before(command: &str, arch: Arch, shell: &Shell, quiet: bool) -> Result<(), BuildError> {
+    let mut child = shell.command(command);
     child
-        .arg("-ec")
-        .arg(command)
-        .current_dir(root)
         .env(ARCH_ENV, arch.lambda_name())
         .env(PLATFORM_ENV, arch.docker_platform())
-        .env(RUST_TARGET_ENV, arch.rust_target())
-        .stdin(Stdio::null());
+        .env(RUST_TARGET_ENV, arch.rust_target());
     let (status, output) = if quiet {
         let out = child.output().map_err(BuildError::BeforeSpawn)?;
         let text = String::from_utf8_lossy(&[out.stdout, out.stderr].concat()).into_owned();

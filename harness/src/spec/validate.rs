@@ -73,9 +73,18 @@ impl Validator<'_> {
                 None => default_regressions(self.root, &function.name),
             },
         };
+        for name in &raw.commands.pass_env {
+            if let Some(problem) = super::shell::name_problem(name) {
+                return Err(self.invalid("commands.pass_env", problem));
+            }
+        }
         Ok(Spec {
             path: self.path.to_path_buf(),
             root: self.root.to_path_buf(),
+            shell: super::Shell {
+                root: self.root.to_path_buf(),
+                pass_env: raw.commands.pass_env,
+            },
             image: self.image(raw.image)?,
             contract: self.contract(raw.contract)?,
             errors: self.errors(raw.errors)?,

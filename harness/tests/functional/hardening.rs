@@ -353,3 +353,41 @@ fn docker_going_away_during_a_run_is_exit_2() {
     );
     assert!(stderr.contains("Docker stopped answering"), "{stderr}");
 }
+
+/// A spec is code, like a Makefile: its commands must not read the CI job's secrets from the
+/// gate's environment unless the spec names them in `[commands] pass_env`.
+#[test]
+fn spec_commands_get_no_secrets_unless_the_spec_passes_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let golden = dir.path().join("golden");
+    std::fs::create_dir_all(&golden).unwrap();
+    for file in ["inputs.jsonl", "expected.jsonl", "manifest.json"] {
+        std::fs::copy(workspace().join("golden").join(file), golden.join(file)).unwrap();
+    }
+    let regen =
+        r#"echo "secret=[$AWS_SECRET_ACCESS_KEY] token=[$GITHUB_TOKEN] home=[$HOME]" >&2; exit 3"#;
+    for (pass_env, token) in [("[]", ""), (r#"["GITHUB_TOKEN"]"#, "dummy-token")] {
+        let spec = format!(
+            "[function]\nname = \"secrets\"\narchitecture = \"x86_64\"\n\
+             [image]\nreference = \"lambda-gate-unused:latest\"\n[contract]\n\
+             [errors]\nfunction = [\"InvalidPayload\"]\n[provenance]\nmodel = \"/model\"\n\
+             [goldens]\ndir = \"golden\"\nregen = '{regen}'\n\
+             [commands]\npass_env = {pass_env}\n"
+        );
+        std::fs::write(dir.path().join("lambda-gate.toml"), spec).unwrap();
+        let (code, stdout, stderr) = output(
+            cli()
+                .current_dir(dir.path())
+                .args(["golden", "regen"])
+                .env("AWS_SECRET_ACCESS_KEY", "dummy-secret")
+                .env("GITHUB_TOKEN", "dummy-token")
+                .env("CI", "true"),
+        );
+        let all = format!("{stdout}{stderr}");
+        assert_eq!(code, Some(2), "{all}");
+        assert!(
+            all.contains(&format!("secret=[] token=[{token}] home=[/")),
+            "pass_env = {pass_env}: {all}"
+        );
+    }
+}
