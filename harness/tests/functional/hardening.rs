@@ -391,3 +391,74 @@ fn spec_commands_get_no_secrets_unless_the_spec_passes_them() {
         );
     }
 }
+
+/// The image is resolved to one id when the run begins: a tag moved mid-run (here by the
+/// spec's own `provenance.compile`, which runs after the image is read and before it is
+/// started) changes neither the image that runs nor the id the report names.
+#[test]
+fn a_tag_moved_during_verify_changes_neither_the_image_run_nor_the_id_reported() {
+    let _serial = serial();
+    let good = image();
+    let id = |reference: &str| docker(&["image", "inspect", "--format", "{{.Id}}", reference]);
+    let good_id = id(&good);
+    let (base, broken, moving) = (
+        "lambda-gate-tag-move:good",
+        "lambda-gate-tag-move:broken",
+        "lambda-gate-tag-move:moving",
+    );
+    docker(&["tag", &good, base]);
+    docker(&["tag", &good, moving]);
+    // The same image, except that the program it starts is a script with no interpreter:
+    // run, it fails init.
+    let context = tempfile::tempdir().unwrap();
+    let junk = context.path().join("gate-fixture");
+    std::fs::write(&junk, "#!/no/such/interpreter\n").unwrap();
+    std::fs::set_permissions(&junk, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    std::fs::write(
+        context.path().join("Dockerfile"),
+        format!("FROM {base}\nCOPY gate-fixture /var/runtime/gate-fixture\n"),
+    )
+    .unwrap();
+    let built = Command::new("docker")
+        .args(["build", "-q", "-t", broken])
+        .arg(context.path())
+        .output()
+        .unwrap();
+    assert!(
+        built.status.success(),
+        "docker build of {broken}: {}",
+        String::from_utf8_lossy(&built.stderr)
+    );
+    assert_ne!(id(broken), good_id);
+
+    let scratch = tempfile::tempdir().unwrap();
+    let model = workspace().join("golden/corpus/ctr_multiclass_str/model.json");
+    let spec = spec_edited(
+        SPEC,
+        |table| {
+            let provenance = section(table, "provenance");
+            provenance.insert("source".to_owned(), model.display().to_string().into());
+            provenance.insert(
+                "compile".to_owned(),
+                format!("docker tag {broken} {moving}; cp {{source}} {{output}}").into(),
+            );
+        },
+        &harness::Overrides {
+            image: Some(moving.to_owned()),
+            ..quick(Arch::X86_64, 10, scratch.path())
+        },
+    );
+    let report = run(spec);
+    docker(&["rmi", moving, broken, base]);
+    assert_eq!(id_of(&report), good_id, "the report names the image read");
+    assert_eq!(
+        status(&report, CheckId::Init),
+        Status::Passed,
+        "the good image ran"
+    );
+    assert!(report.passed());
+}
+
+fn id_of(report: &harness::Report) -> String {
+    report.image_facts.as_ref().expect("image facts").id.clone()
+}
