@@ -231,14 +231,18 @@ impl Target for FunctionContainer {
             .header("content-type", "application/json")
             .body(body.to_vec())
             .send()
-            .and_then(|r| {
+            .map_err(|e| e.to_string())
+            .and_then(|mut r| {
                 let status = r.status().as_u16();
-                r.bytes().map(|b| (status, b))
+                super::read_capped(&mut r)
+                    .map(|b| (status, b))
+                    .map_err(|e| e.to_string())
             });
         let elapsed = started.elapsed();
         let (mut outcome, response_bytes) = match result {
-            Ok((status, bytes)) => (classify(status, &bytes), bytes.len()),
-            Err(e) => (Outcome::NoAnswer(e.to_string()), 0),
+            Ok((status, Ok(bytes))) => (classify(status, &bytes), bytes.len()),
+            Ok((_, Err(read))) => (super::response_too_large(read), read),
+            Err(e) => (Outcome::NoAnswer(e), 0),
         };
         if let Outcome::FunctionError {
             error_type,
