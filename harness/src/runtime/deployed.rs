@@ -3,7 +3,7 @@
 //! RIE serves the Invoke API's path too, so the same code is tested against a function
 //! container by pointing `endpoint_url` at it.
 
-use super::{Invocation, Outcome, Target, classify, refuse_over_limit};
+use super::{Health, Invocation, Outcome, Target, classify, refuse_over_limit};
 use aws_sdk_lambda::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_lambda::operation::invoke::{InvokeError, InvokeOutput};
 use aws_sdk_lambda::primitives::Blob;
@@ -67,7 +67,14 @@ pub(crate) struct DeployedFunction {
     name: String,
     qualifier: Option<String>,
     described: String,
+    /// Invocations that got no HTTP answer at all, and the last one's cause.
+    transport_failures: std::sync::Mutex<(usize, String)>,
 }
+
+/// Invocations without any HTTP answer (a reset, a refused or dropped connection) a replay
+/// tolerates before it stops, as `verify` stops after 3 timeouts: an endpoint that resets every
+/// connection is not a function that answers every case wrongly.
+const MAX_TRANSPORT_FAILURES: usize = 3;
 
 impl DeployedFunction {
     /// A client for the function at `address` whose timeout is `timeout`. Credentials and,
@@ -107,6 +114,7 @@ impl DeployedFunction {
             name: address.function_name.clone(),
             qualifier: address.qualifier.clone(),
             described: address.describe(),
+            transport_failures: std::sync::Mutex::new((0, String::new())),
         })
     }
 
@@ -149,12 +157,42 @@ impl Target for DeployedFunction {
         let started = Instant::now();
         let answer = self.call(body);
         let elapsed = started.elapsed();
-        let (outcome, response_bytes) = outcome(&answer);
+        let (mut outcome, response_bytes) = outcome(&answer);
+        if let (Err(error), Outcome::Unexpected(_)) = (&answer, &outcome)
+            && error.raw_response().is_none()
+        {
+            let mut failures = self
+                .transport_failures
+                .lock()
+                .unwrap_or_else(|p| p.into_inner());
+            failures.0 += 1;
+            failures.1 = chain(error.as_ref());
+            if failures.0 >= MAX_TRANSPORT_FAILURES {
+                // No answer: the run stops and cannot be judged (see `health`).
+                outcome = Outcome::NoAnswer(failures.1.clone());
+            }
+        }
         Invocation {
             outcome,
             request_bytes: body.len(),
             response_bytes,
             elapsed,
+        }
+    }
+
+    /// Unreachable once [`MAX_TRANSPORT_FAILURES`] invocations got no answer.
+    fn health(&self) -> Health {
+        let failures = self
+            .transport_failures
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        if failures.0 >= MAX_TRANSPORT_FAILURES {
+            Health::Unreachable(format!(
+                "{} gave no answer {} times (the last: {}); the replay stopped",
+                self.described, failures.0, failures.1
+            ))
+        } else {
+            Health::Running
         }
     }
 }

@@ -176,6 +176,53 @@ fn a_function_that_cannot_be_reached_is_a_setup_error() {
     assert!(report.is_none(), "a report was written");
 }
 
+/// An endpoint on 127.0.0.1 that answers the first request (the reachability probe) and then
+/// closes every connection without answering.
+fn answers_once_then_resets() -> String {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let address = format!("http://{}", listener.local_addr().unwrap());
+    std::thread::spawn(move || {
+        for (i, stream) in listener.incoming().enumerate() {
+            let Ok(mut stream) = stream else { return };
+            if i > 0 {
+                continue; // dropped: closed without a byte of answer
+            }
+            let mut request = Vec::new();
+            let mut buffer = [0u8; 4096];
+            while let Ok(n) = stream.read(&mut buffer) {
+                request.extend_from_slice(&buffer[..n]);
+                let text = String::from_utf8_lossy(&request).to_lowercase();
+                if let Some(end) = text.find("\r\n\r\n") {
+                    let length: usize = text
+                        .lines()
+                        .find_map(|l| l.strip_prefix("content-length:"))
+                        .map_or(0, |v| v.trim().parse().unwrap_or(0));
+                    if request.len() >= end + 4 + length {
+                        break;
+                    }
+                }
+                if n == 0 {
+                    break;
+                }
+            }
+            let _ = stream
+                .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\nconnection: close\r\n\r\n{}");
+        }
+    });
+    address
+}
+
+#[test]
+fn an_endpoint_that_stops_answering_stops_the_replay_after_three_failures() {
+    let scratch = tempfile::tempdir().unwrap();
+    let endpoint = answers_once_then_resets();
+    let (code, stdout, stderr, report) = replay(CLASSIFIER, &endpoint, &[], scratch.path());
+    assert_eq!(code, Some(2), "exit 2 expected\n{stdout}\n{stderr}");
+    assert!(stderr.contains("gave no answer 3 times"), "{stderr}");
+    assert!(report.is_none(), "a report was written");
+}
+
 /// The regressor's spec with `[malformed]` adapting its own corpus, written beside a copy of
 /// the corpus and goldens (the spec's relative paths resolve there).
 fn adapted_regressor() -> tempfile::TempDir {
