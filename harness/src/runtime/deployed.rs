@@ -6,7 +6,7 @@
 use super::{Health, Invocation, Outcome, Target, classify, refuse_over_limit};
 use aws_sdk_lambda::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_lambda::operation::invoke::{InvokeError, InvokeOutput};
-use aws_sdk_lambda::primitives::Blob;
+use aws_sdk_lambda::primitives::{Blob, SdkBody};
 use aws_sdk_lambda::types::InvocationType;
 use std::time::{Duration, Instant};
 
@@ -108,8 +108,11 @@ impl DeployedFunction {
             loader = loader.endpoint_url(url.clone());
         }
         let sdk = runtime.block_on(loader.load());
+        let config = aws_sdk_lambda::config::Builder::from(&sdk)
+            .interceptor(CapResponse)
+            .build();
         Ok(DeployedFunction {
-            client: aws_sdk_lambda::Client::new(&sdk),
+            client: aws_sdk_lambda::Client::from_conf(config),
             runtime,
             name: address.function_name.clone(),
             qualifier: address.qualifier.clone(),
@@ -197,8 +200,51 @@ impl Target for DeployedFunction {
     }
 }
 
+/// Wraps each answer's body in a length limit before the SDK reads it: the SDK buffers a
+/// payload whole, and a fake endpoint can send gigabytes (a 1 GiB body took 9.2 GB before).
+#[derive(Debug)]
+struct CapResponse;
+
+impl aws_sdk_lambda::config::Intercept for CapResponse {
+    fn name(&self) -> &'static str {
+        "CapResponse"
+    }
+
+    fn modify_before_deserialization(
+        &self,
+        context: &mut aws_sdk_lambda::config::interceptors::BeforeDeserializationInterceptorContextMut<'_>,
+        _components: &aws_sdk_lambda::config::RuntimeComponents,
+        _config: &mut aws_sdk_lambda::config::ConfigBag,
+    ) -> Result<(), aws_sdk_lambda::error::BoxError> {
+        let body = context.response_mut().body_mut();
+        let taken = std::mem::replace(body, SdkBody::taken());
+        *body = taken.map(|inner| {
+            SdkBody::from_body_1_x(http_body_util::Limited::new(inner, super::RESPONSE_CAP))
+        });
+        Ok(())
+    }
+}
+
+/// Whether `error` is the length limit of [`CapResponse`].
+fn over_cap(error: &(dyn std::error::Error + 'static)) -> bool {
+    let mut cause = Some(error);
+    while let Some(current) = cause {
+        if current.is::<http_body_util::LengthLimitError>() {
+            return true;
+        }
+        cause = current.source();
+    }
+    false
+}
+
 /// The outcome of an invocation and the size of the answer's body.
 fn outcome(answer: &Result<InvokeOutput, Box<SdkError<InvokeError>>>) -> (Outcome, usize) {
+    if let Err(error) = answer
+        && over_cap(error.as_ref())
+    {
+        let read = super::RESPONSE_CAP + 1;
+        return (super::response_too_large(read), read);
+    }
     match answer {
         Ok(output) => {
             let payload = output.payload().map_or(&[][..], Blob::as_ref);
