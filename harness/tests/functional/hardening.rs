@@ -462,3 +462,33 @@ fn a_tag_moved_during_verify_changes_neither_the_image_run_nor_the_id_reported()
 fn id_of(report: &harness::Report) -> String {
     report.image_facts.as_ref().expect("image facts").id.clone()
 }
+
+/// A cached emulator changed since it was verified, with no fresh copy to be had: the error
+/// says the checksum failed, not only that a download did.
+#[test]
+fn a_tampered_cached_emulator_is_named_when_no_fresh_copy_can_be_had() {
+    let _serial = serial();
+    let pinned = pinned_rie();
+    let version = pinned.parent().unwrap().file_name().unwrap().to_owned();
+    let cache = tempfile::tempdir().unwrap();
+    let dir = cache.path().join("lambda-gate/rie").join(version);
+    std::fs::create_dir_all(&dir).unwrap();
+    let tampered = dir.join("aws-lambda-rie-x86_64");
+    std::fs::write(&tampered, b"#!/bin/sh\necho not the emulator\n").unwrap();
+    let (code, stdout, stderr) = output(
+        cli()
+            .args(["--config", SPEC, "invoke", "--data", "[]"])
+            .env("XDG_CACHE_HOME", cache.path())
+            .env("LAMBDA_GATE_PYTHON", "false")
+            .env_remove("LAMBDA_GATE_RIE"),
+    );
+    assert_eq!(code, Some(2), "{stdout}\n{stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "the cached emulator {} has sha256",
+            tampered.display()
+        )),
+        "{stderr}"
+    );
+    assert!(stderr.contains("printed nothing"), "{stderr}");
+}
