@@ -492,3 +492,27 @@ fn a_tampered_cached_emulator_is_named_when_no_fresh_copy_can_be_had() {
     );
     assert!(stderr.contains("printed nothing"), "{stderr}");
 }
+
+/// A generated phase cut short (here by a check budget too small for any request) says how
+/// many payloads it judged, not that all of them got contract answers.
+#[test]
+fn a_generated_check_cut_short_does_not_claim_every_payload() {
+    let _serial = serial();
+    image();
+    let scratch = tempfile::tempdir().unwrap();
+    let spec = spec_with(SPEC, &quick(Arch::X86_64, 50, scratch.path()));
+    let options = harness::VerifyOptions {
+        check_budget: Duration::from_millis(1),
+        progress: Progress::silent(),
+        ..harness::VerifyOptions::default()
+    };
+    let report = harness::verify(&spec, &options).unwrap();
+    let check = report.check(CheckId::MalformedGenerated).unwrap();
+    assert_eq!(check.status, Status::Failed);
+    assert!(
+        check.summary.contains("of 50 generated payloads") && check.summary.contains("stopped"),
+        "{}",
+        check.summary
+    );
+    assert!(check.cases < 50, "{} cases claimed", check.cases);
+}

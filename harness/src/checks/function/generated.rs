@@ -57,6 +57,9 @@ impl FunctionChecks<'_> {
             Vec::new()
         };
         let done = Cell::new(0usize);
+        // Payloads that got a verdict: what the summary may claim (a stopped run rejects the
+        // rest without sending them).
+        let judged = Cell::new(0usize);
         let total = cases as usize;
         let this = RefCell::new(&mut *self);
         let result = runner().run(&strategy, |payload: Payload| {
@@ -68,7 +71,10 @@ impl FunctionChecks<'_> {
                 && *body == payload.body
             {
                 return match verdict {
-                    Some(verdict) => verdict.clone().map_err(TestCaseError::fail),
+                    Some(verdict) => {
+                        judged.set(judged.get() + 1);
+                        verdict.clone().map_err(TestCaseError::fail)
+                    }
                     None => Err(TestCaseError::reject("the run stopped")),
                 };
             }
@@ -82,11 +88,13 @@ impl FunctionChecks<'_> {
             if n < total {
                 checks.progress.count("generated payloads", n + 1, total);
             }
+            judged.set(judged.get() + 1);
             checks
                 .verdict(&payload, &invocation)
                 .map_err(TestCaseError::fail)
         });
-        let run = done.get();
+        let judged = judged.get();
+        let broke = matches!(result, Err(TestError::Fail(..)));
         match result {
             Ok(()) => {}
             Err(TestError::Fail(reason, payload)) => check.problem(format!(
@@ -99,14 +107,20 @@ impl FunctionChecks<'_> {
             Err(TestError::Abort(reason)) => check.problem(format!("proptest aborted: {reason}")),
         }
         self.recovery(&mut check, "the generated payloads");
-        check.cases = run;
+        check.cases = judged;
         check.metric("seed", seed);
-        check.summary = if check.passed() {
+        // After `end`, which adds why the run stopped: a cut run must not claim every payload.
+        let mut check = self.end(check, started);
+        check.summary = if broke {
+            format!("a generated payload broke the contract (seed {seed})")
+        } else if check.passed() {
             format!("{cases} generated payloads (seed {seed}) all got contract answers")
         } else {
-            format!("a generated payload broke the contract (seed {seed})")
+            format!(
+                "{judged} of {cases} generated payloads (seed {seed}) judged before the check stopped"
+            )
         };
-        self.end(check, started)
+        check
     }
 
     /// The payloads `runner` would generate, sent over all targets at once and judged: up to
