@@ -17,6 +17,10 @@ pub(crate) const IMAGE_LIMIT: u64 = 10_000_000_000;
 /// The init phase's limit.
 pub(crate) const INIT_LIMIT: Duration = Duration::from_secs(10);
 
+/// The `PATH` Lambda gives the function's process when the image sets none (a reserved
+/// runtime variable in Lambda's "defined runtime environment variables").
+pub(crate) const DEFAULT_PATH: &str = "/usr/local/bin:/usr/bin/:/bin:/opt/bin";
+
 /// Memory sizes Lambda offers, in MB.
 pub(crate) const MEMORY_MB: RangeInclusive<u32> = 128..=10_240;
 

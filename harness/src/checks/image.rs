@@ -78,10 +78,20 @@ fn judge_program(
             String::new()
         }
         Executable::Script {
-            path, interpreter, ..
+            path,
+            interpreter,
+            env_runs,
+            ..
         } => {
             let inner = judge_program(interpreter, arch, command, check);
-            format!("{path} (a script run by {inner})")
+            match env_runs {
+                // `#!/usr/bin/env NAME`: env runs, then NAME; both must suit the function.
+                Some(program) => {
+                    let runs = judge_program(program, arch, command, check);
+                    format!("{path} (a script run by {inner}, which runs {runs})")
+                }
+                None => format!("{path} (a script run by {inner})"),
+            }
         }
         Executable::Elf {
             path,
@@ -383,6 +393,7 @@ mod tests {
             path: "/lambda-entrypoint.sh".to_owned(),
             via: vec![],
             interpreter: Box::new(elf(Arch::X86_64, None)),
+            env_runs: None,
         };
         let (check, _) = architecture(&facts("arm64", script), Arch::Arm64);
         assert!(

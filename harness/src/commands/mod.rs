@@ -28,7 +28,7 @@ pub fn build(spec: &Spec, progress: &Progress) -> Result<Option<String>, Error> 
         return Ok(None);
     };
     let run = Run::connect(spec, progress)?;
-    let reference = crate::image::build(&run.docker, build, run.arch(), &spec.root, progress)?;
+    let reference = crate::image::build(&run.docker, build, run.arch(), &spec.shell, progress)?;
     progress.done();
     Ok(Some(reference))
 }

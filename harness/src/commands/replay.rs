@@ -9,7 +9,7 @@
 
 use super::setup::Inputs;
 use super::verify::{DEFAULT_CHECK_BUDGET, DEFAULT_DEADLINE};
-use crate::checks::{Budgets, FunctionChecks};
+use crate::checks::{Budgets, FunctionChecks, Stop};
 use crate::commands::Error;
 use crate::progress::Progress;
 use crate::report::Report;
@@ -83,6 +83,10 @@ pub(crate) fn replay(spec: &Spec, options: &ReplayOptions) -> Result<Report, Err
         report.checks.push(checks.generated());
     }
     progress.done();
+    if let Some(Stop::Broken(why)) = checks.invoker.stop {
+        // The endpoint stopped answering: no verdict on the function (exit 2).
+        return Err(Error::Infrastructure(why));
+    }
     report.duration = started.elapsed();
     Ok(report)
 }

@@ -75,7 +75,7 @@ impl<'a> Run<'a> {
                 &self.docker,
                 build,
                 self.arch(),
-                &self.spec.root,
+                &self.spec.shell,
                 self.progress,
             )?,
             ImageSource::Reference(reference) => reference.clone(),

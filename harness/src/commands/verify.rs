@@ -8,9 +8,9 @@ use crate::digest::sha256_file;
 use crate::progress::Progress;
 use crate::report::Report;
 use crate::runtime::{ContainerError, Target};
+use crate::spec::Shell;
 use crate::spec::{Compile, Spec};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 /// Default limit of a whole run: arm64 under emulation included, a healthy function needs
@@ -73,7 +73,7 @@ pub fn verify(spec: &Spec, options: &VerifyOptions) -> Result<Report, Error> {
         .provenance
         .compile
         .as_ref()
-        .map(|c| compile(c, &spec.root, progress))
+        .map(|c| compile(c, &spec.shell, progress))
         .transpose()?;
     let (architecture, runnable) = checks::architecture(&facts, arch);
     let mut report = Report {
@@ -185,7 +185,7 @@ fn not_judged(report: &mut Report, cause: CheckId, why: &str) {
 
 /// Runs the spec's compile command on the host's source model into a scratch file, so the
 /// provenance check can compare the image's model with exactly that.
-fn compile(spec: &Compile, root: &Path, progress: &Progress) -> Result<Compiled, Error> {
+fn compile(spec: &Compile, shell: &Shell, progress: &Progress) -> Result<Compiled, Error> {
     let failed = |what: String, source: Option<std::io::Error>| Error::Compile { what, source };
     let source_sha256 = sha256_file(&spec.source).map_err(|e| {
         failed(
@@ -205,11 +205,7 @@ fn compile(spec: &Compile, root: &Path, progress: &Progress) -> Result<Compiled,
     let (status, tail) = progress
         .run(
             "compiling the goldens' model for the provenance check (provenance.compile)",
-            Command::new("sh")
-                .arg("-ec")
-                .arg(&command)
-                .current_dir(root)
-                .stdin(Stdio::null()),
+            &mut shell.command(&command),
         )
         .map_err(|e| failed("cannot be started with sh".to_owned(), Some(e)))?;
     if !status.success() {

@@ -193,7 +193,46 @@ fn materialise(base: &Value, body: &Body) -> Result<Vec<u8>, String> {
     }
 }
 
+/// The most bytes a generator may make: twice Lambda's payload limit. Lambda refuses every body
+/// over its limit alike, so a larger one tests nothing more, and the corpus is held in memory.
+const MAX_GENERATED: usize = 2 * lambda::PAYLOAD_LIMIT;
+
+/// Refuses a generator whose `key` would make `bytes` bytes, before anything is allocated.
+fn bounded(key: &str, value: usize, bytes: usize) -> Result<(), String> {
+    if bytes > MAX_GENERATED {
+        return Err(format!(
+            "`{key}` = {value} makes a body of about {bytes} bytes; at most {MAX_GENERATED} (twice Lambda's payload limit: anything over the limit is refused alike)"
+        ));
+    }
+    Ok(())
+}
+
 fn generate(base: &Value, generator: &Generator) -> Result<Vec<u8>, String> {
+    let base_bytes = base.to_string().len();
+    match generator {
+        Generator::DeepNesting { depth, .. } => {
+            bounded(
+                "depth",
+                *depth,
+                depth.saturating_mul(2).saturating_add(base_bytes),
+            )?;
+        }
+        Generator::LongString { bytes, .. } => {
+            bounded("bytes", *bytes, bytes.saturating_add(base_bytes))?;
+        }
+        Generator::LongNumber { digits, .. } => {
+            bounded("digits", *digits, digits.saturating_add(base_bytes))?;
+        }
+        Generator::Repeat { count, .. } => {
+            // Each repetition is at least one byte and a comma; the item's size is checked below.
+            bounded(
+                "count",
+                *count,
+                count.saturating_mul(2).saturating_add(base_bytes),
+            )?;
+        }
+        Generator::Literal { .. } => {}
+    }
     match generator {
         Generator::DeepNesting { depth, path } => {
             let mut nested = vec![b'['; *depth];
@@ -226,6 +265,12 @@ fn generate(base: &Value, generator: &Generator) -> Result<Vec<u8>, String> {
                 .and_then(|items| items.first())
                 .cloned()
                 .ok_or_else(|| format!("{path}: not a non-empty array in the base request"))?;
+            let item_bytes = item.to_string().len() + 1;
+            bounded(
+                "count",
+                *count,
+                count.saturating_mul(item_bytes).saturating_add(base_bytes),
+            )?;
             edit_json(&mut request, path, Some(Value::Array(vec![item; *count])))?;
             Ok(request.to_string().into_bytes())
         }
@@ -264,6 +309,55 @@ mod tests {
 
     fn base() -> Value {
         json!({"records": [{"id": "a", "loan": {"amount": 1}}]})
+    }
+
+    #[test]
+    fn a_generator_too_large_for_any_request_is_refused_before_it_allocates() {
+        for (generator, key) in [
+            (
+                Generator::LongString {
+                    path: "records[0].id".into(),
+                    bytes: 100_000_000_000,
+                    fill: "x".into(),
+                },
+                "`bytes` = 100000000000",
+            ),
+            (
+                Generator::DeepNesting {
+                    depth: usize::MAX,
+                    path: None,
+                },
+                "`depth`",
+            ),
+            (
+                Generator::Repeat {
+                    path: "records".into(),
+                    count: 1_000_000,
+                },
+                "`count` = 1000000",
+            ),
+            (
+                Generator::LongNumber {
+                    path: "records[0].loan.amount".into(),
+                    digits: usize::MAX,
+                },
+                "`digits`",
+            ),
+        ] {
+            let err = generate(&base(), &generator).unwrap_err();
+            assert!(err.contains(key) && err.contains("at most"), "{err}");
+        }
+        // Just over Lambda's limit is still a case (a request Lambda refuses).
+        let over = generate(
+            &base(),
+            &Generator::LongString {
+                path: "records[0].id".into(),
+                bytes: lambda::PAYLOAD_LIMIT + 1,
+                fill: "x".into(),
+            },
+        )
+        .unwrap();
+        assert!(over.len() > lambda::PAYLOAD_LIMIT);
     }
 
     #[test]

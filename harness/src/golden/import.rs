@@ -227,10 +227,14 @@ mod tests {
             regen: None,
             sources,
         };
+        let shell = crate::spec::Shell {
+            root: dir.path().to_path_buf(),
+            pass_env: Vec::new(),
+        };
         let outcome = check(Loop {
             goldens: &spec,
             spec_file: Path::new("lambda-gate.toml"),
-            root: dir.path(),
+            shell: &shell,
             rules: &[],
         });
         assert!(outcome.passed(), "{}", outcome.render());

@@ -14,7 +14,6 @@ use crate::digest::{sha256_file, sha256_hex};
 use crate::environment::in_ci;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 /// Directory (inside the golden directory) where regenerated goldens wait for review.
 pub(crate) const PENDING_DIR: &str = ".pending";
@@ -94,8 +93,8 @@ pub(crate) struct Loop<'a> {
     pub(crate) goldens: &'a GoldenSpec,
     /// The spec file, for messages.
     pub(crate) spec_file: &'a Path,
-    /// Where the regen command runs.
-    pub(crate) root: &'a Path,
+    /// How the regen command runs (where, with which variables).
+    pub(crate) shell: &'a crate::spec::Shell,
     /// The contract's field rules, by which a changed prediction is judged.
     pub(crate) rules: &'a [FieldRule],
 }
@@ -199,11 +198,9 @@ pub(crate) fn regen(spec: Loop<'_>) -> Result<Review, RegenError> {
     let command = template
         .replace("{inputs}", &quote(&spec.goldens.dir.join("inputs.jsonl")))
         .replace("{out}", &quote(&out));
-    let output = Command::new("sh")
-        .arg("-ec")
-        .arg(&command)
-        .current_dir(spec.root)
-        .stdin(std::process::Stdio::null())
+    let output = spec
+        .shell
+        .command(&command)
         .output()
         .map_err(RegenError::Spawn)?;
     if !output.status.success() {

@@ -17,9 +17,9 @@ use crate::arch::Arch;
 use crate::digest::sha256_hex;
 use crate::progress::Progress;
 use crate::runtime::{DockerClient, DockerError};
+use crate::spec::Shell;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 
 /// Which image to verify (the spec's `[image]`).
 #[derive(Clone, Debug)]
@@ -91,17 +91,17 @@ pub(crate) const PLATFORM_ENV: &str = "LAMBDA_GATE_PLATFORM";
 /// The static-musl Rust target of the architecture (for Rust functions).
 pub(crate) const RUST_TARGET_ENV: &str = "LAMBDA_GATE_RUST_TARGET";
 
-/// Runs `before` in `root` (the spec's directory), then builds the image for `arch`, or reuses
+/// Runs `before` (see [`Shell`]), then builds the image for `arch`, or reuses
 /// it when its content tag exists; returns its reference.
 pub(crate) fn build(
     docker: &DockerClient,
     spec: &BuildSpec,
     arch: Arch,
-    root: &Path,
+    shell: &Shell,
     progress: &Progress,
 ) -> Result<String, BuildError> {
     if let Some(before) = &spec.before {
-        run_before(before, arch, root, progress)?;
+        run_before(before, arch, shell, progress)?;
     }
     let (tar, dockerfile) = context::tar(&spec.context, &spec.dockerfile)?;
     let args = build_args(spec, arch);
@@ -203,24 +203,21 @@ fn base_images(
     Ok(bases)
 }
 
-/// Runs the spec's `before` command with `sh -c` in `root`, as a step with a spinner and its
-/// output shown live above it (stdout stays free for the image reference); with `-q` only its
-/// lock waits are shown, and its last lines if it fails.
+/// Runs the spec's `before` command with `sh -c` in the spec's directory, with the spec's
+/// environment (`shell`), as a step with a spinner and its output shown live above it (stdout
+/// stays free for the image reference); with `-q` only its lock waits are shown, and its last
+/// lines if it fails.
 fn run_before(
     command: &str,
     arch: Arch,
-    root: &Path,
+    shell: &Shell,
     progress: &Progress,
 ) -> Result<(), BuildError> {
-    let mut child = Command::new("sh");
+    let mut child = shell.command(command);
     child
-        .arg("-ec")
-        .arg(command)
-        .current_dir(root)
         .env(ARCH_ENV, arch.lambda_name())
         .env(PLATFORM_ENV, arch.docker_platform())
-        .env(RUST_TARGET_ENV, arch.rust_target())
-        .stdin(Stdio::null());
+        .env(RUST_TARGET_ENV, arch.rust_target());
     let (status, tail) = progress
         .run(format!("running image.before for {arch}"), &mut child)
         .map_err(BuildError::BeforeSpawn)?;

@@ -7,22 +7,18 @@
 //! middle of a path), and hard links point at the data of the file they link to.
 
 use super::ImageError;
-use super::archive::{TarIndex, normalize};
+use super::archive::TarIndex;
+use super::layer::{self, MAX_SYMLINKS};
 use std::collections::BTreeMap;
 use std::io::Read;
-
-/// Symlinks followed in one resolution before giving up, as Linux does (`ELOOP`).
-const MAX_SYMLINKS: usize = 40;
-const WHITEOUT: &str = ".wh.";
-const OPAQUE: &str = ".wh..wh..opq";
 
 /// Where a regular file's bytes are.
 #[derive(Clone, Debug, PartialEq)]
 pub(super) struct FileData {
     /// Index of the layer that holds the bytes.
     pub(super) layer: usize,
-    /// The tar member (the link target for a hard link).
-    pub(super) member: String,
+    /// The position of its tar member in the layer (the link target's for a hard link).
+    pub(super) entry: usize,
     /// Offset of the data in the layer's tar stream.
     pub(super) offset: u64,
     /// Size in bytes.
@@ -30,7 +26,7 @@ pub(super) struct FileData {
 }
 
 #[derive(Clone, Debug, PartialEq)]
-enum Node {
+pub(super) enum Node {
     Dir,
     File(FileData),
     Symlink(String),
@@ -57,13 +53,6 @@ pub(super) struct Filesystem {
     layers: Vec<(String, bool)>,
 }
 
-/// One entry of a layer, as read.
-enum Change {
-    Whiteout(String),
-    Opaque(String),
-    Put(String, Node),
-}
-
 impl Filesystem {
     /// Applies the next layer; returns its uncompressed size.
     pub(super) fn apply(&mut self, index: &TarIndex, blob: &str) -> Result<u64, ImageError> {
@@ -74,81 +63,26 @@ impl Filesystem {
             inner: reader,
             count: 0,
         };
-        let mut changes = Vec::new();
-        {
-            let mut archive = tar::Archive::new(&mut counter);
-            // Hard links refer to earlier members of the same layer.
-            let mut files: BTreeMap<String, FileData> = BTreeMap::new();
-            for entry in archive.entries()? {
-                let entry = entry?;
-                let path = normalize(&entry.path()?.to_string_lossy());
-                if path.is_empty() {
-                    continue;
-                }
-                let (parent, name) = split(&path);
-                if name == OPAQUE {
-                    changes.push(Change::Opaque(parent.to_owned()));
-                    continue;
-                }
-                if let Some(hidden) = name.strip_prefix(WHITEOUT) {
-                    changes.push(Change::Whiteout(join(parent, hidden)));
-                    continue;
-                }
-                let kind = entry.header().entry_type();
-                let node = if kind.is_dir() {
-                    Node::Dir
-                } else if kind.is_symlink() {
-                    let target = entry
-                        .link_name()?
-                        .map(|t| t.to_string_lossy().into_owned())
-                        .unwrap_or_default();
-                    Node::Symlink(target)
-                } else if kind.is_hard_link() {
-                    let target = entry
-                        .link_name()?
-                        .map(|t| normalize(&t.to_string_lossy()))
-                        .unwrap_or_default();
-                    match files.get(&target) {
-                        Some(data) => Node::File(data.clone()),
-                        None => Node::Special,
-                    }
-                } else if kind.is_file() || kind == tar::EntryType::Continuous {
-                    let data = FileData {
-                        layer,
-                        member: path.clone(),
-                        offset: entry.raw_file_position(),
-                        size: entry.size(),
-                    };
-                    files.insert(path.clone(), data.clone());
-                    Node::File(data)
-                } else {
-                    Node::Special
-                };
-                changes.push(Change::Put(path, node));
-            }
-        }
+        let unpacked = layer::unpack(&mut counter, layer, blob)?;
         // Drain the end-of-archive padding so the size is the whole layer.
         std::io::copy(&mut counter, &mut std::io::sink())?;
         // Whiteouts and opaque markers hide what the lower layers had, whatever their order in
-        // this layer's archive; then this layer's own entries go on top.
-        for change in &changes {
-            match change {
-                Change::Whiteout(path) => self.remove_tree(path, true),
-                Change::Opaque(dir) => self.remove_tree(dir, false),
-                Change::Put(..) => {}
-            }
+        // this layer's archive; then this layer's own entries go on top, parents first.
+        for path in &unpacked.whiteouts {
+            self.remove_tree(path, true);
         }
-        for change in changes {
-            if let Change::Put(path, node) = change {
-                // Anything but a directory over a directory replaces it with all it held; a
-                // directory over a directory merges.
-                let merges =
-                    node == Node::Dir && matches!(self.nodes.get(&path), None | Some(Node::Dir));
-                if !merges {
-                    self.remove_tree(&path, true);
-                }
-                self.nodes.insert(path, node);
+        for dir in &unpacked.opaques {
+            self.remove_tree(dir, false);
+        }
+        for (path, node) in unpacked.nodes {
+            // Anything but a directory over a directory replaces it with all it held (a
+            // directory this layer creates hides a lower symlink of that name); a directory
+            // over a directory merges.
+            let merges = node == Node::Dir && self.nodes.get(&path) == Some(&Node::Dir);
+            if !merges {
+                self.remove_tree(&path, true);
             }
+            self.nodes.insert(path, node);
         }
         Ok(counter.count)
     }
@@ -257,16 +191,13 @@ impl Filesystem {
             // No random access into gzip: scan the layer for the member.
             let (reader, _) = index.layer(blob)?;
             let mut archive = tar::Archive::new(reader);
-            for entry in archive.entries()? {
-                let entry = entry?;
-                if normalize(&entry.path()?.to_string_lossy()) == data.member {
-                    entry.take(size).read_to_end(&mut bytes)?;
-                    return Ok(bytes);
-                }
+            if let Some(entry) = archive.entries()?.nth(data.entry) {
+                entry?.take(size).read_to_end(&mut bytes)?;
+                return Ok(bytes);
             }
             return Err(ImageError::Archive(format!(
-                "{} vanished from layer {blob}",
-                data.member
+                "member {} vanished from layer {blob}",
+                data.entry
             )));
         }
         index
@@ -290,11 +221,11 @@ fn components(path: &str) -> Vec<String> {
     path.split('/').map(str::to_owned).collect()
 }
 
-fn split(path: &str) -> (&str, &str) {
+pub(super) fn split(path: &str) -> (&str, &str) {
     path.rsplit_once('/').unwrap_or(("", path))
 }
 
-fn join(parent: &str, name: &str) -> String {
+pub(super) fn join(parent: &str, name: &str) -> String {
     if parent.is_empty() {
         name.to_owned()
     } else {
@@ -350,6 +281,37 @@ mod tests {
             }
         }
         builder.into_inner().unwrap()
+    }
+
+    /// A layer tar whose names (and hard link targets, kind `'h'`) are exactly as given (`..`,
+    /// `//`, a leading `/`), which `tar::Builder` would refuse or tidy.
+    fn raw_layer(entries: &[(&str, char, &str)]) -> Vec<u8> {
+        let mut builder = tar::Builder::new(Vec::new());
+        for (name, kind, content) in entries {
+            let mut header = tar::Header::new_gnu();
+            let gnu = header.as_gnu_mut().unwrap();
+            gnu.name[..name.len()].copy_from_slice(name.as_bytes());
+            let data = if *kind == 'h' {
+                gnu.linkname[..content.len()].copy_from_slice(content.as_bytes());
+                header.set_entry_type(tar::EntryType::Link);
+                ""
+            } else {
+                header.set_entry_type(tar::EntryType::Regular);
+                content
+            };
+            header.set_mode(0o755);
+            header.set_size(data.len() as u64);
+            header.set_cksum();
+            builder.append(&header, data.as_bytes()).unwrap();
+        }
+        builder.into_inner().unwrap()
+    }
+
+    fn gzip(bytes: &[u8]) -> Vec<u8> {
+        use std::io::Write;
+        let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        encoder.write_all(bytes).unwrap();
+        encoder.finish().unwrap()
     }
 
     fn image(layers: &[Vec<u8>]) -> (tempfile::TempDir, TarIndex, Filesystem) {
@@ -454,5 +416,111 @@ mod tests {
             layer(&[("opt/real", 'f', "upper"), ("bin/tool", 'h', "opt/real")]),
         ]);
         assert_eq!(content(&fs, &index, "/bin/tool").unwrap(), "upper");
+    }
+
+    #[test]
+    fn member_names_are_cleaned_before_they_replace_a_lower_file() {
+        for name in [
+            "x/../var/runtime/bootstrap",
+            "var/runtime/./bootstrap",
+            "var//runtime/bootstrap",
+            "/./var/runtime/bootstrap",
+        ] {
+            let (_d, index, fs) = image(&[
+                layer(&[("var/runtime/bootstrap", 'f', "lower")]),
+                raw_layer(&[(name, 'f', "upper")]),
+            ]);
+            assert_eq!(
+                content(&fs, &index, "/var/runtime/bootstrap").unwrap(),
+                "upper",
+                "{name}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_name_that_leaves_the_root_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("image.tar");
+        let bytes = raw_layer(&[("a/../../etc/passwd", 'f', "x")]);
+        let mut outer = tar::Builder::new(Vec::new());
+        let mut header = tar::Header::new_gnu();
+        header.set_size(bytes.len() as u64);
+        outer
+            .append_data(&mut header, "l0/layer.tar", bytes.as_slice())
+            .unwrap();
+        std::fs::write(&path, outer.into_inner().unwrap()).unwrap();
+        let index = TarIndex::open(&path).unwrap();
+        let err = Filesystem::default()
+            .apply(&index, "l0/layer.tar")
+            .err()
+            .unwrap();
+        assert!(err.to_string().contains("leaves the image's root"), "{err}");
+    }
+
+    #[test]
+    fn a_member_below_a_symlink_of_its_own_layer_is_written_where_the_symlink_leads() {
+        let (_d, index, fs) = image(&[
+            layer(&[("opt/bootstrap", 'f', "lower")]),
+            layer(&[
+                ("var/runtime", 'l', "/opt"),
+                ("var/runtime/bootstrap", 'f', "upper"),
+            ]),
+        ]);
+        assert_eq!(
+            content(&fs, &index, "/var/runtime/bootstrap").unwrap(),
+            "upper"
+        );
+        assert_eq!(content(&fs, &index, "/opt/bootstrap").unwrap(), "upper");
+    }
+
+    #[test]
+    fn a_directory_an_upper_layer_creates_hides_a_lower_symlink() {
+        let (_d, index, fs) = image(&[
+            layer(&[("lib", 'l', "usr/lib"), ("usr/lib/libc.so", 'f', "libc")]),
+            layer(&[("lib/extra.so", 'f', "extra")]),
+        ]);
+        assert_eq!(content(&fs, &index, "/lib/extra.so").unwrap(), "extra");
+        assert!(fs.resolve("/lib/libc.so").is_err());
+    }
+
+    #[test]
+    fn the_last_of_two_members_with_one_name_is_read_even_from_a_compressed_layer() {
+        let (_d, index, fs) = image(&[gzip(&layer(&[
+            ("var/runtime/bootstrap", 'f', "first"),
+            ("var/runtime/bootstrap", 'f', "second"),
+        ]))]);
+        assert_eq!(
+            content(&fs, &index, "/var/runtime/bootstrap").unwrap(),
+            "second"
+        );
+    }
+
+    #[test]
+    fn hard_links_and_whiteouts_use_cleaned_names() {
+        let (_d, index, fs) = image(&[
+            layer(&[("app/model", 'f', "lower"), ("app/gone", 'f', "gone")]),
+            raw_layer(&[
+                ("opt//real", 'f', "upper"),
+                ("app/./model", 'h', "/./opt/x/../real"),
+                ("app/./.wh.gone", 'f', ""),
+            ]),
+        ]);
+        assert!(fs.resolve("/app/gone").is_err());
+        assert_eq!(content(&fs, &index, "/app/model").unwrap(), "upper");
+    }
+
+    #[test]
+    fn a_hard_link_to_a_file_of_a_lower_layer_is_not_readable() {
+        // Docker links within the layer it unpacks: the lower file is not there to link to.
+        let (_d, _index, fs) = image(&[
+            layer(&[("opt/real", 'f', "lower")]),
+            layer(&[("app/model", 'h', "opt/real")]),
+        ]);
+        assert!(
+            fs.resolve("/app/model")
+                .unwrap_err()
+                .contains("not a regular")
+        );
     }
 }

@@ -11,6 +11,7 @@ mod build;
 mod context;
 mod executable;
 mod filesystem;
+mod layer;
 
 pub use build::BuildError;
 pub(crate) use build::{BuildSpec, ImageSource, PLATFORM_ARGS, build};

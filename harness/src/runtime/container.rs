@@ -228,14 +228,21 @@ impl FunctionContainer {
             .header("content-type", "application/json")
             .body(body.to_vec())
             .send()
-            .and_then(|r| {
+            .map_err(|e| e.to_string())
+            .and_then(|mut r| {
                 let status = r.status().as_u16();
-                r.bytes().map(|b| (status, b))
+                super::read_capped(&mut r)
+                    .map(|b| (status, b))
+                    .map_err(|e| e.to_string())
             });
         let elapsed = started.elapsed();
-        let (mut outcome, answer) = match result {
-            Ok((status, bytes)) => (classify(status, &bytes), bytes.to_vec()),
-            Err(e) => (Outcome::NoAnswer(e.to_string()), Vec::new()),
+        let (mut outcome, answer, response_bytes) = match result {
+            Ok((status, Ok(bytes))) => {
+                let length = bytes.len();
+                (classify(status, &bytes), bytes, length)
+            }
+            Ok((_, Err(read))) => (super::response_too_large(read), Vec::new(), read),
+            Err(e) => (Outcome::NoAnswer(e), Vec::new(), 0),
         };
         if let Outcome::FunctionError {
             error_type,
@@ -260,7 +267,7 @@ impl FunctionContainer {
         let invocation = Invocation {
             outcome,
             request_bytes: body.len(),
-            response_bytes: answer.len(),
+            response_bytes,
             elapsed,
         };
         (invocation, answer)

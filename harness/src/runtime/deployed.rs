@@ -3,10 +3,10 @@
 //! RIE serves the Invoke API's path too, so the same code is tested against a function
 //! container by pointing `endpoint_url` at it.
 
-use super::{Invocation, Outcome, Target, classify, refuse_over_limit};
+use super::{Health, Invocation, Outcome, Target, classify, refuse_over_limit};
 use aws_sdk_lambda::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_lambda::operation::invoke::{InvokeError, InvokeOutput};
-use aws_sdk_lambda::primitives::Blob;
+use aws_sdk_lambda::primitives::{Blob, SdkBody};
 use aws_sdk_lambda::types::InvocationType;
 use std::time::{Duration, Instant};
 
@@ -67,7 +67,14 @@ pub(crate) struct DeployedFunction {
     name: String,
     qualifier: Option<String>,
     described: String,
+    /// Invocations that got no HTTP answer at all, and the last one's cause.
+    transport_failures: std::sync::Mutex<(usize, String)>,
 }
+
+/// Invocations without any HTTP answer (a reset, a refused or dropped connection) a replay
+/// tolerates before it stops, as `verify` stops after 3 timeouts: an endpoint that resets every
+/// connection is not a function that answers every case wrongly.
+const MAX_TRANSPORT_FAILURES: usize = 3;
 
 impl DeployedFunction {
     /// A client for the function at `address` whose timeout is `timeout`. Credentials and,
@@ -101,12 +108,16 @@ impl DeployedFunction {
             loader = loader.endpoint_url(url.clone());
         }
         let sdk = runtime.block_on(loader.load());
+        let config = aws_sdk_lambda::config::Builder::from(&sdk)
+            .interceptor(CapResponse)
+            .build();
         Ok(DeployedFunction {
-            client: aws_sdk_lambda::Client::new(&sdk),
+            client: aws_sdk_lambda::Client::from_conf(config),
             runtime,
             name: address.function_name.clone(),
             qualifier: address.qualifier.clone(),
             described: address.describe(),
+            transport_failures: std::sync::Mutex::new((0, String::new())),
         })
     }
 
@@ -149,7 +160,21 @@ impl Target for DeployedFunction {
         let started = Instant::now();
         let answer = self.call(body);
         let elapsed = started.elapsed();
-        let (outcome, response_bytes) = outcome(&answer);
+        let (mut outcome, response_bytes) = outcome(&answer);
+        if let (Err(error), Outcome::Unexpected(_)) = (&answer, &outcome)
+            && error.raw_response().is_none()
+        {
+            let mut failures = self
+                .transport_failures
+                .lock()
+                .unwrap_or_else(|p| p.into_inner());
+            failures.0 += 1;
+            failures.1 = chain(error.as_ref());
+            if failures.0 >= MAX_TRANSPORT_FAILURES {
+                // No answer: the run stops and cannot be judged (see `health`).
+                outcome = Outcome::NoAnswer(failures.1.clone());
+            }
+        }
         Invocation {
             outcome,
             request_bytes: body.len(),
@@ -157,10 +182,69 @@ impl Target for DeployedFunction {
             elapsed,
         }
     }
+
+    /// Unreachable once [`MAX_TRANSPORT_FAILURES`] invocations got no answer.
+    fn health(&self) -> Health {
+        let failures = self
+            .transport_failures
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        if failures.0 >= MAX_TRANSPORT_FAILURES {
+            Health::Unreachable(format!(
+                "{} gave no answer {} times (the last: {}); the replay stopped",
+                self.described, failures.0, failures.1
+            ))
+        } else {
+            Health::Running
+        }
+    }
+}
+
+/// Wraps each answer's body in a length limit before the SDK reads it: the SDK buffers a
+/// payload whole, and a fake endpoint can send gigabytes (a 1 GiB body took 9.2 GB before).
+#[derive(Debug)]
+struct CapResponse;
+
+impl aws_sdk_lambda::config::Intercept for CapResponse {
+    fn name(&self) -> &'static str {
+        "CapResponse"
+    }
+
+    fn modify_before_deserialization(
+        &self,
+        context: &mut aws_sdk_lambda::config::interceptors::BeforeDeserializationInterceptorContextMut<'_>,
+        _components: &aws_sdk_lambda::config::RuntimeComponents,
+        _config: &mut aws_sdk_lambda::config::ConfigBag,
+    ) -> Result<(), aws_sdk_lambda::error::BoxError> {
+        let body = context.response_mut().body_mut();
+        let taken = std::mem::replace(body, SdkBody::taken());
+        *body = taken.map(|inner| {
+            SdkBody::from_body_1_x(http_body_util::Limited::new(inner, super::RESPONSE_CAP))
+        });
+        Ok(())
+    }
+}
+
+/// Whether `error` is the length limit of [`CapResponse`].
+fn over_cap(error: &(dyn std::error::Error + 'static)) -> bool {
+    let mut cause = Some(error);
+    while let Some(current) = cause {
+        if current.is::<http_body_util::LengthLimitError>() {
+            return true;
+        }
+        cause = current.source();
+    }
+    false
 }
 
 /// The outcome of an invocation and the size of the answer's body.
 fn outcome(answer: &Result<InvokeOutput, Box<SdkError<InvokeError>>>) -> (Outcome, usize) {
+    if let Err(error) = answer
+        && over_cap(error.as_ref())
+    {
+        let read = super::RESPONSE_CAP + 1;
+        return (super::response_too_large(read), read);
+    }
     match answer {
         Ok(output) => {
             let payload = output.payload().map_or(&[][..], Blob::as_ref);

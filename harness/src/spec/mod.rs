@@ -12,11 +12,13 @@
 
 mod raw;
 mod required;
+mod shell;
 #[cfg(test)]
 mod tests;
 mod validate;
 
 pub use raw::Overrides;
+pub(crate) use shell::Shell;
 pub(crate) use validate::parse_size;
 
 use crate::arch::Arch;
@@ -108,6 +110,8 @@ pub struct Spec {
     pub(crate) generated: GeneratedSpec,
     /// `[tune]`.
     pub(crate) tune: TuneSpec,
+    /// How the spec's shell commands run (`[commands]`).
+    pub(crate) shell: Shell,
 }
 
 /// How Lambda runs the function.
@@ -264,7 +268,7 @@ impl Spec {
         crate::golden::Loop {
             goldens: &self.goldens,
             spec_file: &self.path,
-            root: &self.root,
+            shell: &self.shell,
             rules: &self.contract.fields,
         }
     }

@@ -27,6 +27,15 @@ pub(super) struct RawSpec {
     pub(super) generated: RawGenerated,
     #[serde(default)]
     pub(super) tune: RawTune,
+    #[serde(default)]
+    pub(super) commands: RawCommands,
+}
+
+#[derive(Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawCommands {
+    #[serde(default)]
+    pub(super) pass_env: Vec<String>,
 }
 
 #[derive(Deserialize)]

@@ -113,6 +113,21 @@ fn semantic_mistakes_name_the_key() {
             "contract.batch_predictions",
         ),
         (
+            "[contract]",
+            "[contract]\nbatch_request = '\"$events\"'\nbatch_predictions = \"\"\nmax_batch = 1000000000",
+            "contract.max_batch",
+        ),
+        (
+            "reference = \"f:latest\"",
+            "reference = \"f:latest\"\nmax_size = \"99999999999999999999TiB\"",
+            "image.max_size",
+        ),
+        (
+            "[goldens]",
+            "[commands]\npass_env = [\"NOT A NAME\"]\n[goldens]",
+            "commands.pass_env",
+        ),
+        (
             "model = \"/var/task/model.json\"",
             "model = \"model.json\"",
             "provenance.model",
@@ -316,6 +331,13 @@ fn sizes_parse_in_every_unit() {
     assert_eq!(parse_size("1048576"), Ok(1_048_576));
     assert_eq!(parse_size("1MiB"), Ok(1_048_576));
     assert!(parse_size("lots").is_err());
+    for huge in ["99999999999999999999TiB", "99999999999999999999"] {
+        let err = parse_size(huge).unwrap_err();
+        assert!(
+            err.contains("is not a size") || err.contains("more bytes than"),
+            "{huge}: {err}"
+        );
+    }
 }
 
 #[test]

@@ -73,9 +73,18 @@ impl Validator<'_> {
                 None => default_regressions(self.root, &function.name),
             },
         };
+        for name in &raw.commands.pass_env {
+            if let Some(problem) = super::shell::name_problem(name) {
+                return Err(self.invalid("commands.pass_env", problem));
+            }
+        }
         Ok(Spec {
             path: self.path.to_path_buf(),
             root: self.root.to_path_buf(),
+            shell: super::Shell {
+                root: self.root.to_path_buf(),
+                pass_env: raw.commands.pass_env,
+            },
             image: self.image(raw.image)?,
             contract: self.contract(raw.contract)?,
             errors: self.errors(raw.errors)?,
@@ -242,6 +251,17 @@ impl Validator<'_> {
                     return Err(self.invalid(
                         "contract.max_batch",
                         "must be at least 2; leave out `batch_request` for a function that takes one event at a time",
+                    ));
+                }
+                // Every event takes a byte and a comma: more cannot fit in one request.
+                let most = lambda::PAYLOAD_LIMIT / 2;
+                if max > most {
+                    return Err(self.invalid(
+                        "contract.max_batch",
+                        format!(
+                            "{max} events cannot fit in one request: Lambda's payload limit ({} bytes) holds at most {most}",
+                            lambda::PAYLOAD_LIMIT
+                        ),
                     ));
                 }
                 Some(BatchContract {
@@ -518,7 +538,15 @@ fn default_regressions(root: &Path, name: &str) -> PathBuf {
 
 /// A size like `256MiB`, `1GB` or `1048576`.
 pub(crate) fn parse_size(text: &str) -> Result<u64, String> {
-    text.parse::<bytesize::ByteSize>()
+    let bytes = text
+        .parse::<bytesize::ByteSize>()
         .map(|b| b.as_u64())
-        .map_err(|e| format!("{text:?} is not a size ({e}): use e.g. 256MiB, 1GB or 1048576"))
+        .map_err(|e| format!("{text:?} is not a size ({e}): use e.g. 256MiB, 1GB or 1048576"))?;
+    // The parser saturates a number too large for 64 bits instead of refusing it.
+    if bytes == u64::MAX {
+        return Err(format!(
+            "{text:?} is more bytes than the gate can count: use e.g. 256MiB, 1GB or 1048576"
+        ));
+    }
+    Ok(bytes)
 }

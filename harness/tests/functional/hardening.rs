@@ -353,3 +353,170 @@ fn docker_going_away_during_a_run_is_exit_2() {
     );
     assert!(stderr.contains("Docker stopped answering"), "{stderr}");
 }
+
+/// A spec is code, like a Makefile: its commands must not read the CI job's secrets from the
+/// gate's environment unless the spec names them in `[commands] pass_env`.
+#[test]
+fn spec_commands_get_no_secrets_unless_the_spec_passes_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let golden = dir.path().join("golden");
+    std::fs::create_dir_all(&golden).unwrap();
+    for file in ["inputs.jsonl", "expected.jsonl", "manifest.json"] {
+        std::fs::copy(workspace().join("golden").join(file), golden.join(file)).unwrap();
+    }
+    let regen =
+        r#"echo "secret=[$AWS_SECRET_ACCESS_KEY] token=[$GITHUB_TOKEN] home=[$HOME]" >&2; exit 3"#;
+    for (pass_env, token) in [("[]", ""), (r#"["GITHUB_TOKEN"]"#, "dummy-token")] {
+        let spec = format!(
+            "[function]\nname = \"secrets\"\narchitecture = \"x86_64\"\n\
+             [image]\nreference = \"lambda-gate-unused:latest\"\n[contract]\n\
+             [errors]\nfunction = [\"InvalidPayload\"]\n[provenance]\nmodel = \"/model\"\n\
+             [goldens]\ndir = \"golden\"\nregen = '{regen}'\n\
+             [commands]\npass_env = {pass_env}\n"
+        );
+        std::fs::write(dir.path().join("lambda-gate.toml"), spec).unwrap();
+        let (code, stdout, stderr) = output(
+            cli()
+                .current_dir(dir.path())
+                .args(["golden", "regen"])
+                .env("AWS_SECRET_ACCESS_KEY", "dummy-secret")
+                .env("GITHUB_TOKEN", "dummy-token")
+                .env("CI", "true"),
+        );
+        let all = format!("{stdout}{stderr}");
+        assert_eq!(code, Some(2), "{all}");
+        assert!(
+            all.contains(&format!("secret=[] token=[{token}] home=[/")),
+            "pass_env = {pass_env}: {all}"
+        );
+    }
+}
+
+/// The image is resolved to one id when the run begins: a tag moved mid-run (here by the
+/// spec's own `provenance.compile`, which runs after the image is read and before it is
+/// started) changes neither the image that runs nor the id the report names.
+#[test]
+fn a_tag_moved_during_verify_changes_neither_the_image_run_nor_the_id_reported() {
+    let _serial = serial();
+    let good = image();
+    let id = |reference: &str| docker(&["image", "inspect", "--format", "{{.Id}}", reference]);
+    let good_id = id(&good);
+    let (base, broken, moving) = (
+        "lambda-gate-tag-move:good",
+        "lambda-gate-tag-move:broken",
+        "lambda-gate-tag-move:moving",
+    );
+    docker(&["tag", &good, base]);
+    docker(&["tag", &good, moving]);
+    // The same image, except that the program it starts is a script with no interpreter:
+    // run, it fails init.
+    let context = tempfile::tempdir().unwrap();
+    let junk = context.path().join("gate-fixture");
+    std::fs::write(&junk, "#!/no/such/interpreter\n").unwrap();
+    std::fs::set_permissions(&junk, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    std::fs::write(
+        context.path().join("Dockerfile"),
+        format!("FROM {base}\nCOPY gate-fixture /var/runtime/gate-fixture\n"),
+    )
+    .unwrap();
+    let built = Command::new("docker")
+        .args(["build", "-q", "-t", broken])
+        .arg(context.path())
+        .output()
+        .unwrap();
+    assert!(
+        built.status.success(),
+        "docker build of {broken}: {}",
+        String::from_utf8_lossy(&built.stderr)
+    );
+    assert_ne!(id(broken), good_id);
+
+    let scratch = tempfile::tempdir().unwrap();
+    let model = workspace().join("golden/corpus/ctr_multiclass_str/model.json");
+    let spec = spec_edited(
+        SPEC,
+        |table| {
+            let provenance = section(table, "provenance");
+            provenance.insert("source".to_owned(), model.display().to_string().into());
+            provenance.insert(
+                "compile".to_owned(),
+                format!("docker tag {broken} {moving}; cp {{source}} {{output}}").into(),
+            );
+        },
+        &harness::Overrides {
+            image: Some(moving.to_owned()),
+            ..quick(Arch::X86_64, 10, scratch.path())
+        },
+    );
+    let report = run(spec);
+    docker(&["rmi", moving, broken, base]);
+    assert_eq!(id_of(&report), good_id, "the report names the image read");
+    assert_eq!(
+        status(&report, CheckId::Init),
+        Status::Passed,
+        "the good image ran"
+    );
+    assert!(report.passed());
+}
+
+fn id_of(report: &harness::Report) -> String {
+    report.image_facts.as_ref().expect("image facts").id.clone()
+}
+
+/// A cached emulator changed since it was verified, with no fresh copy to be had: the error
+/// says the checksum failed, not only that a download did.
+#[test]
+fn a_tampered_cached_emulator_is_named_when_no_fresh_copy_can_be_had() {
+    let _serial = serial();
+    let pinned = pinned_rie();
+    let version = pinned.parent().unwrap().file_name().unwrap().to_owned();
+    let cache = tempfile::tempdir().unwrap();
+    let dir = cache.path().join("lambda-gate/rie").join(version);
+    std::fs::create_dir_all(&dir).unwrap();
+    let tampered = dir.join("aws-lambda-rie-x86_64");
+    std::fs::write(&tampered, b"#!/bin/sh\necho not the emulator\n").unwrap();
+    let (code, stdout, stderr) = output(
+        cli()
+            .args(["--config", SPEC, "invoke", "--data", "[]"])
+            .env("XDG_CACHE_HOME", cache.path())
+            .env("LAMBDA_GATE_PYTHON", "false")
+            .env_remove("LAMBDA_GATE_RIE"),
+    );
+    assert_eq!(code, Some(2), "{stdout}\n{stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "the cached emulator {} has sha256",
+            tampered.display()
+        )),
+        "{stderr}"
+    );
+    assert!(stderr.contains("printed nothing"), "{stderr}");
+}
+
+/// A generated phase cut short (here by a check budget too small for any request) says how
+/// many payloads it judged, not that all of them got contract answers.
+#[test]
+fn a_generated_check_cut_short_does_not_claim_every_payload() {
+    let _serial = serial();
+    image();
+    let scratch = tempfile::tempdir().unwrap();
+    let spec = spec_with(SPEC, &quick(Arch::X86_64, 50, scratch.path()));
+    let options = harness::VerifyOptions {
+        check_budget: Duration::from_millis(1),
+        progress: Progress::silent(),
+        ..harness::VerifyOptions::default()
+    };
+    let report = harness::verify(&spec, &options).unwrap();
+    let check = report.check(CheckId::MalformedGenerated).unwrap();
+    assert_eq!(check.status, Status::Failed);
+    assert!(
+        check.summary.contains("of 50 generated payloads") && check.summary.contains("stopped"),
+        "{}",
+        check.summary
+    );
+    assert!(
+        check.cases.is_some_and(|judged| judged < 50),
+        "{:?} cases claimed",
+        check.cases
+    );
+}

@@ -176,6 +176,88 @@ fn a_function_that_cannot_be_reached_is_a_setup_error() {
     assert!(report.is_none(), "a report was written");
 }
 
+/// An endpoint on 127.0.0.1 that reads each request whole and hands the connection, with its
+/// number, to `answer`.
+fn endpoint(answer: impl Fn(usize, std::net::TcpStream) + Send + 'static) -> String {
+    use std::io::Read;
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let address = format!("http://{}", listener.local_addr().unwrap());
+    std::thread::spawn(move || {
+        for (i, stream) in listener.incoming().enumerate() {
+            let Ok(mut stream) = stream else { return };
+            let mut request = Vec::new();
+            let mut buffer = [0u8; 4096];
+            while let Ok(n) = stream.read(&mut buffer) {
+                request.extend_from_slice(&buffer[..n]);
+                let text = String::from_utf8_lossy(&request).to_lowercase();
+                if let Some(end) = text.find("\r\n\r\n") {
+                    let length: usize = text
+                        .lines()
+                        .find_map(|l| l.strip_prefix("content-length:"))
+                        .map_or(0, |v| v.trim().parse().unwrap_or(0));
+                    if request.len() >= end + 4 + length {
+                        break;
+                    }
+                }
+                if n == 0 {
+                    break;
+                }
+            }
+            answer(i, stream);
+        }
+    });
+    address
+}
+
+/// Answers the first request (the reachability probe), then closes every connection without
+/// a byte of answer.
+fn answers_once_then_resets() -> String {
+    endpoint(|i, mut stream| {
+        if i == 0 {
+            let _ = std::io::Write::write_all(
+                &mut stream,
+                b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\nconnection: close\r\n\r\n{}",
+            );
+        }
+    })
+}
+
+#[test]
+fn an_endpoint_that_stops_answering_stops_the_replay_after_three_failures() {
+    let scratch = tempfile::tempdir().unwrap();
+    let endpoint = answers_once_then_resets();
+    let (code, stdout, stderr, report) = replay(CLASSIFIER, &endpoint, &[], scratch.path());
+    assert_eq!(code, Some(2), "exit 2 expected\n{stdout}\n{stderr}");
+    assert!(stderr.contains("gave no answer 3 times"), "{stderr}");
+    assert!(report.is_none(), "a report was written");
+}
+
+#[test]
+fn an_answer_over_lambdas_payload_limit_is_not_read_whole() {
+    let scratch = tempfile::tempdir().unwrap();
+    // Every answer claims 64 MiB and streams zeros until the client hangs up.
+    let endpoint = endpoint(|_, mut stream| {
+        use std::io::Write;
+        let length = 64 * 1024 * 1024;
+        let head =
+            format!("HTTP/1.1 200 OK\r\ncontent-length: {length}\r\nconnection: close\r\n\r\n");
+        if stream.write_all(head.as_bytes()).is_err() {
+            return;
+        }
+        let chunk = vec![b'0'; 64 * 1024];
+        for _ in 0..length / chunk.len() {
+            if stream.write_all(&chunk).is_err() {
+                return;
+            }
+        }
+    });
+    let (code, stdout, stderr, report) = replay(CLASSIFIER, &endpoint, &[], scratch.path());
+    assert_eq!(code, Some(1), "exit 1 expected\n{stdout}\n{stderr}");
+    let report = report.expect("a report");
+    let golden = text(check(&report, "golden-replay"));
+    assert!(golden.contains("Function.ResponseSizeTooLarge"), "{golden}");
+}
+
 /// The regressor's spec with `[malformed]` adapting its own corpus, written beside a copy of
 /// the corpus and goldens (the spec's relative paths resolve there).
 fn adapted_regressor() -> tempfile::TempDir {

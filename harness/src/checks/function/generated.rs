@@ -2,7 +2,7 @@
 //! the contract (or a real answer when the mutation happened to stay valid), never a crash or a
 //! timeout. Seeded; failures are shrunk and their seeds persisted outside the source tree.
 
-use super::{CheckId, CheckResult, FunctionChecks, Recovery};
+use super::{CheckId, CheckResult, FunctionChecks, Recovery, Status};
 use crate::contract::judge_generated;
 use crate::corpus::{Payload, payloads};
 use crate::runtime::Invocation;
@@ -57,6 +57,9 @@ impl FunctionChecks<'_> {
             Vec::new()
         };
         let done = Cell::new(0usize);
+        // Payloads that got a verdict: what the summary may claim (a stopped run rejects the
+        // rest without sending them).
+        let judged = Cell::new(0usize);
         let total = cases as usize;
         let this = RefCell::new(&mut *self);
         let result = runner().run(&strategy, |payload: Payload| {
@@ -68,7 +71,10 @@ impl FunctionChecks<'_> {
                 && *body == payload.body
             {
                 return match verdict {
-                    Some(verdict) => verdict.clone().map_err(TestCaseError::fail),
+                    Some(verdict) => {
+                        judged.set(judged.get() + 1);
+                        verdict.clone().map_err(TestCaseError::fail)
+                    }
                     None => Err(TestCaseError::reject("the run stopped")),
                 };
             }
@@ -82,11 +88,13 @@ impl FunctionChecks<'_> {
             if n < total {
                 checks.progress.count("generated payloads", n + 1, total);
             }
+            judged.set(judged.get() + 1);
             checks
                 .verdict(&payload, &invocation)
                 .map_err(TestCaseError::fail)
         });
-        let run = done.get();
+        let judged = judged.get();
+        let broke = matches!(result, Err(TestError::Fail(..)));
         match result {
             Ok(()) => {}
             Err(TestError::Fail(reason, payload)) => check.problem(format!(
@@ -99,27 +107,43 @@ impl FunctionChecks<'_> {
             Err(TestError::Abort(reason)) => check.problem(format!("proptest aborted: {reason}")),
         }
         let recovery = self.recovery(&mut check, "the generated payloads");
-        check.cases = Some(run);
+        check.cases = Some(judged);
         check.metric("seed", seed);
-        check.summary = if check.passed() {
-            // The count is the cases column's: saved failures replayed first are cases too.
-            let replayed = run.saturating_sub(total);
-            let saved = if replayed > 0 {
-                format!(", {replayed} of them saved failures replayed first")
-            } else {
-                String::new()
-            };
-            format!("{run} generated payloads (seed {seed}{saved}) all got contract answers")
+        // After `end`, which adds why the run stopped: a cut run must not claim every payload.
+        let mut check = self.end(check, started);
+        // The count is the cases column's: saved failures replayed first are cases too.
+        let replayed = judged.saturating_sub(total);
+        let saved = if replayed > 0 {
+            format!(", {replayed} of them saved failures replayed first")
         } else {
-            format!("a generated payload broke the contract (seed {seed})")
+            String::new()
         };
-        if let (true, Recovery::NotJudged(why)) = (check.passed(), recovery) {
-            check.set_not_judged(
-                CheckId::GoldenReplay,
-                format!("{why}; the {run} generated payloads (seed {seed}) got contract answers"),
-            );
+        let answered =
+            format!("{judged} generated payloads (seed {seed}{saved}) got contract answers");
+        match check.status {
+            Status::Passed => {
+                check.summary = format!(
+                    "{judged} generated payloads (seed {seed}{saved}) all got contract answers"
+                );
+                if let Recovery::NotJudged(why) = recovery {
+                    check.set_not_judged(CheckId::GoldenReplay, format!("{why}; the {answered}"));
+                }
+            }
+            Status::Failed if broke => {
+                check.summary = format!("a generated payload broke the contract (seed {seed})");
+            }
+            Status::Failed if judged < total => {
+                check.summary = format!(
+                    "{judged} of {cases} generated payloads (seed {seed}) judged before the check stopped"
+                );
+            }
+            Status::Failed => {
+                check.summary = format!("{answered}, but the function failed after them")
+            }
+            // Not judged by `end`: the run stopped in an earlier check, which its summary names.
+            Status::NotJudged => {}
         }
-        self.end(check, started)
+        check
     }
 
     /// The payloads `runner` would generate, sent over all targets at once and judged: up to

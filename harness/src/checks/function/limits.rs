@@ -77,12 +77,32 @@ impl FunctionChecks<'_> {
             return;
         };
         let events = || self.golden.cases.iter().map(GoldenCase::event_text).cycle();
+        // The size of a batch of n events, counted rather than built: `max_batch` may be far
+        // more events than fit in Lambda's payload limit.
+        let lengths: Vec<usize> = self
+            .golden
+            .cases
+            .iter()
+            .map(|c| c.event_text().len())
+            .collect();
+        let overhead = batch.request.render(b"[]").len();
+        let size = |n: usize| -> usize {
+            let (cycles, rest) = match lengths.len() {
+                0 => (0, 0),
+                k => (n / k, n % k),
+            };
+            let whole: usize = lengths.iter().sum();
+            let part: usize = lengths[..rest].iter().sum();
+            overhead
+                .saturating_add(n.saturating_sub(1))
+                .saturating_add(cycles.saturating_mul(whole))
+                .saturating_add(part)
+        };
         let mut n = batch.max;
-        let mut body = batch.request(events().take(n));
-        while body.len() > lambda::PAYLOAD_LIMIT && n > 1 {
+        while size(n) > lambda::PAYLOAD_LIMIT && n > 1 {
             n /= 2;
-            body = batch.request(events().take(n));
         }
+        let body = batch.request(events().take(n));
         let Some(answer) = self.invoke(&format!("largest batch ({n} events)"), &body) else {
             return;
         };
