@@ -151,31 +151,10 @@ fn write_import(file: &Path, to: &Import<'_>) -> Result<usize, RegenError> {
 
 /// The import file's cases with their 1-based line numbers; blank lines are skipped.
 fn read_import(file: &Path) -> Result<Vec<(usize, ImportLine)>, GoldenError> {
-    let text = std::fs::read_to_string(file).map_err(|source| GoldenError::Read {
-        path: file.to_path_buf(),
-        source,
-    })?;
-    text.lines()
-        .enumerate()
-        .filter(|(_, l)| !l.trim().is_empty())
-        .map(|(i, l)| {
-            serde_json::from_str(l)
-                .map(|line| (i + 1, line))
-                .map_err(|e| {
-                    // serde's own position counts lines of the one line: keep the column only.
-                    let text = e.to_string();
-                    let what = text.split(" at line ").next().unwrap_or(&text);
-                    GoldenError::Format {
-                        path: file.to_path_buf(),
-                        line: i + 1,
-                        message: format!(
-                            "{what} (column {}): each line is {{\"event\": ..., \"expected\": ...}}, optionally with \"case_id\", \"tags\" and \"features\"",
-                            e.column()
-                        ),
-                    }
-                })
-        })
-        .collect()
+    super::read_numbered_lines(
+        file,
+        r#": each line is {"event": ..., "expected": ...}, optionally with "case_id", "tags" and "features""#,
+    )
 }
 
 #[cfg(test)]

@@ -184,6 +184,19 @@ struct ExpectedLine {
 }
 
 fn read_lines<T: for<'de> Deserialize<'de>>(path: &Path) -> Result<Vec<T>, GoldenError> {
+    Ok(read_numbered_lines(path, "")?
+        .into_iter()
+        .map(|(_, line)| line)
+        .collect())
+}
+
+/// The JSON Lines of `path` with their 1-based line numbers; blank lines are skipped. A line
+/// that does not parse is a [`GoldenError::Format`] at its line and column, followed by `hint`
+/// (what each line must be).
+pub(crate) fn read_numbered_lines<T: for<'de> Deserialize<'de>>(
+    path: &Path,
+    hint: &str,
+) -> Result<Vec<(usize, T)>, GoldenError> {
     let text = std::fs::read_to_string(path).map_err(|source| GoldenError::Read {
         path: path.to_path_buf(),
         source,
@@ -192,11 +205,18 @@ fn read_lines<T: for<'de> Deserialize<'de>>(path: &Path) -> Result<Vec<T>, Golde
         .enumerate()
         .filter(|(_, l)| !l.trim().is_empty())
         .map(|(i, l)| {
-            serde_json::from_str(l).map_err(|e| GoldenError::Format {
-                path: path.to_path_buf(),
-                line: i + 1,
-                message: e.to_string(),
-            })
+            serde_json::from_str(l)
+                .map(|line| (i + 1, line))
+                .map_err(|e| {
+                    // serde's own position counts lines of the one line: keep the column only.
+                    let text = e.to_string();
+                    let what = text.split(" at line ").next().unwrap_or(&text);
+                    GoldenError::Format {
+                        path: path.to_path_buf(),
+                        line: i + 1,
+                        message: format!("{what} (column {}){hint}", e.column()),
+                    }
+                })
         })
         .collect()
 }
