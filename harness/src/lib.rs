@@ -37,6 +37,7 @@ mod lambda;
 mod progress;
 mod report;
 mod runtime;
+mod shell;
 mod spec;
 mod units;
 

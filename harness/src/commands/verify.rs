@@ -8,7 +8,7 @@ use crate::digest::sha256_file;
 use crate::progress::Progress;
 use crate::report::Report;
 use crate::runtime::{ContainerError, Target};
-use crate::spec::Shell;
+use crate::shell::Shell;
 use crate::spec::{Compile, Spec};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};

@@ -206,7 +206,7 @@ mod tests {
             regen: None,
             sources,
         };
-        let shell = crate::spec::Shell {
+        let shell = crate::shell::Shell {
             root: dir.path().to_path_buf(),
             pass_env: Vec::new(),
         };

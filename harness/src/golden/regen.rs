@@ -94,7 +94,7 @@ pub(crate) struct Loop<'a> {
     /// The spec file, for messages.
     pub(crate) spec_file: &'a Path,
     /// How the regen command runs (where, with which variables).
-    pub(crate) shell: &'a crate::spec::Shell,
+    pub(crate) shell: &'a crate::shell::Shell,
     /// The contract's field rules, by which a changed prediction is judged.
     pub(crate) rules: &'a [FieldRule],
 }

@@ -17,7 +17,7 @@ use crate::arch::Arch;
 use crate::digest::sha256_hex;
 use crate::progress::Progress;
 use crate::runtime::{DockerClient, DockerError};
-use crate::spec::Shell;
+use crate::shell::Shell;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 

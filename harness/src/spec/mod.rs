@@ -12,13 +12,11 @@
 
 mod raw;
 mod required;
-mod shell;
 #[cfg(test)]
 mod tests;
 mod validate;
 
 pub use raw::Overrides;
-pub(crate) use shell::Shell;
 pub(crate) use validate::parse_size;
 
 use crate::arch::Arch;
@@ -26,6 +24,7 @@ use crate::contract::{Contract, ErrorContract};
 use crate::corpus::{GeneratedSpec, MalformedSpec};
 use crate::golden::GoldenSpec;
 use crate::image::ImageSource;
+use crate::shell::Shell;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;

@@ -74,14 +74,14 @@ impl Validator<'_> {
             },
         };
         for name in &raw.commands.pass_env {
-            if let Some(problem) = super::shell::name_problem(name) {
+            if let Some(problem) = crate::shell::name_problem(name) {
                 return Err(self.invalid("commands.pass_env", problem));
             }
         }
         Ok(Spec {
             path: self.path.to_path_buf(),
             root: self.root.to_path_buf(),
-            shell: super::Shell {
+            shell: crate::shell::Shell {
                 root: self.root.to_path_buf(),
                 pass_env: raw.commands.pass_env,
             },
