@@ -111,38 +111,7 @@ impl FunctionChecks<'_> {
         check.metric("seed", seed);
         // After `end`, which adds why the run stopped: a cut run must not claim every payload.
         let mut check = self.end(check, started);
-        // The count is the cases column's: saved failures replayed first are cases too.
-        let replayed = judged.saturating_sub(total);
-        let saved = if replayed > 0 {
-            format!(", {replayed} of them saved failures replayed first")
-        } else {
-            String::new()
-        };
-        let answered =
-            format!("{judged} generated payloads (seed {seed}{saved}) got contract answers");
-        match check.status {
-            Status::Passed => {
-                check.summary = format!(
-                    "{judged} generated payloads (seed {seed}{saved}) all got contract answers"
-                );
-                if let Recovery::NotJudged(why) = recovery {
-                    check.set_not_judged(CheckId::GoldenReplay, format!("{why}; the {answered}"));
-                }
-            }
-            Status::Failed if broke => {
-                check.summary = format!("a generated payload broke the contract (seed {seed})");
-            }
-            Status::Failed if judged < total => {
-                check.summary = format!(
-                    "{judged} of {cases} generated payloads (seed {seed}) judged before the check stopped"
-                );
-            }
-            Status::Failed => {
-                check.summary = format!("{answered}, but the function failed after them")
-            }
-            // Not judged by `end`: the run stopped in an earlier check, which its summary names.
-            Status::NotJudged => {}
-        }
+        summarise(&mut check, recovery, seed, judged, total, broke);
         check
     }
 
@@ -188,5 +157,50 @@ impl FunctionChecks<'_> {
             self.contract(),
             &self.spec.errors,
         )
+    }
+}
+
+/// The summary of a generated check that `end` has seen: what the `judged` of `total` payloads
+/// (seed `seed`) showed, and why it failed or was not judged. A passing check whose recovery
+/// could not be judged (no golden case was answered right) is not judged with golden-replay as
+/// its cause; a check cut short never claims the payloads it did not judge.
+fn summarise(
+    check: &mut CheckResult,
+    recovery: Recovery,
+    seed: u64,
+    judged: usize,
+    total: usize,
+    broke: bool,
+) {
+    // The count is the cases column's: saved failures replayed first are cases too.
+    let replayed = judged.saturating_sub(total);
+    let saved = if replayed > 0 {
+        format!(", {replayed} of them saved failures replayed first")
+    } else {
+        String::new()
+    };
+    let answered = format!("{judged} generated payloads (seed {seed}{saved}) got contract answers");
+    match check.status {
+        Status::Passed => {
+            check.summary = format!(
+                "{judged} generated payloads (seed {seed}{saved}) all got contract answers"
+            );
+            if let Recovery::NotJudged(why) = recovery {
+                check.set_not_judged(CheckId::GoldenReplay, format!("{why}; the {answered}"));
+            }
+        }
+        Status::Failed if broke => {
+            check.summary = format!("a generated payload broke the contract (seed {seed})");
+        }
+        Status::Failed if judged < total => {
+            check.summary = format!(
+                "{judged} of {total} generated payloads (seed {seed}) judged before the check stopped"
+            );
+        }
+        Status::Failed => {
+            check.summary = format!("{answered}, but the function failed after them");
+        }
+        // Not judged by `end`: the run stopped in an earlier check, which its summary names.
+        Status::NotJudged => {}
     }
 }
