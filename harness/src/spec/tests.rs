@@ -27,6 +27,20 @@ fn parse(text: &str) -> Result<Spec, SpecError> {
     Spec::parse(text, Path::new("lambda-gate.toml"), Path::new("/p"))
 }
 
+/// `text` parsed with `--image reference`.
+fn parse_with_image(text: &str, reference: &str) -> Result<Spec, SpecError> {
+    let overrides = Overrides {
+        image: Some(reference.to_owned()),
+        ..Overrides::default()
+    };
+    Spec::parse_with(
+        text,
+        Path::new("lambda-gate.toml"),
+        Path::new("/p"),
+        &overrides,
+    )
+}
+
 #[test]
 fn a_minimal_spec_gets_the_defaults() {
     let spec = parse(MINIMAL).unwrap();
@@ -300,16 +314,7 @@ fn an_image_override_replaces_the_build() {
         "reference = \"f:latest\"",
         "dockerfile = \"Dockerfile\"\nbefore = \"make\"",
     );
-    let spec = Spec::parse_with(
-        &text,
-        Path::new("lambda-gate.toml"),
-        Path::new("/p"),
-        &Overrides {
-            image: Some("mine:1".to_owned()),
-            ..Overrides::default()
-        },
-    )
-    .unwrap();
+    let spec = parse_with_image(&text, "mine:1").unwrap();
     assert!(matches!(&spec.image.source, ImageSource::Reference(r) if r == "mine:1"));
 }
 
@@ -404,16 +409,7 @@ fn an_image_override_stands_for_the_image_section() {
         err.contains("missing section [image] with `dockerfile` or `reference`"),
         "{err}"
     );
-    let spec = Spec::parse_with(
-        &text,
-        Path::new("lambda-gate.toml"),
-        Path::new("/p"),
-        &Overrides {
-            image: Some("mine:1".to_owned()),
-            ..Overrides::default()
-        },
-    )
-    .unwrap();
+    let spec = parse_with_image(&text, "mine:1").unwrap();
     assert!(matches!(&spec.image.source, ImageSource::Reference(r) if r == "mine:1"));
 }
 
