@@ -284,13 +284,14 @@ pub(super) enum GoldenCommand {
     /// summarise the changes; nothing is replaced.
     #[command(after_help = "Example:\n  lambda-gate golden regen && lambda-gate golden review")]
     Regen,
-    /// Show every change of the pending goldens, flipped predictions first, and record exactly
-    /// what was shown for `accept`.
+    /// Go through the pending goldens' changes: on a terminal one case at a time (accept,
+    /// reject, skip), recording each decision; piped, every change listed, nothing recorded.
     #[command(after_help = "Example:\n  lambda-gate golden review")]
     Review,
-    /// Replace the goldens with exactly the reviewed pending files (checked by sha256).
+    /// Replace the goldens' answers with the cases accepted in review (the pending files
+    /// checked by sha256), or with every pending case unseen (--all).
     #[command(after_help = "Example:\n  lambda-gate golden accept")]
-    Accept,
+    Accept(AcceptArgs),
     /// Drop the pending goldens.
     #[command(after_help = "Example:\n  lambda-gate golden reject")]
     Reject,
@@ -302,6 +303,13 @@ pub(super) enum GoldenCommand {
     /// {"event": ..., "expected": ...}, optionally with "case_id", "tags" and "features".
     #[command(after_help = "Example:\n  lambda-gate golden import cases.jsonl --model model.cbm")]
     Import(ImportArgs),
+}
+
+#[derive(Args)]
+pub(super) struct AcceptArgs {
+    /// Take every pending case as regenerated, without deciding case by case.
+    #[arg(long)]
+    pub(super) all: bool,
 }
 
 #[derive(Args)]

@@ -3,6 +3,7 @@
 //! with their causes to stderr (`terminal.rs`). The only place that uses `anyhow`.
 
 mod args;
+mod review;
 mod terminal;
 
 use crate::commands::init as harness_init;
@@ -396,7 +397,7 @@ fn golden(
     let review_loop = spec.review_loop();
     match command {
         GoldenCommand::Check => {
-            let outcome = golden::check(review_loop);
+            let outcome = golden::check(review_loop)?;
             out(&format!("{}\n", outcome.render()));
             Ok(exit(outcome.passed()))
         }
@@ -409,13 +410,22 @@ fn golden(
         }
         GoldenCommand::Review => {
             let review = golden::review(review_loop)?;
-            out(&review.details(usize::from(terminal.width)));
+            let width = usize::from(terminal.width);
+            if !review::interactive() {
+                review::print_or_page(&review.details(width));
+                return Ok(ExitCode::SUCCESS);
+            }
+            out(&review.overview());
+            let tally = review::decide(&review, review_loop, width)?;
+            out(&tally.render());
             Ok(ExitCode::SUCCESS)
         }
-        GoldenCommand::Accept => {
-            for path in golden::accept(review_loop)? {
+        GoldenCommand::Accept(args) => {
+            let accepted = golden::accept(review_loop, args.all)?;
+            for path in &accepted.files {
                 out(&format!("accepted: {}\n", path.display()));
             }
+            out(&accepted.render());
             Ok(ExitCode::SUCCESS)
         }
         GoldenCommand::Import(args) => {

@@ -193,22 +193,28 @@ impl FieldDiff {
         if t.ulps.is_some() {
             line.push_str(&format!(" ({} ulps)", self.ulps));
         }
-        if t.is_exact() {
-            line.push_str(", compared exactly");
-            return line;
+        line.push_str(&format!(", {t}"));
+        line
+    }
+}
+
+impl std::fmt::Display for Tolerance {
+    /// "compared exactly", or "tolerance abs 1.0e-6 or rel 1.0e-12".
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.is_exact() {
+            return f.write_str("compared exactly");
         }
         let mut bounds = Vec::new();
-        if let Some(abs) = t.abs {
+        if let Some(abs) = self.abs {
             bounds.push(format!("abs {}", short(abs)));
         }
-        if let Some(rel) = t.rel {
+        if let Some(rel) = self.rel {
             bounds.push(format!("rel {}", short(rel)));
         }
-        if let Some(ulps) = t.ulps {
+        if let Some(ulps) = self.ulps {
             bounds.push(format!("ulps {ulps}"));
         }
-        line.push_str(&format!(", tolerance {}", bounds.join(" or ")));
-        line
+        write!(f, "tolerance {}", bounds.join(" or "))
     }
 }
 
@@ -342,15 +348,29 @@ pub(crate) fn numbers_match(expected: f64, actual: f64, tolerance: Tolerance) ->
 /// Whether the rules compare the prediction's value at `place` exactly (no tolerance, not
 /// ignored): the nearest enclosing rule decides.
 pub(crate) fn compared_exactly(place: &str, rules: &[FieldRule]) -> bool {
-    let rule = rules
+    rule_at(place, rules).is_none_or(|r| !r.ignore && r.tolerance.is_exact())
+}
+
+/// How the rules compare the prediction's value at `place`: "ignored", "compared exactly" or
+/// "tolerance abs 1.0e-6".
+pub(crate) fn comparison_at(place: &str, rules: &[FieldRule]) -> String {
+    match rule_at(place, rules) {
+        Some(rule) if rule.ignore => "ignored".to_owned(),
+        Some(rule) => rule.tolerance.to_string(),
+        None => Tolerance::default().to_string(),
+    }
+}
+
+/// The rule for the prediction's value at `place`: the nearest enclosing one.
+fn rule_at<'r>(place: &str, rules: &'r [FieldRule]) -> Option<&'r FieldRule> {
+    rules
         .iter()
         .filter(|r| {
             place == r.expected
                 || place.starts_with(&format!("{}/", r.expected))
                 || r.expected.is_empty()
         })
-        .max_by_key(|r| r.expected.len());
-    rule.is_none_or(|r| !r.ignore && r.tolerance.is_exact())
+        .max_by_key(|r| r.expected.len())
 }
 
 /// How many representable doubles lie between `a` and `b` (`u64::MAX` for NaN).

@@ -216,6 +216,7 @@ mod tests {
             shell: &shell,
             rules: &[],
         });
+        let outcome = outcome.unwrap();
         assert!(outcome.passed(), "{}", outcome.render());
     }
 

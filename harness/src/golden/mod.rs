@@ -18,8 +18,8 @@ mod review;
 pub(crate) use import::{Import, import};
 pub use regen::RegenError;
 use regen::write_files;
-pub(crate) use regen::{Loop, accept, check, regen, reject, review};
-pub(crate) use review::Review;
+pub(crate) use regen::{Decision, Decisions, Loop, accept, check, regen, reject, review};
+pub(crate) use review::{CaseChange, ChangeKind, Review, show};
 
 use crate::contract::{Contract, Golden};
 use crate::digest::sha256_file;
@@ -115,8 +115,13 @@ impl GoldenCase {
 pub(crate) struct GoldenSet {
     /// Its manifest.
     pub(crate) manifest: Manifest,
-    /// The cases, in input order.
+    /// The cases, in input order (those of `inputs.jsonl` that `expected.jsonl` answers).
     pub(crate) cases: Vec<GoldenCase>,
+    /// How the files are out of step with each other or with the manifest (inputs edited
+    /// after the predictions were computed, a case in one file only, a wrong count); empty
+    /// when they agree. Not an error: the golden-replay check fails with it (exit 1), as
+    /// `golden check` does, while a file that cannot be read or parsed is an error (exit 2).
+    pub(crate) out_of_step: Vec<String>,
 }
 
 /// Why the golden files cannot be used.
@@ -140,35 +145,19 @@ pub enum GoldenError {
         /// What is wrong.
         message: String,
     },
-    /// inputs.jsonl and expected.jsonl do not describe the same cases, or the manifest was
-    /// computed for other inputs.
-    #[error(
-        "{problem}\nThe golden files are out of step: regenerate them (`{regen}`), review the changes (`{review}`) and accept them (`{accept}`)."
-    )]
-    Stale {
-        /// What is out of step.
-        problem: String,
-        /// The command that regenerates them.
-        regen: String,
-        /// The command that reviews them.
-        review: String,
-        /// The command that accepts them.
-        accept: String,
-    },
     /// There are no cases to replay.
     #[error("{0}: there are no golden cases; the gate needs at least one event to invoke")]
     Empty(PathBuf),
 }
 
-impl GoldenError {
-    fn stale(problem: String) -> Self {
-        GoldenError::Stale {
-            problem,
-            regen: crate::environment::command("golden regen"),
-            review: crate::environment::command("golden review"),
-            accept: crate::environment::command("golden accept"),
-        }
-    }
+/// What to do about golden files that are out of step, said after the problems.
+pub(crate) fn out_of_step_fix() -> String {
+    format!(
+        "Regenerate the goldens from the training-time model: `{}`, review the changes (`{}`), then `{}`.",
+        crate::environment::command("golden regen"),
+        crate::environment::command("golden review"),
+        crate::environment::command("golden accept")
+    )
 }
 
 #[derive(Deserialize)]
@@ -201,6 +190,15 @@ pub(crate) fn read_numbered_lines<T: for<'de> Deserialize<'de>>(
         path: path.to_path_buf(),
         source,
     })?;
+    parse_numbered_lines(path, &text, hint)
+}
+
+/// [`read_numbered_lines`] of `text`, already read from `path`.
+pub(crate) fn parse_numbered_lines<T: for<'de> Deserialize<'de>>(
+    path: &Path,
+    text: &str,
+    hint: &str,
+) -> Result<Vec<(usize, T)>, GoldenError> {
     text.lines()
         .enumerate()
         .filter(|(_, l)| !l.trim().is_empty())
@@ -235,8 +233,9 @@ pub(crate) fn read_manifest(path: &Path) -> Result<Manifest, GoldenError> {
 }
 
 impl GoldenSet {
-    /// Reads `inputs.jsonl`, `expected.jsonl` and `manifest.json` from `dir` and checks that
-    /// they describe the same cases.
+    /// Reads `inputs.jsonl`, `expected.jsonl` and `manifest.json` from `dir` and notes where
+    /// they do not describe the same cases ([`GoldenSet::out_of_step`]). `Err` when a file
+    /// cannot be read or parsed, or no case has both an event and a prediction.
     pub(crate) fn load(dir: &Path) -> Result<Self, GoldenError> {
         let manifest = read_manifest(&dir.join("manifest.json"))?;
         let inputs_path = dir.join("inputs.jsonl");
@@ -246,46 +245,78 @@ impl GoldenSet {
             path: inputs_path.clone(),
             source,
         })?;
+        let mut out_of_step = Vec::new();
         if inputs_sha256 != manifest.inputs_sha256 {
-            return Err(GoldenError::stale(format!(
+            out_of_step.push(format!(
                 "{} has sha256 {inputs_sha256}, but manifest.json's predictions were computed for {}",
                 inputs_path.display(),
                 manifest.inputs_sha256
-            )));
+            ));
         }
         let mut by_id: HashMap<String, ExpectedLine> = expected
             .into_iter()
             .map(|e| (e.case_id.clone(), e))
             .collect();
         let mut cases = Vec::with_capacity(inputs.len());
+        let mut unanswered = Vec::new();
         for input in inputs {
-            let Some(exp) = by_id.remove(&input.case_id) else {
-                return Err(GoldenError::stale(format!(
-                    "case {} is in inputs.jsonl but not in expected.jsonl",
-                    input.case_id
-                )));
-            };
-            cases.push(GoldenCase {
-                case_id: input.case_id,
-                event: input.event,
-                expected: exp.prediction,
-            });
+            match by_id.remove(&input.case_id) {
+                Some(exp) => cases.push(GoldenCase {
+                    case_id: input.case_id,
+                    event: input.event,
+                    expected: exp.prediction,
+                }),
+                None => unanswered.push(input.case_id),
+            }
         }
-        if let Some(extra) = by_id.keys().next() {
-            return Err(GoldenError::stale(format!(
-                "case {extra} is in expected.jsonl but not in inputs.jsonl"
-            )));
+        if !unanswered.is_empty() {
+            out_of_step.push(format!(
+                "{} in inputs.jsonl but not in expected.jsonl: {}",
+                cases_word(unanswered.len()),
+                listed(&unanswered)
+            ));
         }
-        if cases.len() != manifest.cases {
-            return Err(GoldenError::stale(format!(
-                "manifest.json counts {} cases, the files hold {}",
-                manifest.cases,
-                cases.len()
-            )));
+        let mut unasked: Vec<String> = by_id.into_keys().collect();
+        if !unasked.is_empty() {
+            unasked.sort();
+            out_of_step.push(format!(
+                "{} in expected.jsonl but not in inputs.jsonl: {}",
+                cases_word(unasked.len()),
+                listed(&unasked)
+            ));
+        }
+        let held = cases.len() + unanswered.len();
+        if held != manifest.cases {
+            out_of_step.push(format!(
+                "manifest.json counts {} cases, inputs.jsonl holds {held}",
+                manifest.cases
+            ));
         }
         if cases.is_empty() {
             return Err(GoldenError::Empty(dir.to_path_buf()));
         }
-        Ok(GoldenSet { manifest, cases })
+        Ok(GoldenSet {
+            manifest,
+            cases,
+            out_of_step,
+        })
     }
+}
+
+/// "1 case is" / "3 cases are".
+fn cases_word(n: usize) -> String {
+    if n == 1 {
+        "1 case is".to_owned()
+    } else {
+        format!("{n} cases are")
+    }
+}
+
+/// At most five case ids, then how many more.
+fn listed(ids: &[String]) -> String {
+    let mut text = ids.iter().take(5).cloned().collect::<Vec<_>>().join(", ");
+    if ids.len() > 5 {
+        text.push_str(&format!(" and {} more", ids.len() - 5));
+    }
+    text
 }

@@ -28,21 +28,16 @@ fn read_expected(path: &Path) -> Result<(Vec<u8>, BTreeMap<String, Line>), Golde
         source,
     })?;
     let mut cases = BTreeMap::new();
-    for (i, text) in String::from_utf8_lossy(&bytes).lines().enumerate() {
-        if text.trim().is_empty() {
-            continue;
-        }
-        let format = |message: String| GoldenError::Format {
-            path: path.to_path_buf(),
-            line: i + 1,
-            message,
-        };
-        let mut value: Value = serde_json::from_str(text).map_err(|e| format(e.to_string()))?;
+    for (line, mut value) in super::read_numbered_lines::<Value>(path, "")? {
         let id = value
             .as_object_mut()
             .and_then(|o| o.remove("case_id"))
             .and_then(|id| id.as_str().map(str::to_owned))
-            .ok_or_else(|| format("no case_id".to_owned()))?;
+            .ok_or_else(|| GoldenError::Format {
+                path: path.to_path_buf(),
+                line,
+                message: "no case_id".to_owned(),
+            })?;
         let mut flat = Flat::new();
         flatten(&value, String::new(), &mut flat);
         let prediction = value.get("prediction").cloned().unwrap_or_default();
@@ -86,16 +81,40 @@ pub(crate) struct FieldChange {
     pub(crate) difference: Option<f64>,
 }
 
-/// A case whose expected line changed.
+/// How a case differs between the goldens and the regenerated ones.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum ChangeKind {
+    /// In both, with other values.
+    Changed,
+    /// Only in the regenerated goldens.
+    Added,
+    /// Only in the current goldens.
+    Removed,
+}
+
+impl ChangeKind {
+    /// "changed", "added", "removed".
+    pub(crate) fn word(self) -> &'static str {
+        match self {
+            ChangeKind::Changed => "changed",
+            ChangeKind::Added => "added",
+            ChangeKind::Removed => "removed",
+        }
+    }
+}
+
+/// A case whose expected line changed, appeared or went away.
 #[derive(Clone, Debug)]
 pub(crate) struct CaseChange {
     /// The case.
     pub(crate) case_id: String,
+    /// Changed, added or removed.
+    pub(crate) kind: ChangeKind,
     /// Whether its prediction flipped: a value compared exactly (a class label) changed.
     pub(crate) flipped: bool,
     /// Whether the old prediction is outside the spec's tolerance of the new one.
     pub(crate) outside_tolerance: bool,
-    /// Every changed field.
+    /// Every changed field (every field of an added or removed case).
     pub(crate) fields: Vec<FieldChange>,
 }
 
@@ -112,9 +131,9 @@ impl CaseChange {
 #[derive(Clone, Debug)]
 pub(crate) struct Review {
     /// Cases only in the new goldens.
-    pub(crate) added: Vec<String>,
+    pub(crate) added: Vec<CaseChange>,
     /// Cases only in the old goldens.
-    pub(crate) removed: Vec<String>,
+    pub(crate) removed: Vec<CaseChange>,
     /// Changed cases: flips first, then by largest change.
     pub(crate) changed: Vec<CaseChange>,
     /// The current manifest.
@@ -147,12 +166,22 @@ impl Review {
         let old_manifest = read_manifest(&old_manifest_path).ok();
         let same_manifest = std::fs::read(&old_manifest_path).ok()
             == std::fs::read(pending.join("manifest.json")).ok();
-        let mut changed: Vec<CaseChange> = new_cases
+        let absent = Line {
+            flat: Flat::new(),
+            prediction: Value::Null,
+        };
+        let mut changed = Vec::new();
+        let mut added = Vec::new();
+        for (id, new) in &new_cases {
+            match old_cases.get(id) {
+                Some(old) => changed.extend(case_change(id, ChangeKind::Changed, old, new, rules)),
+                None => added.extend(case_change(id, ChangeKind::Added, &absent, new, rules)),
+            }
+        }
+        let removed = old_cases
             .iter()
-            .filter_map(|(id, new)| {
-                let old = old_cases.get(id)?;
-                case_change(id, old, new, rules)
-            })
+            .filter(|(id, _)| !new_cases.contains_key(*id))
+            .filter_map(|(id, old)| case_change(id, ChangeKind::Removed, old, &absent, rules))
             .collect();
         changed.sort_by(|a, b| {
             b.flipped
@@ -161,16 +190,8 @@ impl Review {
                 .then(a.case_id.cmp(&b.case_id))
         });
         Ok(Review {
-            added: new_cases
-                .keys()
-                .filter(|k| !old_cases.contains_key(*k))
-                .cloned()
-                .collect(),
-            removed: old_cases
-                .keys()
-                .filter(|k| !new_cases.contains_key(*k))
-                .cloned()
-                .collect(),
+            added,
+            removed,
             changed,
             old_manifest,
             new_manifest,
@@ -179,13 +200,35 @@ impl Review {
         })
     }
 
+    /// Every case that differs, in the order a review shows them: changed (flips first, then
+    /// by largest change), added, removed.
+    pub(crate) fn cases(&self) -> impl Iterator<Item = &CaseChange> {
+        self.changed.iter().chain(&self.added).chain(&self.removed)
+    }
+
     /// Cases the function serving the old model would now fail.
     pub(crate) fn outside_tolerance(&self) -> usize {
         self.changed.iter().filter(|c| c.outside_tolerance).count()
     }
 
-    /// The short summary `golden regen` prints.
+    /// The short summary `golden regen` prints: the [`Review::overview`] and what to run next.
     pub(crate) fn summary(&self) -> String {
+        let mut out = self.overview();
+        if self.differs {
+            let _ = writeln!(
+                out,
+                "pending in {}: review with `{}`, then `{}` or `{}`",
+                self.pending_dir.display(),
+                crate::environment::command("golden review"),
+                crate::environment::command("golden accept"),
+                crate::environment::command("golden reject")
+            );
+        }
+        out
+    }
+
+    /// The models, how many cases changed and how, and the largest change per field.
+    pub(crate) fn overview(&self) -> String {
         let mut out = self.header();
         if !self.differs {
             out.push_str(
@@ -237,14 +280,6 @@ impl Review {
                 let _ = writeln!(out, "  ... and {} more fields", fields.len() - 12);
             }
         }
-        let _ = writeln!(
-            out,
-            "pending in {}: review with `{}`, then `{}` or `{}`",
-            self.pending_dir.display(),
-            crate::environment::command("golden review"),
-            crate::environment::command("golden accept"),
-            crate::environment::command("golden reject")
-        );
         out
     }
 
@@ -260,8 +295,9 @@ impl Review {
             self.changed.len(),
             self.outside_tolerance()
         );
-        for (title, ids) in [("added", &self.added), ("removed", &self.removed)] {
-            if !ids.is_empty() {
+        for (title, cases) in [("added", &self.added), ("removed", &self.removed)] {
+            if !cases.is_empty() {
+                let ids: Vec<&str> = cases.iter().map(|c| c.case_id.as_str()).collect();
                 let _ = writeln!(out, "{title}: {}", ids.join(", "));
             }
         }
@@ -295,8 +331,9 @@ impl Review {
         }
         let _ = writeln!(
             out,
-            "\nreviewed: `{}` promotes exactly these files, `{}` drops them",
-            crate::environment::command("golden accept"),
+            "\nto decide case by case, run `{}` in a terminal; `{}` takes every pending case unseen, `{}` drops them",
+            crate::environment::command("golden review"),
+            crate::environment::command("golden accept --all"),
             crate::environment::command("golden reject")
         );
         out
@@ -321,7 +358,13 @@ impl Review {
     }
 }
 
-fn case_change(id: &str, old: &Line, new: &Line, rules: &[FieldRule]) -> Option<CaseChange> {
+fn case_change(
+    id: &str,
+    kind: ChangeKind,
+    old: &Line,
+    new: &Line,
+    rules: &[FieldRule],
+) -> Option<CaseChange> {
     static NULL: Value = Value::Null;
     let keys: std::collections::BTreeSet<&String> =
         old.flat.keys().chain(new.flat.keys()).collect();
@@ -338,8 +381,17 @@ fn case_change(id: &str, old: &Line, new: &Line, rules: &[FieldRule]) -> Option<
             })
         })
         .collect();
-    if fields.is_empty() {
+    if fields.is_empty() && kind == ChangeKind::Changed {
         return None;
+    }
+    if kind != ChangeKind::Changed {
+        return Some(CaseChange {
+            case_id: id.to_owned(),
+            kind,
+            flipped: false,
+            outside_tolerance: false,
+            fields,
+        });
     }
     // The old prediction, served, against the new goldens by the spec's own rules.
     let mismatches = compare(&new.prediction, &old.prediction, rules);
@@ -350,6 +402,7 @@ fn case_change(id: &str, old: &Line, new: &Line, rules: &[FieldRule]) -> Option<
     });
     Some(CaseChange {
         case_id: id.to_owned(),
+        kind,
         flipped,
         outside_tolerance: !mismatches.is_empty(),
         fields,
@@ -362,7 +415,7 @@ fn is_label(value: &Value) -> bool {
 }
 
 /// A value as people read it: integers as integers, strings quoted.
-fn show(value: &Value) -> String {
+pub(crate) fn show(value: &Value) -> String {
     match value {
         Value::Number(n) if n.is_f64() => {
             let x = n.as_f64().unwrap_or(f64::NAN);

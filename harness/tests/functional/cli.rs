@@ -10,6 +10,13 @@ use std::path::Path;
 /// The exit code and stderr of `lambda-gate args` in `dir`, with machine-specific paths
 /// replaced so the snapshot is the same everywhere.
 fn stderr_of(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> String {
+    let (code, _, stderr) = outputs_of(dir, args, env);
+    format!("exit: {code:?}\n{stderr}")
+}
+
+/// The exit code, stdout and stderr of `lambda-gate args` in `dir`, machine-specific paths
+/// replaced.
+fn outputs_of(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> (Option<i32>, String, String) {
     let mut command = cli();
     command
         .current_dir(dir)
@@ -20,12 +27,13 @@ fn stderr_of(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> String {
     for (k, v) in env {
         command.env(k, v);
     }
-    let (code, _, stderr) = output(&mut command);
-    let stderr = stderr
-        .replace(env!("CARGO_BIN_EXE_lambda-gate"), "[BIN]")
-        .replace(&dir.display().to_string(), "[DIR]")
-        .replace(&workspace().display().to_string(), "[ROOT]");
-    format!("exit: {code:?}\n{stderr}")
+    let (code, stdout, stderr) = output(&mut command);
+    let clean = |text: String| {
+        text.replace(env!("CARGO_BIN_EXE_lambda-gate"), "[BIN]")
+            .replace(&dir.display().to_string(), "[DIR]")
+            .replace(&workspace().display().to_string(), "[ROOT]")
+    };
+    (code, clean(stdout), clean(stderr))
 }
 
 #[test]
@@ -136,14 +144,56 @@ fn no_spec() {
     insta::assert_snapshot!(stderr_of(empty.path(), &["verify"], &[]));
 }
 
-#[test]
-fn stale_goldens() {
+/// The reference project with `[goldens.sources]` pointing at this workspace's model files.
+fn reference_project_with_sources() -> tempfile::TempDir {
     let p = reference_project("lambda-gate-test:any");
+    let spec = p.path().join("lambda-gate.toml");
+    let root = workspace();
+    let text = std::fs::read_to_string(&spec).unwrap().replace(
+        "= \"models/artifacts/",
+        &format!("= \"{}/models/artifacts/", root.display()),
+    );
+    std::fs::write(&spec, text).unwrap();
+    p
+}
+
+#[test]
+fn golden_files_out_of_step_with_their_manifest_are_stale() {
+    // The last event dropped after the predictions were computed: `golden check` fails
+    // (exit 1) naming each way the files disagree, once, and the fix.
+    let p = reference_project_with_sources();
     let inputs = p.path().join("golden/inputs.jsonl");
-    let mut text = std::fs::read_to_string(&inputs).unwrap();
-    text.push('\n');
-    std::fs::write(&inputs, text).unwrap();
-    insta::assert_snapshot!(stderr_of(p.path(), &["-q", "verify"], &[]));
+    let text = std::fs::read_to_string(&inputs).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    std::fs::write(&inputs, lines[..lines.len() - 1].join("\n") + "\n").unwrap();
+    let (code, stdout, stderr) = outputs_of(p.path(), &["golden", "check"], &[]);
+    insta::assert_snapshot!(format!("exit: {code:?}\n{stdout}{stderr}"));
+}
+
+#[test]
+fn a_broken_golden_line_is_one_error_everywhere() {
+    // A line that is not JSON is not staleness: `golden check`, `golden regen` (before the
+    // training side reads it) and `verify` name the file and line alike, exit 2.
+    let p = reference_project_with_sources();
+    let inputs = p.path().join("golden/inputs.jsonl");
+    let text = std::fs::read_to_string(&inputs).unwrap();
+    let mut lines: Vec<String> = text.lines().map(str::to_owned).collect();
+    let half = lines[2].len() / 2;
+    lines[2].truncate(half);
+    std::fs::write(&inputs, lines.join("\n") + "\n").unwrap();
+    let mut all = String::new();
+    for args in [
+        &["golden", "check"][..],
+        &["golden", "regen"],
+        &["-q", "verify"],
+    ] {
+        let (code, stdout, stderr) = outputs_of(p.path(), args, &[]);
+        all.push_str(&format!(
+            "$ lambda-gate {}\nexit: {code:?}\n{stdout}{stderr}\n",
+            args.join(" ")
+        ));
+    }
+    insta::assert_snapshot!(all);
 }
 
 #[test]

@@ -84,6 +84,57 @@ fn gate_cli(project: &Path, args: &[&str]) -> (Option<i32>, String) {
     (code, format!("{stdout}{stderr}"))
 }
 
+/// `lambda-gate golden review` in `project` under a pseudo-terminal (util-linux `script`), a
+/// 100x50 one, typing `keys`; returns what the terminal showed. The pager is `cat`, so a tall
+/// case is shown through it without waiting for a reader. Bounded: killed after 120 s.
+fn review_on_a_terminal(project: &Path, keys: &str) -> String {
+    use std::io::Write as _;
+    let command = format!(
+        "stty rows 50 cols 100; exec '{}' golden review",
+        env!("CARGO_BIN_EXE_lambda-gate")
+    );
+    let mut child = std::process::Command::new("script")
+        .args(["-q", "-e", "-c", &command, "/dev/null"])
+        .current_dir(project)
+        .env_remove("CI")
+        .env("NO_COLOR", "1")
+        .env("LAMBDA_GATE_PAGER", "cat")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("util-linux `script` runs the review under a pseudo-terminal");
+    let mut stdin = child.stdin.take().expect("stdin");
+    // The keys go in once the review waits for the first one; stdin stays open until it
+    // ends (an end of input would reach the review as a key of its own).
+    std::thread::sleep(std::time::Duration::from_secs(2));
+    stdin.write_all(keys.as_bytes()).expect("type the keys");
+    stdin.flush().expect("flush");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    while child.try_wait().expect("wait").is_none() {
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("the review under a terminal did not end after the keys {keys:?}");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    drop(stdin);
+    let output = child.wait_with_output().expect("output");
+    String::from_utf8_lossy(&output.stdout).replace('\r', "")
+}
+
+/// The case ids a terminal review asked about, in order (from its `[n/N] id (...)` headings).
+fn asked_cases(screen: &str) -> Vec<String> {
+    screen
+        .lines()
+        .filter_map(|l| {
+            let rest = l.trim_start().strip_prefix('[')?;
+            let (_, rest) = rest.split_once("] ")?;
+            Some(rest.split(' ').next()?.to_owned())
+        })
+        .collect()
+}
+
 fn read(path: PathBuf) -> Vec<u8> {
     std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
@@ -153,12 +204,12 @@ fn retrain_regen_review_accept_verify() {
     );
     assert!(p.join("golden/.pending/expected.jsonl").is_file());
 
-    // Accept before review is refused.
+    // Accept before any case was decided is refused.
     let (code, out) = gate_cli(p, &["golden", "accept"]);
     assert_eq!(code, Some(2), "{out}");
-    assert!(out.contains("were not reviewed"), "{out}");
+    assert!(out.contains("was decided"), "{out}");
 
-    // Review: per case and field, flipped classes first, readable numbers.
+    // Review, piped: per case and field, flipped classes first, readable numbers.
     let (code, out) = gate_cli(p, &["golden", "review"]);
     assert_eq!(code, Some(0), "{out}");
     let flipped = out
@@ -171,10 +222,69 @@ fn retrain_regen_review_accept_verify() {
             || out.contains("/prediction/class: 1 -> 0 (1)"),
         "a class label reads as a label, not 1e0:\n{out}"
     );
+    // A listing nobody had to read decides nothing.
+    let (code, out) = gate_cli(p, &["golden", "review"]);
+    assert_eq!(code, Some(0), "{out}");
+    let (code, out) = gate_cli(p, &["golden", "accept"]);
+    assert_eq!(code, Some(2), "a piped review accepts nothing:\n{out}");
+    assert!(out.contains("was decided"), "{out}");
 
-    // A pending file that changes after the review is not accepted.
+    // Review on a terminal: accept the first case, reject the second, skip the third, quit.
     let pending = p.join("golden/.pending/expected.jsonl");
     let reviewed = read(pending.clone());
+    let screen = review_on_a_terminal(p, "arsq");
+    let asked = asked_cases(&screen);
+    assert!(
+        asked.len() >= 4,
+        "one case at a time, quit after the fourth:\n{screen}"
+    );
+    let (first, second, third) = (&asked[0], &asked[1], &asked[2]);
+    assert!(screen.contains("- ") && screen.contains("+ "), "{screen}");
+    assert!(
+        screen.contains("decided: 1 accepted, 1 rejected"),
+        "{screen}"
+    );
+    let (code, out) = gate_cli(p, &["golden", "accept"]);
+    assert_eq!(code, Some(0), "{out}");
+    assert!(out.contains("accepted 1 case(s); 1 rejected"), "{out}");
+    assert!(out.contains("still pending"), "{out}");
+    let line_of = |bytes: &[u8], id: &str| {
+        String::from_utf8_lossy(bytes)
+            .lines()
+            .find(|l| {
+                l.contains(&format!("\"case_id\": \"{id}\""))
+                    || l.contains(&format!("\"case_id\":\"{id}\""))
+            })
+            .map(str::to_owned)
+            .unwrap_or_else(|| panic!("no line for {id}"))
+    };
+    let now = read(p.join("golden/expected.jsonl"));
+    assert_eq!(
+        line_of(&now, first),
+        line_of(&reviewed, first),
+        "accepted: the regenerated answer"
+    );
+    assert_eq!(
+        line_of(&now, second),
+        line_of(&old_expected, second),
+        "rejected: the golden answer"
+    );
+    assert_eq!(
+        line_of(&now, third),
+        line_of(&old_expected, third),
+        "skipped: the golden answer"
+    );
+    assert!(pending.is_file(), "the skipped cases are still pending");
+    // The next review asks only what is undecided: the rejected case is not asked again.
+    let screen = review_on_a_terminal(p, "q");
+    let again = asked_cases(&screen);
+    assert_eq!(again.first(), Some(third), "{screen}");
+    assert!(
+        !again.contains(second) && !again.contains(first),
+        "{screen}"
+    );
+
+    // A pending file that changes after the review is not accepted.
     let mut tampered = reviewed.clone();
     tampered.extend_from_slice(b"\n");
     std::fs::write(&pending, &tampered).expect("write");
@@ -183,8 +293,9 @@ fn retrain_regen_review_accept_verify() {
     assert!(out.contains("changed after it was reviewed"), "{out}");
     std::fs::write(&pending, &reviewed).expect("write");
 
-    // Accept: exactly the reviewed files replace the goldens, which are current again.
-    let (code, out) = gate_cli(p, &["golden", "accept"]);
+    // Accept every pending case unseen: exactly the pending files replace the goldens, which
+    // are current again.
+    let (code, out) = gate_cli(p, &["golden", "accept", "--all"]);
     assert_eq!(code, Some(0), "{out}");
     assert!(out.contains("accepted"), "{out}");
     assert_eq!(read(p.join("golden/expected.jsonl")), reviewed);

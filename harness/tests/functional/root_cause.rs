@@ -7,6 +7,9 @@
 //! - Stale goldens (the image's model is not the goldens'): provenance and golden replay fail;
 //!   the malformed checks, whose recovery is judged by a golden case golden replay found right,
 //!   are not judged when there is none.
+//! - Golden files out of step with their manifest (an event edited or a case dropped after the
+//!   predictions were computed): golden replay fails with what is out of step, as `golden
+//!   check` says it (exit 1, not a setup error), and nothing is judged by the goldens.
 
 use crate::support::*;
 use harness::{Arch, CheckId, Overrides, Status};
@@ -159,6 +162,67 @@ fn a_batch_that_hangs_is_named_by_its_cases_and_the_checks_after_the_stop_are_no
         assert_eq!(check.status, Status::NotJudged, "{id}: {}", check.summary);
         assert_eq!(check.cause, Some(CheckId::GoldenReplay), "{id}");
     }
+    assert_eq!(
+        report.first_cause().map(|c| c.name),
+        Some(CheckId::GoldenReplay)
+    );
+}
+
+#[test]
+fn golden_files_out_of_step_with_their_manifest_fail_golden_replay_not_the_run() {
+    let _serial = serial();
+    let image = build(CLASSIFIER, Arch::X86_64);
+    let goldens = tempfile::tempdir().unwrap();
+    let fixture = workspace().join("harness/fixtures/classifier/golden");
+    for file in ["expected.jsonl", "manifest.json"] {
+        std::fs::copy(fixture.join(file), goldens.path().join(file)).unwrap();
+    }
+    // The last event dropped after the predictions were computed.
+    let inputs = std::fs::read_to_string(fixture.join("inputs.jsonl")).unwrap();
+    let kept: Vec<&str> = inputs.lines().collect();
+    let dropped = kept[kept.len() - 1];
+    let dropped_id = serde_json::from_str::<serde_json::Value>(dropped).unwrap()["case_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    std::fs::write(
+        goldens.path().join("inputs.jsonl"),
+        kept[..kept.len() - 1].join("\n") + "\n",
+    )
+    .unwrap();
+    let scratch = tempfile::tempdir().unwrap();
+    let dir = goldens.path().display().to_string();
+    let spec = spec_edited(
+        CLASSIFIER,
+        move |table| {
+            section(table, "goldens").insert("dir".to_owned(), dir.into());
+        },
+        &Overrides {
+            image: Some(image),
+            ..quick(Arch::X86_64, 10, scratch.path())
+        },
+    );
+    let report = run(spec);
+    assert!(!report.passed());
+    assert_eq!(
+        with_status(&report, Status::Failed),
+        [CheckId::GoldenReplay],
+        "only the check that replays the goldens fails"
+    );
+    let replay = report.check(CheckId::GoldenReplay).unwrap();
+    assert_eq!(
+        replay.summary,
+        "the golden files are out of step with their manifest"
+    );
+    let details = replay.details.join("\n");
+    assert!(
+        details.contains("inputs.jsonl has sha256")
+            && details.contains(&format!(
+                "1 case is in expected.jsonl but not in inputs.jsonl: {dropped_id}"
+            ))
+            && details.contains("golden regen"),
+        "{details}"
+    );
     assert_eq!(
         report.first_cause().map(|c| c.name),
         Some(CheckId::GoldenReplay)

@@ -5,11 +5,15 @@ use super::{CheckId, CheckResult, FunctionChecks};
 use crate::contract::{Diffs, Place};
 use crate::golden::GoldenCase;
 use crate::runtime::{Invocation, Outcome};
+use std::time::Instant;
 
 impl FunctionChecks<'_> {
     /// Replays every golden case singly, then in batches of the contract's largest size.
     pub(crate) fn golden_replay(&mut self) -> CheckResult {
         let (mut check, started) = self.begin(CheckId::GoldenReplay);
+        if !self.golden.out_of_step.is_empty() {
+            return self.out_of_step(check, started);
+        }
         let cases = &self.golden.cases;
         let total = cases.len();
         let mut mismatched = 0;
@@ -65,6 +69,21 @@ impl FunctionChecks<'_> {
         } else {
             format!("{mismatched} of {total} cases differ from the training-time model")
         };
+        self.end(check, started)
+    }
+
+    /// Golden files that disagree with their manifest: replaying them would judge the function
+    /// by predictions computed for other inputs, so nothing is sent and the check fails with
+    /// what is out of step (exit 1, as `golden check` says it), once.
+    fn out_of_step(&mut self, mut check: CheckResult, started: Instant) -> CheckResult {
+        for problem in &self.golden.out_of_step {
+            check.problem(problem.clone());
+        }
+        check.problem(crate::golden::out_of_step_fix());
+        check.summary = "the golden files are out of step with their manifest".to_owned();
+        self.recovery_case = Err(
+            "golden-replay did not run (the golden files are out of step), so the function's recovery has no right answer to be judged by".to_owned(),
+        );
         self.end(check, started)
     }
 
