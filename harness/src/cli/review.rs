@@ -48,21 +48,29 @@ pub(super) fn decide(review: &Review, spec: Loop<'_>, width: usize) -> anyhow::R
         let decision = loop {
             out(&prompt());
             let key = term.read_key()?;
-            out("\n");
-            match key {
-                Key::Char('a') | Key::Enter => break Some(Decision::Accept),
-                Key::Char('r') => break Some(Decision::Reject),
-                Key::Char('s') | Key::Char(' ') => break Some(Decision::Skip),
+            let (word, decision) = match key {
+                Key::Char('a') | Key::Enter => ("accept", Some(Decision::Accept)),
+                Key::Char('r') => ("reject", Some(Decision::Reject)),
+                Key::Char('s' | ' ') => ("skip", Some(Decision::Skip)),
                 Key::Char('A') => {
                     rest_accepted = true;
-                    break Some(Decision::Accept);
+                    ("accept this and the rest", Some(Decision::Accept))
                 }
-                Key::Char('q') | Key::Escape => break None,
-                Key::Char('v') => page(&text),
-                _ => out(
-                    "  a accept, r reject, s skip, A accept this and the rest, q quit, v view in the pager\n",
-                ),
-            }
+                Key::Char('q') | Key::Escape => ("quit", None),
+                Key::Char('v') => {
+                    out("pager\n");
+                    page(&text);
+                    continue;
+                }
+                _ => {
+                    out(
+                        "\n  a accept, r reject, s skip, A accept this and the rest, q quit, v view in the pager\n",
+                    );
+                    continue;
+                }
+            };
+            out(&format!("{word}\n"));
+            break decision;
         };
         match decision {
             Some(decision) => decisions.decide(&case.case_id, decision)?,

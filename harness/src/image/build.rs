@@ -65,6 +65,10 @@ fn build_args(spec: &BuildSpec, arch: Arch) -> BTreeMap<String, String> {
 /// Why the image could not be built.
 #[derive(Debug, thiserror::Error)]
 pub enum BuildError {
+    /// The spec's Dockerfile is not there (found before `before` runs: a Dockerfile is a source
+    /// file, while the context may be what `before` stages).
+    #[error("image.dockerfile names {}, which is not a file", .0.display())]
+    NoDockerfile(std::path::PathBuf),
     /// The `before` command could not be started.
     #[error("cannot run image.before with sh")]
     BeforeSpawn(#[source] std::io::Error),
@@ -100,6 +104,9 @@ pub(crate) fn build(
     shell: &Shell,
     progress: &Progress,
 ) -> Result<String, BuildError> {
+    if !spec.dockerfile.is_file() {
+        return Err(BuildError::NoDockerfile(spec.dockerfile.clone()));
+    }
     if let Some(before) = &spec.before {
         run_before(before, arch, shell, progress)?;
     }

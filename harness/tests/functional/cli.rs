@@ -197,6 +197,24 @@ fn a_broken_golden_line_is_one_error_everywhere() {
 }
 
 #[test]
+fn a_missing_dockerfile_is_named_before_image_before_runs() {
+    // The Dockerfile is a source file: its absence is said at once, naming the key, before
+    // `image.before` (which may take minutes) runs.
+    let p = reference_project("lambda-gate-test:any");
+    let spec = p.path().join("lambda-gate.toml");
+    let text = std::fs::read_to_string(&spec).unwrap().replace(
+        "reference = \"lambda-gate-test:any\"",
+        "dockerfile = \"Dockerfile.lambda\"\nbefore = \"touch before-ran\"",
+    );
+    std::fs::write(&spec, text).unwrap();
+    insta::assert_snapshot!(stderr_of(p.path(), &["-q", "verify"], &[]));
+    assert!(
+        !p.path().join("before-ran").exists(),
+        "image.before ran before the Dockerfile was found missing"
+    );
+}
+
+#[test]
 fn a_bad_spec_key() {
     let p = reference_project("lambda-gate-test:any");
     let spec = p.path().join("lambda-gate.toml");
