@@ -441,8 +441,15 @@ fn read_back(
 ) -> Result<(), PushError> {
     let manifest = skopeo.inspect(pushed, false)?;
     let (manifest_check, config_digest) = prove_manifest(digest, &manifest, verified_id);
+    let manifest_proven = manifest_check.passed();
     report.checks.push(manifest_check);
     report.checks.push(match config_digest {
+        // A config named by a manifest that is not the pushed one proves nothing.
+        Some(_) if !manifest_proven => CheckResult::not_judged(
+            CheckId::PushedConfig,
+            CheckId::PushedManifest,
+            "the registry's manifest is not the pushed one",
+        ),
         Some(config_digest) => {
             let blob = skopeo.inspect(pushed, true)?;
             prove_config(&config_digest, &blob, arch)
