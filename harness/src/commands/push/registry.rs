@@ -226,37 +226,56 @@ fn classify(head: &[u8]) -> PlainAnswer {
 fn preflight(target: &PushTarget, tagged: &str, skopeo: &Skopeo) -> Result<(), PushError> {
     match skopeo.inspect(tagged, false) {
         Ok(_) => Ok(()),
-        Err(PushError::Inspect { stderr, .. }) => {
-            let lower = stderr.to_ascii_lowercase();
-            if lower.contains("manifest unknown") || lower.contains("name unknown") {
-                // Nothing under that tag yet: the registry answered.
-                Ok(())
-            } else if lower.contains("server gave http response to https client") {
-                Err(PushError::PlainHttp {
-                    registry: target.registry.clone(),
-                    answer: "skopeo: \"server gave HTTP response to HTTPS client\"".to_owned(),
-                })
-            } else if [
-                "unauthorized",
-                "authentication required",
-                "denied",
-                "forbidden",
-            ]
-            .iter()
-            .any(|word| lower.contains(word))
-            {
-                Err(PushError::Credentials {
-                    registry: target.registry.clone(),
-                    stderr,
-                })
-            } else {
-                Err(PushError::Preflight {
-                    reference: tagged.to_owned(),
-                    stderr,
-                })
-            }
-        }
+        Err(PushError::Inspect { stderr, .. }) => match refusal(&stderr) {
+            // Nothing under that tag yet: the registry answered.
+            Refusal::NotThereYet => Ok(()),
+            Refusal::PlainHttp => Err(PushError::PlainHttp {
+                registry: target.registry.clone(),
+                answer: "skopeo: \"server gave HTTP response to HTTPS client\"".to_owned(),
+            }),
+            Refusal::Credentials => Err(PushError::Credentials {
+                registry: target.registry.clone(),
+                stderr,
+            }),
+            Refusal::Other => Err(PushError::Preflight {
+                reference: tagged.to_owned(),
+                stderr,
+            }),
+        },
         Err(other) => Err(other),
+    }
+}
+
+/// Why skopeo could not read the target's tag before the push.
+#[derive(Debug, PartialEq, Eq)]
+enum Refusal {
+    /// The registry answered: there is nothing under that tag (or repository) yet.
+    NotThereYet,
+    /// The registry speaks plain HTTP and skopeo asked over HTTPS.
+    PlainHttp,
+    /// The registry wants credentials it was not given, or refused them.
+    Credentials,
+    /// Anything else (TLS trust, DNS, a broken registry): said as skopeo said it.
+    Other,
+}
+
+/// Reads skopeo's error (the registry's error codes as containers/image words them).
+fn refusal(stderr: &str) -> Refusal {
+    let lower = stderr.to_ascii_lowercase();
+    let has = |words: &[&str]| words.iter().any(|word| lower.contains(word));
+    if has(&["manifest unknown", "name unknown"]) {
+        Refusal::NotThereYet
+    } else if has(&["server gave http response to https client"]) {
+        Refusal::PlainHttp
+    } else if has(&[
+        "unauthorized",
+        "authentication required",
+        "denied",
+        "forbidden",
+    ]) {
+        Refusal::Credentials
+    } else {
+        Refusal::Other
     }
 }
 
@@ -296,6 +315,43 @@ mod tests {
             classify(b"HTTP/1.1 404 Not Found\r\nContent-Type: text/html\r\n\r\n"),
             PlainAnswer::NotARegistry("HTTP/1.1 404 Not Found".to_owned())
         );
+    }
+
+    #[test]
+    fn skopeos_refusals_before_the_push() {
+        let said = |what: &str| {
+            format!(
+                "time=\"2026-12-03T17:20:10Z\" level=fatal msg=\"Error parsing image name \\\"docker://127.0.0.1:40123/fixture/x:v1\\\": {what}\""
+            )
+        };
+        for (what, expected) in [
+            (
+                "reading manifest v1 in 127.0.0.1:40123/fixture/x: manifest unknown: manifest unknown",
+                Refusal::NotThereYet,
+            ),
+            (
+                "reading manifest v1 in 127.0.0.1:40123/fixture/x: name unknown: repository name not known to registry",
+                Refusal::NotThereYet,
+            ),
+            (
+                "pinging container registry 127.0.0.1:40123: Get \\\"https://127.0.0.1:40123/v2/\\\": http: server gave HTTP response to HTTPS client",
+                Refusal::PlainHttp,
+            ),
+            (
+                "reading manifest v1 in 127.0.0.1:40123/fixture/x: unauthorized: authentication required",
+                Refusal::Credentials,
+            ),
+            (
+                "reading manifest v1 in 127.0.0.1:40123/fixture/x: denied: requested access to the resource is denied",
+                Refusal::Credentials,
+            ),
+            (
+                "pinging container registry 127.0.0.1:40123: Get \\\"https://127.0.0.1:40123/v2/\\\": x509: certificate signed by unknown authority",
+                Refusal::Other,
+            ),
+        ] {
+            assert_eq!(refusal(&said(what)), expected, "{what}");
+        }
     }
 
     #[test]
