@@ -338,6 +338,35 @@ fn a_registry_that_accepts_and_never_answers_is_given_up_on_before_pushing() {
     insta::assert_snapshot!(error_of(&stderr, &address));
 }
 
+#[test]
+fn a_registry_that_refuses_the_credentials_is_found_before_pushing() {
+    let _serial = serial();
+    let image = build(CLASSIFIER, Arch::X86_64);
+    let registry = Registry::start();
+    let meddler = Meddler::start(&registry.address, Meddle::Unauthorized);
+    let target = format!("{}/fixture/denied:v1", meddler.address);
+    let _tags = Tags(vec![target.clone()]);
+    let (code, stdout, stderr) = output(push_command(&image, &target).args([
+        "--insecure-registry",
+        "--registry-timeout",
+        "10s",
+    ]));
+    assert_eq!(code, Some(2), "exit 2 expected\n{stdout}\n{stderr}");
+    assert!(stdout.is_empty(), "{stdout:?}");
+    assert!(
+        !registry.has_repository("fixture/denied"),
+        "pushed though the read-back could not get in"
+    );
+    // skopeo's own line carries a time stamp: only the gate's part is pinned.
+    let error = error_of(&stderr, &meddler.address);
+    let gate = error
+        .split("--- skopeo said ---")
+        .next()
+        .unwrap_or_default();
+    insta::assert_snapshot!(gate);
+    assert!(error.contains("unauthorized"), "{error}");
+}
+
 /// What a push through a meddler did.
 struct Through {
     code: Option<i32>,

@@ -146,6 +146,9 @@ pub(crate) enum Meddle {
     Hang,
     /// Answers these bytes as the manifest, whatever digest was asked.
     Answer(Vec<u8>),
+    /// Wants credentials for every manifest, by tag or by digest (401, as a registry that
+    /// refuses an anonymous or wrong login answers).
+    Unauthorized,
 }
 
 /// How long a [`Meddle::Hang`] holds a connection before it closes it: the meddler stops by
@@ -238,6 +241,17 @@ fn relay(
         request_line.next().unwrap_or_default(),
         request_line.next().unwrap_or_default(),
     );
+    if matches!(meddle, Meddle::Unauthorized) && path.contains("/manifests/") {
+        let body = r#"{"errors":[{"code":"UNAUTHORIZED","message":"authentication required","detail":null}]}"#;
+        client.write_all(
+            format!(
+                "HTTP/1.1 401 Unauthorized\r\nContent-Type: application/json\r\nContent-Length: {}\r\nDocker-Distribution-Api-Version: registry/2.0\r\nConnection: close\r\n\r\n{body}",
+                body.len()
+            )
+            .as_bytes(),
+        )?;
+        return client.shutdown(Shutdown::Both);
+    }
     if method == "GET" && path.contains("/manifests/sha256:") {
         match meddle {
             Meddle::Hang => {
@@ -248,6 +262,7 @@ fn relay(
                     std::thread::sleep(Duration::from_millis(100));
                 }
             }
+            Meddle::Unauthorized => {}
             Meddle::Answer(bytes) => {
                 client.write_all(
                     format!(
