@@ -246,17 +246,22 @@ Example:
 
 Before pushing: the image must still be the verified id (a tag moved after
 verification is refused) and its config must be linux/<the function's
-architecture>. It is tagged by id and pushed with the docker CLI; then skopeo
+architecture>; the registry must answer GET /v2/ in time (plain HTTP only with
+--insecure-registry) and skopeo must read the target with the stored
+credentials. It is tagged by id and pushed with the docker CLI; then skopeo
 reads back, by digest, what the registry holds: a single image manifest (no
 index) whose bytes are the digest, whose config is the verified id and whose
 platform is the function's; the tag must name that same manifest. Both tools use
-the credentials `docker login` stored (ECR: after amazon-ecr-login).
+the credentials `docker login` stored (ECR: after amazon-ecr-login). Each
+registry call and read-back is stopped after --registry-timeout.
 
 Exit status:
   0  pushed and proven; the last line on stdout is
      REGISTRY/REPOSITORY@sha256:...
-  1  refused (nothing pushed) or a proof failed: do not deploy
-  2  could not run: no Docker or skopeo, a bad flag, the push itself failed";
+  1  refused (nothing pushed), or pushed and not proven: stdout says
+     `pushed sha256:..., not proven: CAUSE`; do not deploy
+  2  could not run, nothing pushed: no Docker or skopeo, a bad flag, the
+     registry unreachable, plain HTTP, no credentials, the push failed";
 
 pub(super) const REPLAY_HELP: &str = "\
 Example:
@@ -403,6 +408,24 @@ pub(super) struct PushArgs {
     /// 127.0.0.0/8, [::1]).
     #[arg(long)]
     pub(super) insecure_registry: bool,
+    /// How long each registry check and read-back may take before it is given up.
+    #[arg(
+        long,
+        env = "LAMBDA_GATE_REGISTRY_TIMEOUT",
+        value_parser = humantime::parse_duration,
+        value_name = "DURATION",
+        default_value = "60s"
+    )]
+    pub(super) registry_timeout: Duration,
+    /// How long `docker push` may take before it is stopped.
+    #[arg(
+        long,
+        env = "LAMBDA_GATE_PUSH_TIMEOUT",
+        value_parser = humantime::parse_duration,
+        value_name = "DURATION",
+        default_value = "30m"
+    )]
+    pub(super) push_timeout: Duration,
 }
 
 #[derive(Args)]

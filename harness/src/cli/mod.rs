@@ -278,11 +278,13 @@ fn push(args: PushArgs, config: Option<PathBuf>, progress: Progress) -> anyhow::
         target: args.to,
         arch,
         insecure_registry: args.insecure_registry,
+        registry_timeout: args.registry_timeout,
+        push_timeout: args.push_timeout,
         progress,
     })?;
     eprint_text(&report.render());
-    if let (Some(pushed), true) = (&report.pushed, report.passed()) {
-        out(&format!("{pushed}\n"));
+    if let Some(line) = report.stdout_line() {
+        out(&format!("{line}\n"));
     }
     Ok(exit(report.passed()))
 }

@@ -4,11 +4,12 @@
 //! verification, or that is not for the function's architecture, is refused before anything is
 //! pushed.
 
-use crate::registry::Registry;
+use crate::registry::{Meddle, Meddler, Registry};
 use crate::support::*;
 use harness::{Arch, Overrides};
 use sha2::{Digest, Sha256};
 use std::process::Command;
+use std::time::{Duration, Instant};
 
 const CLASSIFIER: &str = "harness/fixtures/classifier/lambda-gate.toml";
 const REGRESSOR: &str = "harness/fixtures/regressor/lambda-gate.toml";
@@ -268,4 +269,214 @@ fn without_skopeo_nothing_is_pushed() {
         !registry.has_repository("fixture/no-skopeo"),
         "pushed without a way to prove it"
     );
+}
+
+/// The push command for `image` (its own id as the verified one) to `target`, for x86_64.
+fn push_command(image: &str, target: &str) -> Command {
+    let mut command = cli();
+    command
+        .env("NO_COLOR", "1")
+        .args(["push", "--image", image, "--verified-id", &image_id(image)])
+        .args(["--to", target, "--arch", "x86_64"]);
+    command
+}
+
+/// The error part of stderr (from `error:` on), with the registry's address made stable.
+fn error_of(stderr: &str, address: &str) -> String {
+    let at = stderr.find("error:").unwrap_or(0);
+    stderr[at..].replace(address, "127.0.0.1:[PORT]")
+}
+
+#[test]
+fn a_plain_http_registry_without_insecure_registry_is_found_before_pushing() {
+    let _serial = serial();
+    let image = build(CLASSIFIER, Arch::X86_64);
+    let registry = Registry::start();
+    let target = format!("{}/fixture/plain-http:v1", registry.address);
+    let _tags = Tags(vec![target.clone()]);
+    // Docker would push there (127.0.0.0/8 over HTTP); the read-back could not follow.
+    let (code, stdout, stderr) = output(&mut push_command(&image, &target));
+    assert_eq!(code, Some(2), "exit 2 expected\n{stdout}\n{stderr}");
+    assert!(stdout.is_empty(), "{stdout:?}");
+    assert!(
+        !registry.has_repository("fixture/plain-http"),
+        "pushed before finding the registry serves plain HTTP"
+    );
+    insta::assert_snapshot!(error_of(&stderr, &registry.address));
+}
+
+#[test]
+fn a_registry_that_accepts_and_never_answers_is_given_up_on_before_pushing() {
+    let _serial = serial();
+    let image = build(CLASSIFIER, Arch::X86_64);
+    // Accepts connections and never answers; closes them after a while, and stops by itself.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let address = listener.local_addr().unwrap().to_string();
+    listener.set_nonblocking(true).unwrap();
+    std::thread::spawn(move || {
+        let until = Instant::now() + Duration::from_secs(30);
+        let mut held = Vec::new();
+        while Instant::now() < until {
+            match listener.accept() {
+                Ok(connection) => held.push(connection),
+                Err(_) => std::thread::sleep(Duration::from_millis(20)),
+            }
+        }
+    });
+    let target = format!("{address}/fixture/silent:v1");
+    let _tags = Tags(vec![target.clone()]);
+    let started = Instant::now();
+    let (code, stdout, stderr) = output(push_command(&image, &target).args([
+        "--insecure-registry",
+        "--registry-timeout",
+        "2s",
+    ]));
+    let took = started.elapsed();
+    assert_eq!(code, Some(2), "exit 2 expected\n{stdout}\n{stderr}");
+    assert!(stdout.is_empty(), "{stdout:?}");
+    assert!(took < Duration::from_secs(20), "took {took:?}");
+    insta::assert_snapshot!(error_of(&stderr, &address));
+}
+
+#[test]
+fn a_registry_that_refuses_the_credentials_is_found_before_pushing() {
+    let _serial = serial();
+    let image = build(CLASSIFIER, Arch::X86_64);
+    let registry = Registry::start();
+    let meddler = Meddler::start(&registry.address, Meddle::Unauthorized);
+    let target = format!("{}/fixture/denied:v1", meddler.address);
+    let _tags = Tags(vec![target.clone()]);
+    let (code, stdout, stderr) = output(push_command(&image, &target).args([
+        "--insecure-registry",
+        "--registry-timeout",
+        "10s",
+    ]));
+    assert_eq!(code, Some(2), "exit 2 expected\n{stdout}\n{stderr}");
+    assert!(stdout.is_empty(), "{stdout:?}");
+    assert!(
+        !registry.has_repository("fixture/denied"),
+        "pushed though the read-back could not get in"
+    );
+    // skopeo's own line carries a time stamp: only the gate's part is pinned.
+    let error = error_of(&stderr, &meddler.address);
+    let gate = error
+        .split("--- skopeo said ---")
+        .next()
+        .unwrap_or_default();
+    insta::assert_snapshot!(gate);
+    assert!(error.contains("unauthorized"), "{error}");
+}
+
+/// What a push through a meddler did.
+struct Through {
+    code: Option<i32>,
+    stdout: String,
+    stderr: String,
+    /// The digest the real registry holds under the pushed tag.
+    digest: String,
+    /// The pushed repository as the gate names it (through the meddler).
+    name: String,
+    took: Duration,
+}
+
+/// Pushes `image` through a meddler in front of a real registry.
+fn push_through(meddle: Meddle, image: &str, repository: &str) -> Through {
+    let registry = Registry::start();
+    let meddler = Meddler::start(&registry.address, meddle);
+    let target = format!("{}/{repository}:v1", meddler.address);
+    let _tags = Tags(vec![target.clone()]);
+    let started = Instant::now();
+    let (code, stdout, stderr) = output(push_command(image, &target).args([
+        "--insecure-registry",
+        "--registry-timeout",
+        "3s",
+    ]));
+    let took = started.elapsed();
+    eprintln!("exit {code:?} after {took:?}\n--- stderr ---\n{stderr}--- stdout ---\n{stdout}");
+    // What the registry holds, read directly: the image is there.
+    assert!(
+        registry.has_repository(repository),
+        "nothing was pushed ({code:?})\n{stdout}\n{stderr}"
+    );
+    let by_tag = registry.inspect(&format!("{repository}:v1"), false);
+    Through {
+        code,
+        stdout,
+        stderr,
+        digest: sha256(&by_tag),
+        name: format!("{}/{repository}", meddler.address),
+        took,
+    }
+}
+
+#[test]
+fn a_registry_that_hangs_on_the_read_back_is_not_proven_with_the_pushed_digest() {
+    let _serial = serial();
+    let image = build(CLASSIFIER, Arch::X86_64);
+    let Through {
+        code,
+        stdout,
+        stderr,
+        digest,
+        name,
+        took,
+    } = push_through(Meddle::Hang, &image, "fixture/hangs");
+    assert_eq!(code, Some(1), "exit 1 expected\n{stdout}\n{stderr}");
+    // Three read-back calls would be 9 s; the first one stops it.
+    assert!(took < Duration::from_secs(60), "took {took:?}");
+    assert_eq!(
+        stdout,
+        format!(
+            "pushed {digest}, not proven: skopeo inspect --raw docker://{name}@{digest} did not finish within 3s: stopped waiting\n"
+        ),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("FAIL pushed-manifest: the registry could not be read back"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("NOT JUDGED pushed-config"), "{stderr}");
+    assert!(stderr.contains("NOT JUDGED pushed-tag"), "{stderr}");
+    assert!(
+        stderr.contains("was pushed, but the registry does not prove it"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn a_registry_that_answers_another_images_manifest_is_not_proven_with_the_pushed_digest() {
+    let _serial = serial();
+    let image = build(CLASSIFIER, Arch::X86_64);
+    let other = serde_json::to_vec(&serde_json::json!({
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
+        "config": {
+            "mediaType": "application/vnd.docker.container.image.v1+json",
+            "size": 2,
+            "digest": format!("sha256:{}", "2".repeat(64)),
+        },
+        "layers": [],
+    }))
+    .unwrap();
+    let Through {
+        code,
+        stdout,
+        stderr,
+        digest,
+        ..
+    } = push_through(Meddle::Answer(other), &image, "fixture/another");
+    assert_eq!(code, Some(1), "exit 1 expected\n{stdout}\n{stderr}");
+    let line = stdout.lines().last().unwrap_or_default();
+    assert!(
+        line.starts_with(&format!("pushed {digest}, not proven: ")),
+        "{stdout}\n{stderr}"
+    );
+    assert!(
+        line.ends_with("it is not the pushed manifest"),
+        "the first cause is not the manifest's: {line}"
+    );
+    assert!(stderr.contains("FAIL pushed-manifest"), "{stderr}");
+    // Not a knock-on failure: the config of another manifest is not read.
+    assert!(stderr.contains("NOT JUDGED pushed-config"), "{stderr}");
+    assert!(stderr.contains("PASS pushed-tag"), "{stderr}");
 }

@@ -16,6 +16,7 @@
 //! credentials handed to it per call.
 
 mod proof;
+mod registry;
 mod tools;
 
 use crate::arch::Arch;
@@ -25,6 +26,7 @@ use crate::runtime::{DockerClient, DockerError};
 use proof::{platform_check, prove_config, prove_manifest, prove_tag};
 use std::fmt;
 use std::str::FromStr;
+use std::time::Duration;
 use tools::{Skopeo, docker_push};
 
 /// Where to push: `REGISTRY/REPOSITORY[:TAG]`.
@@ -148,6 +150,10 @@ pub(crate) struct PushConfig {
     pub(crate) arch: Arch,
     /// Read the registry over plain HTTP (only for a registry on this machine).
     pub(crate) insecure_registry: bool,
+    /// How long each registry call and read-back may take.
+    pub(crate) registry_timeout: Duration,
+    /// How long `docker push` may take.
+    pub(crate) push_timeout: Duration,
     /// Where progress goes.
     pub(crate) progress: Progress,
 }
@@ -171,6 +177,62 @@ pub enum PushError {
     /// No tag was given and the local reference has none to reuse.
     #[error("{0} has no tag to reuse: give the push target a tag (REGISTRY/REPOSITORY:TAG)")]
     NoTag(String),
+    /// The registry cannot be reached.
+    #[error("cannot reach the registry {registry}: check the address and that it is running")]
+    Unreachable {
+        /// `host[:port]`.
+        registry: String,
+        /// Why not.
+        source: std::io::Error,
+    },
+    /// The registry serves plain HTTP and plain HTTP was not asked for.
+    #[error(
+        "the registry {registry} serves plain HTTP, not HTTPS ({answer}): docker would push to it, but the read-back could not prove what arrived; for a registry on this machine pass --insecure-registry, any other must serve TLS"
+    )]
+    PlainHttp {
+        /// `host[:port]`.
+        registry: String,
+        /// How it answered.
+        answer: String,
+    },
+    /// Something answered plain HTTP, but not as a registry.
+    #[error(
+        "GET {url} answered {answer}: that is not a container registry (Docker Registry API v2)"
+    )]
+    NotARegistry {
+        /// The URL asked.
+        url: String,
+        /// Its status line.
+        answer: String,
+    },
+    /// The registry refused the stored credentials, or there are none.
+    #[error(
+        "the registry {registry} refused to let the read-back in: log in first with `docker login {registry}` (ECR: `aws ecr get-login-password | docker login --username AWS --password-stdin {registry}`)\n--- skopeo said ---\n{stderr}"
+    )]
+    Credentials {
+        /// `host[:port]`.
+        registry: String,
+        /// What skopeo said.
+        stderr: String,
+    },
+    /// The read-back tool cannot read the target before anything was pushed.
+    #[error(
+        "skopeo cannot read {reference} before the push, so the push could not be proven; nothing was pushed\n--- skopeo said ---\n{stderr}"
+    )]
+    Preflight {
+        /// What was read.
+        reference: String,
+        /// What skopeo said.
+        stderr: String,
+    },
+    /// A registry call or a tool did not finish in time.
+    #[error("{command} did not finish within {}: stopped waiting", humantime::format_duration(*after))]
+    Timeout {
+        /// What was waited for.
+        command: String,
+        /// How long.
+        after: Duration,
+    },
     /// A tool could not be started.
     #[error("cannot run `{tool}`: {hint}")]
     Tool {
@@ -230,6 +292,32 @@ impl PushReport {
         !self.checks.is_empty() && self.checks.iter().all(CheckResult::passed)
     }
 
+    /// The pushed digest (`sha256:...`), once pushed.
+    pub(crate) fn digest(&self) -> Option<&str> {
+        self.pushed.as_deref()?.split_once('@').map(|(_, d)| d)
+    }
+
+    /// The first thing wrong: the first detail of the first check that did not pass.
+    pub(crate) fn first_cause(&self) -> Option<String> {
+        let check = self.checks.iter().find(|c| !c.passed())?;
+        Some(check.details.first().unwrap_or(&check.summary).clone())
+    }
+
+    /// The line for stdout: the pushed `REGISTRY/REPOSITORY@sha256:...` when proven; when
+    /// pushed but not proven, the digest and why (the image is in the registry all the same);
+    /// nothing when nothing was pushed.
+    pub(crate) fn stdout_line(&self) -> Option<String> {
+        let pushed = self.pushed.as_deref()?;
+        if self.passed() {
+            return Some(pushed.to_owned());
+        }
+        Some(format!(
+            "pushed {}, not proven: {}",
+            self.digest().unwrap_or(pushed),
+            self.first_cause().unwrap_or_default()
+        ))
+    }
+
     /// A short report, one line per check, then the details of failures and the verdict.
     pub(crate) fn render(&self) -> String {
         let mut out = String::new();
@@ -279,6 +367,7 @@ pub(crate) fn push(config: &PushConfig) -> Result<PushReport, PushError> {
     progress.step(format!("checking {}", config.image));
     let skopeo = Skopeo {
         insecure: config.insecure_registry,
+        timeout: config.registry_timeout,
     };
     // Missing before the push, not after it.
     skopeo.version()?;
@@ -309,21 +398,61 @@ pub(crate) fn push(config: &PushConfig) -> Result<PushReport, PushError> {
     }
 
     let tagged = format!("{}:{tag}", target.name());
+    // Before the first byte is pushed: a push that could not be proven is not started.
+    progress.step(format!("checking the registry {}", target.registry));
+    let reachable = registry::check(target, &tagged, &skopeo, config.registry_timeout)?;
+    progress.detail(&reachable.summary);
+
     progress.step(format!("pushing {verified_id} as {tagged}"));
     // By id, not by the local reference: the reference could move between check and tag.
     docker.tag(&verified_id, &target.name(), &tag)?;
-    let digest = docker_push(&tagged, progress)?;
+    let digest = docker_push(&tagged, progress, config.push_timeout)?;
     let pushed = format!("{}@{digest}", target.name());
     report.pushed = Some(pushed.clone());
 
+    // From here the image is in the registry: whatever stops the proof is a failed proof
+    // (exit 1, with the digest), not a setup error.
     progress.step(format!("reading back {pushed}"));
-    let manifest = skopeo.inspect(&pushed, false)?;
-    let (manifest_check, config_digest) = prove_manifest(&digest, &manifest, &verified_id);
+    if let Err(error) = read_back(
+        &skopeo,
+        &pushed,
+        &tagged,
+        &digest,
+        &verified_id,
+        config.arch,
+        &mut report,
+    ) {
+        unproven(&mut report, &error);
+    }
+    progress.done();
+    Ok(report)
+}
+
+/// Reads back what the registry holds under `pushed` and `tagged` and adds the proofs to
+/// `report`; `Err` when a read-back failed or did not finish in time.
+fn read_back(
+    skopeo: &Skopeo,
+    pushed: &str,
+    tagged: &str,
+    digest: &str,
+    verified_id: &str,
+    arch: Arch,
+    report: &mut PushReport,
+) -> Result<(), PushError> {
+    let manifest = skopeo.inspect(pushed, false)?;
+    let (manifest_check, config_digest) = prove_manifest(digest, &manifest, verified_id);
+    let manifest_proven = manifest_check.passed();
     report.checks.push(manifest_check);
     report.checks.push(match config_digest {
+        // A config named by a manifest that is not the pushed one proves nothing.
+        Some(_) if !manifest_proven => CheckResult::not_judged(
+            CheckId::PushedConfig,
+            CheckId::PushedManifest,
+            "the registry's manifest is not the pushed one",
+        ),
         Some(config_digest) => {
-            let blob = skopeo.inspect(&pushed, true)?;
-            prove_config(&config_digest, &blob, config.arch)
+            let blob = skopeo.inspect(pushed, true)?;
+            prove_config(&config_digest, &blob, arch)
         }
         None => CheckResult::not_judged(
             CheckId::PushedConfig,
@@ -331,10 +460,40 @@ pub(crate) fn push(config: &PushConfig) -> Result<PushReport, PushError> {
             "the manifest names no config",
         ),
     });
-    let by_tag = skopeo.inspect(&tagged, false)?;
-    report.checks.push(prove_tag(&tagged, &digest, &by_tag));
-    progress.done();
-    Ok(report)
+    let by_tag = skopeo.inspect(tagged, false)?;
+    report.checks.push(prove_tag(tagged, digest, &by_tag));
+    Ok(())
+}
+
+/// Records a read-back that failed: the proof it was making fails with `error` as its cause
+/// and the proofs after it are not judged.
+fn unproven(report: &mut PushReport, error: &PushError) {
+    let mut cause = error.to_string();
+    let mut source = std::error::Error::source(error);
+    while let Some(inner) = source {
+        cause.push_str(&format!(": {inner}"));
+        source = inner.source();
+    }
+    let proofs = [
+        CheckId::PushedManifest,
+        CheckId::PushedConfig,
+        CheckId::PushedTag,
+    ];
+    let failed = proofs
+        .into_iter()
+        .find(|id| !report.checks.iter().any(|c| c.name == *id))
+        .unwrap_or(CheckId::PushedTag);
+    let mut check = CheckResult::new(failed);
+    check.summary = "the registry could not be read back".to_owned();
+    check.problem(cause);
+    report.checks.push(check);
+    for later in proofs.into_iter().skip_while(|id| *id != failed).skip(1) {
+        report.checks.push(CheckResult::not_judged(
+            later,
+            failed,
+            format!("the read-back stopped at {failed}"),
+        ));
+    }
 }
 
 /// `sha256:<64 hex>` from an id given with or without its algorithm.
@@ -400,6 +559,81 @@ mod tests {
         ] {
             assert!(bad.parse::<PushTarget>().is_err(), "{bad} was accepted");
         }
+    }
+
+    fn pushed_report(checks: Vec<CheckResult>) -> PushReport {
+        PushReport {
+            image: "fixture:v1".to_owned(),
+            pushed: Some(format!("127.0.0.1:5000/fixture@sha256:{}", "a".repeat(64))),
+            checks,
+        }
+    }
+
+    #[test]
+    fn a_read_back_that_did_not_finish_is_a_failed_proof_naming_the_digest() {
+        let mut verified = CheckResult::new(CheckId::VerifiedImage);
+        verified.summary = "fixture:v1 is the verified image".to_owned();
+        let mut report = pushed_report(vec![verified]);
+        unproven(
+            &mut report,
+            &PushError::Timeout {
+                command: format!(
+                    "skopeo inspect --raw docker://127.0.0.1:5000/fixture@sha256:{}",
+                    "a".repeat(64)
+                ),
+                after: Duration::from_secs(3),
+            },
+        );
+        assert!(!report.passed());
+        insta::assert_snapshot!(format!(
+            "stdout: {}\nstderr:\n{}",
+            report.stdout_line().unwrap_or_default(),
+            report.render()
+        ));
+    }
+
+    #[test]
+    fn a_read_back_cut_after_the_manifest_fails_the_next_proof() {
+        let mut report = pushed_report(vec![CheckResult::new(CheckId::PushedManifest)]);
+        unproven(
+            &mut report,
+            &PushError::Tool {
+                tool: "skopeo",
+                hint: "install skopeo",
+                source: std::io::Error::new(std::io::ErrorKind::NotFound, "gone"),
+            },
+        );
+        let states: Vec<_> = report.checks.iter().map(|c| (c.name, c.status)).collect();
+        assert_eq!(
+            states,
+            [
+                (CheckId::PushedManifest, crate::checks::Status::Passed),
+                (CheckId::PushedConfig, crate::checks::Status::Failed),
+                (CheckId::PushedTag, crate::checks::Status::NotJudged),
+            ]
+        );
+        assert_eq!(
+            report.stdout_line().as_deref(),
+            Some(
+                format!(
+                    "pushed sha256:{}, not proven: cannot run `skopeo`: install skopeo: gone",
+                    "a".repeat(64)
+                )
+                .as_str()
+            )
+        );
+    }
+
+    #[test]
+    fn only_a_push_prints_on_stdout() {
+        let mut report = pushed_report(vec![CheckResult::new(CheckId::PushedManifest)]);
+        assert_eq!(
+            report.stdout_line(),
+            Some(format!("127.0.0.1:5000/fixture@sha256:{}", "a".repeat(64)))
+        );
+        report.pushed = None;
+        report.checks[0].problem("the tag moved");
+        assert_eq!(report.stdout_line(), None);
     }
 
     #[test]
