@@ -71,9 +71,16 @@ impl LazyBody {
             match part {
                 Part::Bytes(bytes) => body.extend_from_slice(bytes),
                 Part::Repeat(unit, times) => {
-                    for _ in 0..*times {
-                        body.extend_from_slice(unit);
+                    // Doubling what is already there: a few large copies, not one per unit
+                    // (6 million one-byte copies a body made a corpus of 150 take minutes).
+                    let start = body.len();
+                    let total = unit.len().saturating_mul(*times);
+                    body.extend_from_slice(unit);
+                    while body.len() - start < total {
+                        let have = body.len() - start;
+                        body.extend_from_within(start..start + have.min(total - have));
                     }
+                    body.truncate(start + total);
                 }
             }
         }
@@ -94,6 +101,8 @@ mod tests {
             .then_repeat("x", 0)
             .then_body(LazyBody::bytes("}"));
         assert_eq!(body.make(), b"{\"a\": [[[]]]}");
+        let odd = LazyBody::bytes("<").then_repeat("ab", 5).then(">");
+        assert_eq!(odd.make(), b"<ababababab>");
         assert_eq!(body.len(), body.make().len());
         // A length no machine could hold is still a length, not an allocation.
         let huge = LazyBody::default().then_repeat("xy", usize::MAX);
