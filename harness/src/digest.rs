@@ -11,14 +11,21 @@ pub(crate) fn sha256_hex(bytes: &[u8]) -> String {
 
 /// The sha256 of a file, read in chunks so a large file costs no memory.
 pub(crate) fn sha256_file(path: &Path) -> io::Result<String> {
-    let mut file = std::fs::File::open(path)?;
+    sha256_reader(std::fs::File::open(path)?)
+}
+
+/// The sha256 of everything `reader` gives, read in 64 KiB chunks: a file of any size (a
+/// model in an image layer, say) costs the buffer, not its size.
+pub(crate) fn sha256_reader(mut reader: impl Read) -> io::Result<String> {
     let mut hasher = Sha256::new();
     let mut buf = vec![0u8; 1 << 16];
     loop {
-        let n = file.read(&mut buf)?;
-        if n == 0 {
-            break;
-        }
+        let n = match reader.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
         hasher.update(&buf[..n]);
     }
     Ok(hex::encode(hasher.finalize()))

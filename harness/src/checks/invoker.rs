@@ -23,6 +23,16 @@ pub(crate) enum Stop {
     Broken(String),
 }
 
+/// Where a part of a list of requests stands in it, for the progress line: `what` is counted,
+/// `before` of the `total` were sent before the part.
+#[derive(Clone, Copy)]
+pub(crate) struct Count<'p> {
+    pub(crate) progress: &'p Progress,
+    pub(crate) what: &'p str,
+    pub(crate) before: usize,
+    pub(crate) total: usize,
+}
+
 /// Time limits of a run.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Budgets {
@@ -152,13 +162,38 @@ impl<'a> Invoker<'a> {
         progress: &Progress,
         what: &str,
     ) -> Vec<Option<Invocation>> {
+        self.invoke_part(
+            jobs,
+            Count {
+                progress,
+                what,
+                before: 0,
+                total: jobs.len(),
+            },
+        )
+    }
+
+    /// [`Invoker::invoke_all`] for `jobs` that are one part of a longer list (sent part by
+    /// part, so the bodies and answers of the whole list never exist at once): `count` says
+    /// where the part stands in the list.
+    pub(crate) fn invoke_part(
+        &mut self,
+        jobs: &[(String, Vec<u8>)],
+        count: Count<'_>,
+    ) -> Vec<Option<Invocation>> {
+        let Count {
+            progress,
+            what,
+            before,
+            total,
+        } = count;
         if self.targets.len() == 1 {
             return jobs
                 .iter()
                 .enumerate()
                 .map(|(i, (label, body))| {
                     let answer = self.invoke(label, body);
-                    progress.count(what, i + 1, jobs.len());
+                    progress.count(what, before + i + 1, total);
                     answer
                 })
                 .collect();
@@ -198,7 +233,8 @@ impl<'a> Invoker<'a> {
                         if let Ok(mut answers) = answers.lock() {
                             answers[i] = Some((invocation, t));
                         }
-                        progress.count(what, done.fetch_add(1, Ordering::SeqCst) + 1, jobs.len());
+                        let done = done.fetch_add(1, Ordering::SeqCst) + 1;
+                        progress.count(what, before + done, total);
                     }
                 });
             }

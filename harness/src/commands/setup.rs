@@ -120,7 +120,8 @@ impl<'a> Run<'a> {
     }
 
     /// `count` containers of `image` under `rie` with `settings`, started together; each
-    /// serves one request at a time, as a Lambda execution environment does.
+    /// serves one request at a time, as a Lambda execution environment does. A start that
+    /// failed while Docker went away is [`ContainerError::DockerLost`], never the image's.
     pub(crate) fn start(
         &self,
         image: &RunImage,
@@ -133,7 +134,7 @@ impl<'a> Run<'a> {
             "starting the function under the RIE ({})",
             self.arch().docker_platform()
         ));
-        std::thread::scope(|scope| {
+        let started: Vec<Result<FunctionContainer, ContainerError>> = std::thread::scope(|scope| {
             let starts: Vec<_> = (0..count.max(1))
                 .map(|_| {
                     scope.spawn(|| {
@@ -152,7 +153,18 @@ impl<'a> Run<'a> {
                 .into_iter()
                 .map(|s| s.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
                 .collect()
-        })
+        });
+        let mut containers = Vec::with_capacity(started.len());
+        for start in started {
+            match start {
+                Ok(container) => containers.push(container),
+                Err(error) if !self.docker.answers() => {
+                    return Err(ContainerError::DockerLost(Box::new(error)));
+                }
+                Err(error) => return Err(error),
+            }
+        }
+        Ok(containers)
     }
 }
 

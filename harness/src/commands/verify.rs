@@ -105,6 +105,11 @@ pub fn verify(spec: &Spec, options: &VerifyOptions) -> Result<Report, Error> {
     let rie = run.rie(options.rie.as_deref(), !options.allow_unverified_rie)?;
     report.rie = Some(rie.origin.clone());
     match run.start(&image, &rie, &run.settings(), options.jobs) {
+        // Docker failing around the container, or gone: the image was not judged (exit 2).
+        Err(error) if !error.may_be_the_images() => {
+            progress.done();
+            return Err(error.into());
+        }
         Err(error) => {
             let mut init = CheckResult::new(CheckId::Init);
             init.problem(start_failure_hint(&error, arch));

@@ -13,11 +13,13 @@
 //! every command does. Generated payloads ([`generated`]) are proptest strategies derived from
 //! the golden events.
 
+mod body;
 mod edit;
 mod generated;
 mod generic;
 mod own;
 
+pub(crate) use body::LazyBody;
 pub(crate) use generated::{Payload, payloads};
 pub(crate) use generic::generic_names;
 
@@ -58,8 +60,8 @@ pub(crate) struct MalformedCase {
     pub(crate) name: String,
     /// What it exercises.
     pub(crate) why: String,
-    /// The request body.
-    pub(crate) body: Vec<u8>,
+    /// The request body, made when it is sent.
+    pub(crate) body: LazyBody,
     /// The answer the function must give.
     pub(crate) expect: Expect,
     /// Whether it comes from the generic corpus.

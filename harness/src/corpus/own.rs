@@ -1,9 +1,12 @@
 //! The function's own malformed cases (`cases.json`, named by `malformed.cases`).
 //!
 //! Small bodies are written inline; big ones are described by a generator, so the repository
-//! stays small and the bytes are still exactly reproducible. Most cases are one edit of a valid
-//! base request, which keeps each case about one thing.
+//! stays small and the bytes are still exactly reproducible. A generated body is kept as its
+//! parts ([`LazyBody`]) and made only when it is sent, so a corpus of many large bodies costs
+//! one at a time. Most cases are one edit of a valid base request, which keeps each case about
+//! one thing.
 
+use super::body::LazyBody;
 use super::edit::{edit_json, lookup};
 use super::{CorpusError, MalformedCase, MalformedSpec};
 use crate::contract::Expect;
@@ -124,7 +127,7 @@ pub(super) fn load_for(
     Ok(cases)
 }
 
-/// Loads the function's own corpus file and materialises every body.
+/// Loads the function's own corpus file, every body as its parts (made when sent).
 fn load(path: &Path) -> Result<Vec<MalformedCase>, CorpusError> {
     let text = std::fs::read(path).map_err(|source| CorpusError::Read {
         path: path.to_path_buf(),
@@ -175,26 +178,28 @@ fn load(path: &Path) -> Result<Vec<MalformedCase>, CorpusError> {
     Ok(cases)
 }
 
-fn materialise(base: &Value, body: &Body) -> Result<Vec<u8>, String> {
+fn materialise(base: &Value, body: &Body) -> Result<LazyBody, String> {
     match body {
-        Body::Text(text) => Ok(text.as_bytes().to_vec()),
+        Body::Text(text) => Ok(LazyBody::bytes(text.as_bytes())),
         Body::Base64(b64) => base64::engine::general_purpose::STANDARD
             .decode(b64)
+            .map(LazyBody::bytes)
             .map_err(|e| format!("bad base64: {e}")),
-        Body::Json(value) => Ok(value.to_string().into_bytes()),
+        Body::Json(value) => Ok(LazyBody::bytes(value.to_string())),
         Body::Edits(edits) => {
             let mut request = base.clone();
             for edit in edits {
                 apply(&mut request, edit)?;
             }
-            Ok(request.to_string().into_bytes())
+            Ok(LazyBody::bytes(request.to_string()))
         }
         Body::Generate(generator) => generate(base, generator),
     }
 }
 
 /// The most bytes a generator may make: twice Lambda's payload limit. Lambda refuses every body
-/// over its limit alike, so a larger one tests nothing more, and the corpus is held in memory.
+/// over its limit alike, so a larger one tests nothing more, and a body is made whole (one at a
+/// time) when it is sent.
 const MAX_GENERATED: usize = 2 * lambda::PAYLOAD_LIMIT;
 
 /// Refuses a generator whose `key` would make `bytes` bytes, before anything is allocated.
@@ -207,7 +212,7 @@ fn bounded(key: &str, value: usize, bytes: usize) -> Result<(), String> {
     Ok(())
 }
 
-fn generate(base: &Value, generator: &Generator) -> Result<Vec<u8>, String> {
+fn generate(base: &Value, generator: &Generator) -> Result<LazyBody, String> {
     let base_bytes = base.to_string().len();
     match generator {
         Generator::DeepNesting { depth, .. } => {
@@ -235,64 +240,76 @@ fn generate(base: &Value, generator: &Generator) -> Result<Vec<u8>, String> {
     }
     match generator {
         Generator::DeepNesting { depth, path } => {
-            let mut nested = vec![b'['; *depth];
-            nested.extend(std::iter::repeat_n(b']', *depth));
+            let nested = LazyBody::default()
+                .then_repeat("[", *depth)
+                .then_repeat("]", *depth);
             match path {
                 None => Ok(nested),
-                Some(path) => splice(base, path, &String::from_utf8_lossy(&nested)),
+                Some(path) => splice(base, path, nested),
             }
         }
         Generator::LongString { path, bytes, fill } => {
             if fill.is_empty() {
                 return Err("fill must not be empty".to_owned());
             }
-            let mut text = fill.repeat(bytes / fill.len() + 1);
-            text.truncate(text.floor_char_boundary(*bytes));
-            let mut request = base.clone();
-            apply(
-                &mut request,
-                &Edit::Set {
-                    path: path.clone(),
-                    value: Value::String(text),
-                },
-            )?;
-            Ok(request.to_string().into_bytes())
+            // `fill` repeated and cut at `bytes` (at a character boundary), as a JSON string:
+            // JSON escapes each character on its own, so the escaped fill repeats too.
+            let escaped = |text: &str| {
+                let quoted = Value::String(text.to_owned()).to_string();
+                quoted[1..quoted.len() - 1].to_owned()
+            };
+            let rest = &fill[..fill.floor_char_boundary(bytes % fill.len())];
+            let string = LazyBody::bytes("\"")
+                .then_repeat(escaped(fill), bytes / fill.len())
+                .then(escaped(rest))
+                .then("\"");
+            splice(base, path, string)
         }
         Generator::Repeat { path, count } => {
-            let mut request = base.clone();
-            let item = lookup(&request, path)?
+            let item = lookup(base, path)?
                 .as_array()
                 .and_then(|items| items.first())
-                .cloned()
-                .ok_or_else(|| format!("{path}: not a non-empty array in the base request"))?;
-            let item_bytes = item.to_string().len() + 1;
+                .ok_or_else(|| format!("{path}: not a non-empty array in the base request"))?
+                .to_string();
+            let item_bytes = item.len() + 1;
             bounded(
                 "count",
                 *count,
                 count.saturating_mul(item_bytes).saturating_add(base_bytes),
             )?;
-            edit_json(&mut request, path, Some(Value::Array(vec![item; *count])))?;
-            Ok(request.to_string().into_bytes())
+            let items = match count.checked_sub(1) {
+                None => LazyBody::bytes("[]"),
+                Some(more) => LazyBody::bytes("[")
+                    .then_repeat(format!("{item},"), more)
+                    .then(format!("{item}]")),
+            };
+            splice(base, path, items)
         }
-        Generator::LongNumber { path, digits } => {
-            let number = format!("1{}", "0".repeat(digits.saturating_sub(1)));
-            splice(base, path, &number)
+        Generator::LongNumber { path, digits } => splice(
+            base,
+            path,
+            LazyBody::bytes("1").then_repeat("0", digits.saturating_sub(1)),
+        ),
+        Generator::Literal { path, literal } => {
+            splice(base, path, LazyBody::bytes(literal.as_bytes()))
         }
-        Generator::Literal { path, literal } => splice(base, path, literal),
     }
 }
 
-/// The base request as text with `literal` at `path`: serde cannot hold such values, so a
-/// marker string is set there and replaced in the serialized text.
-fn splice(base: &Value, path: &str, literal: &str) -> Result<Vec<u8>, String> {
+/// The base request as text with `value` at `path`: serde cannot hold such values (nor should
+/// it hold megabytes of them), so a marker string is set there and the text around it kept.
+fn splice(base: &Value, path: &str, value: LazyBody) -> Result<LazyBody, String> {
     const MARKER: &str = "\u{0}splice\u{0}";
     let mut request = base.clone();
     edit_json(&mut request, path, Some(Value::String(MARKER.to_owned())))?;
     let marker = Value::String(MARKER.to_owned()).to_string();
-    Ok(request
-        .to_string()
-        .replacen(&marker, literal, 1)
-        .into_bytes())
+    let text = request.to_string();
+    let at = text.find(&marker).ok_or_else(|| {
+        format!("{path}: the value's place is not in the serialized base request")
+    })?;
+    Ok(LazyBody::bytes(&text.as_bytes()[..at])
+        .then_body(value)
+        .then(&text.as_bytes()[at + marker.len()..]))
 }
 
 fn apply(request: &mut Value, edit: &Edit) -> Result<(), String> {
@@ -375,7 +392,7 @@ mod tests {
             ]),
         )
         .unwrap();
-        assert_eq!(body, br#"{"records":[{"loan":{"amount":"x"}}]}"#);
+        assert_eq!(body.make(), br#"{"records":[{"loan":{"amount":"x"}}]}"#);
     }
 
     #[test]
@@ -399,7 +416,8 @@ mod tests {
                 path: Some("records".into()),
             },
         )
-        .unwrap();
+        .unwrap()
+        .make();
         assert_eq!(deep, br#"{"records":[[[]]]}"#);
         let bare = generate(
             &base(),
@@ -408,7 +426,8 @@ mod tests {
                 path: None,
             },
         )
-        .unwrap();
+        .unwrap()
+        .make();
         assert_eq!(bare, b"[[]]");
         let long = generate(
             &base(),
@@ -418,7 +437,8 @@ mod tests {
                 fill: "é".into(),
             },
         )
-        .unwrap();
+        .unwrap()
+        .make();
         assert_eq!(
             String::from_utf8(long).unwrap(),
             r#"{"records":[{"id":"ééééé","loan":{"amount":1}}]}"#
@@ -430,7 +450,8 @@ mod tests {
                 digits: 5,
             },
         )
-        .unwrap();
+        .unwrap()
+        .make();
         assert_eq!(
             number,
             br#"{"records":[{"id":"a","loan":{"amount":10000}}]}"#
@@ -442,9 +463,52 @@ mod tests {
                 count: 3,
             },
         )
-        .unwrap();
+        .unwrap()
+        .make();
         let parsed: Value = serde_json::from_slice(&many).unwrap();
         assert_eq!(parsed["records"].as_array().unwrap().len(), 3);
+    }
+
+    #[test]
+    fn a_generated_string_is_the_json_string_serde_writes() {
+        // Characters JSON escapes, one of two bytes, cut inside a character: the parts must be
+        // exactly what setting the string as a value and serializing the request gives.
+        for (fill, bytes) in [("a\"b\\\n\u{1}é", 23), ("é", 7), ("x", 0), ("ab", 1)] {
+            let made = generate(
+                &base(),
+                &Generator::LongString {
+                    path: "records[0].id".into(),
+                    bytes,
+                    fill: fill.into(),
+                },
+            )
+            .unwrap();
+            let mut text = fill.repeat(bytes / fill.len() + 1);
+            text.truncate(text.floor_char_boundary(bytes));
+            let mut request = base();
+            edit_json(&mut request, "records[0].id", Some(Value::String(text))).unwrap();
+            assert_eq!(made.make(), request.to_string().into_bytes(), "{fill:?}");
+            assert_eq!(made.len(), made.make().len());
+        }
+        for count in [0, 1, 4] {
+            let made = generate(
+                &base(),
+                &Generator::Repeat {
+                    path: "records".into(),
+                    count,
+                },
+            )
+            .unwrap();
+            let mut request = base();
+            let item = request["records"][0].clone();
+            edit_json(
+                &mut request,
+                "records",
+                Some(Value::Array(vec![item; count])),
+            )
+            .unwrap();
+            assert_eq!(made.make(), request.to_string().into_bytes(), "{count}");
+        }
     }
 
     /// The shipped corpus agrees with the shipped service, checked in process so a wrong
@@ -457,7 +521,7 @@ mod tests {
         let function = service::Function::load(&root.join("models/artifacts")).unwrap();
         let mut wrong = Vec::new();
         for case in corpus.iter().chain(&super::super::generic::generic(&[])) {
-            match (function.handle_json(&case.body), &case.expect) {
+            match (function.handle_json(&case.body.make()), &case.expect) {
                 (Err(_), Expect::TooLarge | Expect::ContractError) => {}
                 (
                     Err(e),

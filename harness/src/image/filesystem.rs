@@ -177,43 +177,54 @@ impl Filesystem {
         Err(format!("{path} is a directory, not a file"))
     }
 
-    /// The first `limit` bytes of a file (all of it with `u64::MAX`).
+    /// The first `limit` bytes of a file (all of it with `u64::MAX`), in memory: for the
+    /// heads of executables, never for a whole file of unknown size.
     pub(super) fn read(
         &self,
         index: &TarIndex,
         data: &FileData,
         limit: u64,
     ) -> Result<Vec<u8>, ImageError> {
-        let (blob, compressed) = &self.layers[data.layer];
         let size = data.size.min(limit);
         let mut bytes = Vec::with_capacity(usize::try_from(size).unwrap_or(0));
+        self.with_content(index, data, |content| {
+            content.take(size).read_to_end(&mut bytes)
+        })?;
+        Ok(bytes)
+    }
+
+    /// sha256 of a file's content, streamed: a model of gigabytes costs a buffer, not its size.
+    pub(super) fn sha256(&self, index: &TarIndex, data: &FileData) -> Result<String, ImageError> {
+        self.with_content(index, data, |content| {
+            crate::digest::sha256_reader(content.take(data.size))
+        })
+    }
+
+    /// Runs `use_content` on a reader of the file's bytes where its layer holds them.
+    fn with_content<T>(
+        &self,
+        index: &TarIndex,
+        data: &FileData,
+        use_content: impl FnOnce(&mut dyn Read) -> std::io::Result<T>,
+    ) -> Result<T, ImageError> {
+        let (blob, compressed) = &self.layers[data.layer];
         if *compressed {
             // No random access into gzip: scan the layer for the member.
             let (reader, _) = index.layer(blob)?;
             let mut archive = tar::Archive::new(reader);
             if let Some(entry) = archive.entries()?.nth(data.entry) {
-                entry?.take(size).read_to_end(&mut bytes)?;
-                return Ok(bytes);
+                return Ok(use_content(&mut entry?)?);
             }
             return Err(ImageError::Archive(format!(
                 "member {} vanished from layer {blob}",
                 data.entry
             )));
         }
-        index
-            .range(blob, data.offset, size)?
-            .read_to_end(&mut bytes)?;
-        Ok(bytes)
-    }
-
-    /// sha256 of a file's content, streamed.
-    pub(super) fn sha256(&self, index: &TarIndex, data: &FileData) -> Result<String, ImageError> {
-        // Model files are megabytes; reading them whole is fine and keeps one code path.
-        Ok(crate::digest::sha256_hex(&self.read(
-            index,
-            data,
-            u64::MAX,
-        )?))
+        Ok(use_content(&mut index.range(
+            blob,
+            data.offset,
+            data.size,
+        )?)?)
     }
 }
 

@@ -83,6 +83,21 @@ pub enum ContainerError {
     /// Docker failed around the container (its network, its state).
     #[error(transparent)]
     Docker(#[from] DockerError),
+    /// The start failed and Docker no longer answers: the engine went away, so the failure
+    /// says nothing about the image.
+    #[error(
+        "Docker stopped answering while the function container was being started; a container may be left behind (docker ps -a)"
+    )]
+    DockerLost(#[source] Box<ContainerError>),
+}
+
+impl ContainerError {
+    /// Whether the failure may be the image's own (it exits or cannot be executed before the
+    /// emulator answers): only then is it a finding about the image. Docker failing around
+    /// the container, or going away, leaves the image unjudged.
+    pub(crate) fn may_be_the_images(&self) -> bool {
+        matches!(self, ContainerError::Start { .. })
+    }
 }
 
 /// A running function container: the image under the RIE, ready for invocations. Dropping it

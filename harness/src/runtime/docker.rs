@@ -8,6 +8,7 @@
 use futures_util::StreamExt;
 use std::io::Write;
 use std::path::Path;
+use std::time::Duration;
 use testcontainers::bollard::{self, Docker};
 
 /// Why a Docker call failed.
@@ -95,6 +96,16 @@ impl DockerClient {
         });
         let docker = docker.map_err(|source| DockerError::Unavailable { source })?;
         Ok(DockerClient { runtime, docker })
+    }
+
+    /// Whether the engine still answers a ping within a few seconds (asked when something
+    /// failed, to tell Docker gone from a failure of the image).
+    pub(crate) fn answers(&self) -> bool {
+        self.runtime.block_on(async {
+            tokio::time::timeout(Duration::from_secs(10), self.docker.ping())
+                .await
+                .is_ok_and(|pong| pong.is_ok())
+        })
     }
 
     /// Whether `reference` is in the local image store.

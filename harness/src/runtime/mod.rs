@@ -93,6 +93,16 @@ pub enum Outcome {
 }
 
 impl Outcome {
+    /// Whether the function ran out of time or memory: what ran before may be the cause (a
+    /// leak adds up over many requests), so the request it happened on need not be.
+    pub(crate) fn is_exhaustion(&self) -> bool {
+        match self {
+            Outcome::TimedOut => true,
+            Outcome::FunctionError { error_type, .. } => error_type == "Runtime.OutOfMemory",
+            _ => false,
+        }
+    }
+
     /// One line describing the outcome, for reports.
     pub fn describe(&self) -> String {
         match self {

@@ -199,8 +199,11 @@ fn a_function_that_hangs_stops_the_run_after_three_timeouts() {
     );
 }
 
+/// Running out of memory is named as Lambda names it, and a generated payload it happened on
+/// is not saved as a regression: a leak that adds up ends on whichever payload comes then, and
+/// its seed, replayed first on every later run, would not be the cause.
 #[test]
-fn running_out_of_memory_is_named() {
+fn running_out_of_memory_is_named_and_saves_no_seed() {
     let _serial = serial();
     let scratch = tempfile::tempdir().unwrap();
     let overrides = with_fault(quick(Arch::X86_64, 20, scratch.path()), "oom");
@@ -213,6 +216,19 @@ fn running_out_of_memory_is_named() {
     );
     assert_eq!(status(&report, CheckId::LambdaLimits), Status::Failed);
     assert!(details(&report, CheckId::LambdaLimits).contains("reached the function's memory size"));
+    assert_eq!(status(&report, CheckId::MalformedGenerated), Status::Failed);
+    let generated = details(&report, CheckId::MalformedGenerated);
+    assert!(
+        generated.contains("Runtime.OutOfMemory")
+            && generated.contains("not saved as a regression"),
+        "{generated}"
+    );
+    let saved = regressions(scratch.path());
+    assert!(
+        !saved.exists(),
+        "a seed was saved for running out of memory: {:?}",
+        std::fs::read_to_string(&saved)
+    );
 }
 
 #[test]
@@ -248,20 +264,35 @@ fn a_container_killed_from_outside_is_exit_2_and_saves_no_regression() {
     );
 }
 
-/// A unix socket that forwards to the Docker engine until cut.
+/// A unix socket that forwards to the Docker engine until cut: by the test, or by itself when
+/// a request contains its trigger (which is then not forwarded).
 struct DockerProxy {
     path: std::path::PathBuf,
     cut: Arc<AtomicBool>,
     _dir: tempfile::TempDir,
 }
 
+/// Cuts the proxy at `path`: no connection is forwarded any more, open ones are closed.
+fn cut_proxy(cut: &AtomicBool, path: &std::path::Path) {
+    cut.store(true, Ordering::SeqCst);
+    let _ = std::fs::remove_file(path);
+    // Wake the accept loop so it sees the cut.
+    let _ = UnixStream::connect(path);
+}
+
 impl DockerProxy {
     fn start() -> Self {
+        Self::cutting_at(None)
+    }
+
+    /// A proxy that cuts itself when a request contains `trigger` (say `/containers/create`).
+    fn cutting_at(trigger: Option<&'static str>) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("docker.sock");
         let listener = UnixListener::bind(&path).unwrap();
         let cut = Arc::new(AtomicBool::new(false));
         let stop = cut.clone();
+        let socket = path.clone();
         std::thread::spawn(move || {
             for client in listener.incoming() {
                 if stop.load(Ordering::SeqCst) {
@@ -271,11 +302,33 @@ impl DockerProxy {
                 let Ok(engine) = UnixStream::connect("/var/run/docker.sock") else {
                     continue;
                 };
-                let stop = stop.clone();
+                let (stop, socket) = (stop.clone(), socket.clone());
                 let (mut c1, mut e1) = (client.try_clone().unwrap(), engine.try_clone().unwrap());
                 let (c2, e2) = (client, engine);
+                let forward_stop = stop.clone();
                 std::thread::spawn(move || {
-                    let _ = std::io::copy(&mut c1, &mut e1);
+                    use std::io::{Read, Write};
+                    let mut buf = [0u8; 8192];
+                    // The request line arrives in one write; keep a tail in case it does not.
+                    let mut seen = Vec::new();
+                    while let Ok(n) = c1.read(&mut buf) {
+                        if n == 0 || forward_stop.load(Ordering::SeqCst) {
+                            break;
+                        }
+                        seen.extend_from_slice(&buf[..n]);
+                        if let Some(trigger) = trigger
+                            && seen.windows(trigger.len()).any(|w| w == trigger.as_bytes())
+                        {
+                            cut_proxy(&forward_stop, &socket);
+                            let _ = c1.shutdown(std::net::Shutdown::Both);
+                            let _ = e1.shutdown(std::net::Shutdown::Both);
+                            break;
+                        }
+                        seen.drain(..seen.len().saturating_sub(256));
+                        if e1.write_all(&buf[..n]).is_err() {
+                            break;
+                        }
+                    }
                 });
                 std::thread::spawn(move || {
                     let (mut c2, mut e2) = (c2, e2);
@@ -312,10 +365,65 @@ impl DockerProxy {
     }
 
     fn cut(&self) {
-        self.cut.store(true, Ordering::SeqCst);
-        let _ = std::fs::remove_file(&self.path);
-        // Wake the accept loop so it sees the cut.
-        let _ = UnixStream::connect(&self.path);
+        cut_proxy(&self.cut, &self.path);
+    }
+
+    fn was_cut(&self) -> bool {
+        self.cut.load(Ordering::SeqCst)
+    }
+}
+
+/// Docker gone before the function container exists (as the gate creates its network, or the
+/// container itself) says nothing about the image: exit 2, "could not finish", not a failed
+/// `init` and "do not push".
+#[test]
+fn docker_going_away_before_the_function_container_is_created_is_exit_2() {
+    let _serial = serial();
+    let image = image();
+    for request in ["/networks/create", "/containers/create"] {
+        let proxy = DockerProxy::cutting_at(Some(request));
+        let mut child = cli()
+            .args(["--config", SPEC, "-q", "verify", "--image", &image])
+            .args(["--generated-cases", "10"])
+            .env("DOCKER_HOST", format!("unix://{}", proxy.path.display()))
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let status = wait_bounded(&mut child, Duration::from_secs(300));
+        let gate = child.id();
+        let out = child.wait_with_output().unwrap();
+        let (stdout, stderr) = (
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr),
+        );
+        // What the gate could not remove: its network, and a container if one was made.
+        let networks = docker(&[
+            "network",
+            "ls",
+            "-q",
+            "--filter",
+            &format!("name=lambda-gate-{gate}-"),
+        ]);
+        for network in networks.lines() {
+            docker(&["network", "rm", network]);
+        }
+        assert!(
+            proxy.was_cut(),
+            "the gate never asked for {request}:\n{stderr}"
+        );
+        assert_eq!(
+            status.code(),
+            Some(2),
+            "Docker gone at {request} is no verdict on the image:\n{stdout}\n{stderr}"
+        );
+        assert!(
+            stderr.contains(
+                "Docker stopped answering while the function container was being started"
+            ),
+            "{stderr}"
+        );
+        assert!(!stdout.contains("do not push"), "{stdout}");
     }
 }
 

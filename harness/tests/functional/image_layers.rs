@@ -19,6 +19,10 @@ enum Entry<'a> {
     /// A regular file whose member name is written byte for byte (`x/../a`, `a//b`, `/./a`),
     /// as `tar::Builder` would not.
     RawName(&'a str, Vec<u8>),
+    /// A symlink whose member name is written byte for byte.
+    RawSymlink(&'a str, &'a str),
+    /// A hard link whose member name and target are written byte for byte.
+    RawHardLink(&'a str, &'a str),
 }
 
 fn layer(entries: &[Entry<'_>]) -> Vec<u8> {
@@ -44,6 +48,20 @@ fn layer(entries: &[Entry<'_>]) -> Vec<u8> {
                 header.set_cksum();
                 builder.append(&header, bytes.as_slice()).unwrap();
             }
+            Entry::RawSymlink(name, target) | Entry::RawHardLink(name, target) => {
+                let gnu = header.as_gnu_mut().unwrap();
+                gnu.name[..name.len()].copy_from_slice(name.as_bytes());
+                gnu.linkname[..target.len()].copy_from_slice(target.as_bytes());
+                header.set_entry_type(if matches!(entry, Entry::RawSymlink(..)) {
+                    tar::EntryType::Symlink
+                } else {
+                    tar::EntryType::Link
+                });
+                header.set_mode(0o777);
+                header.set_size(0);
+                header.set_cksum();
+                builder.append(&header, std::io::empty()).unwrap();
+            }
             Entry::Symlink(path, target) | Entry::HardLink(path, target) => {
                 header.set_entry_type(if matches!(entry, Entry::Symlink(..)) {
                     tar::EntryType::Symlink
@@ -62,6 +80,16 @@ fn layer(entries: &[Entry<'_>]) -> Vec<u8> {
 /// Loads an amd64 image made of `layers` (bottom first) as `tag`, started like the loan
 /// service (`/var/runtime/bootstrap`, `MODEL_DIR=/var/task/model`).
 fn forge(tag: &str, layers: &[Vec<u8>]) -> String {
+    forge_with(tag, layers, "/var/runtime/bootstrap")
+}
+
+/// [`forge`] with `entrypoint` as the program the image starts.
+fn forge_with(tag: &str, layers: &[Vec<u8>], entrypoint: &str) -> String {
+    try_forge(tag, layers, entrypoint).unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// [`forge_with`], or why `docker load` refused the image.
+fn try_forge(tag: &str, layers: &[Vec<u8>], entrypoint: &str) -> Result<String, String> {
     let diff_ids: Vec<String> = layers
         .iter()
         .map(|l| format!("sha256:{}", hex::encode(sha2::Sha256::digest(l))))
@@ -70,7 +98,7 @@ fn forge(tag: &str, layers: &[Vec<u8>]) -> String {
         "architecture": "amd64",
         "os": "linux",
         "config": {
-            "Entrypoint": ["/var/runtime/bootstrap"],
+            "Entrypoint": [entrypoint],
             "Env": ["MODEL_DIR=/var/task/model"],
             "User": "10001:10001"
         },
@@ -108,12 +136,13 @@ fn forge(tag: &str, layers: &[Vec<u8>]) -> String {
         .arg(&path)
         .output()
         .expect("docker load");
-    assert!(
-        loaded.status.success(),
-        "docker load failed: {}",
-        String::from_utf8_lossy(&loaded.stderr)
-    );
-    reference
+    if !loaded.status.success() {
+        return Err(format!(
+            "docker load failed: {}",
+            String::from_utf8_lossy(&loaded.stderr)
+        ));
+    }
+    Ok(reference)
 }
 
 /// The loan service's bootstraps for both architectures (built once, through its spec).
@@ -430,4 +459,238 @@ fn the_merged_view_is_what_docker_shows() {
         let docker = docker_view(&image, "/app/m").map(|b| hex::encode(sha2::Sha256::digest(b)));
         assert_eq!(gate, docker, "{tag}: gate {:?}", facts.model_problem);
     }
+}
+
+/// One member of a randomly forged layer, before the member names are spelled.
+#[derive(Clone, Debug)]
+enum Member {
+    /// A regular file (whiteouts and opaque markers are files too).
+    File(String),
+    Symlink(String, String),
+    /// A hard link to the file named second.
+    HardLink(String, String),
+}
+
+impl Member {
+    fn name(&self) -> &str {
+        match self {
+            Member::File(name) | Member::Symlink(name, _) | Member::HardLink(name, _) => name,
+        }
+    }
+}
+
+/// `path` cleaned as Docker cleans a member name (no `..` may leave the root here).
+fn cleaned(path: &str) -> String {
+    let mut parts: Vec<&str> = Vec::new();
+    for part in path.split('/') {
+        match part {
+            "" | "." => {}
+            ".." => {
+                parts.pop();
+            }
+            part => parts.push(part),
+        }
+    }
+    parts.join("/")
+}
+
+/// Random layer stacks over a small world (`app` and `srv`, each maybe a directory or a
+/// symlink, holding `m` and `n`), every name spelled in one of the ways Docker cleans:
+/// files, symlinks (absolute, relative, climbing past the root, looping), hard links,
+/// whiteouts and opaque directories.
+fn stacks() -> impl proptest::strategy::Strategy<Value = Vec<Vec<Member>>> {
+    use proptest::prelude::*;
+    let dir = || prop_oneof![Just("app"), Just("srv")];
+    let file =
+        move || (dir(), prop_oneof![Just("m"), Just("n")]).prop_map(|(d, f)| format!("{d}/{f}"));
+    let spell = |name: String| {
+        prop_oneof![
+            Just(name.clone()),
+            Just(format!("./{name}")),
+            Just(format!("/./{name}")),
+            Just(format!("x/../{name}")),
+            Just(name.replace('/', "//")),
+            Just(name.replace('/', "/./")),
+        ]
+    };
+    let target = prop_oneof![
+        Just("m"),
+        Just("n"),
+        Just("../srv/m"),
+        Just("/srv/n"),
+        Just("/app/m"),
+        Just("../../../srv/m"),
+        Just("./m"),
+    ];
+    let dir_target = prop_oneof![Just("srv"), Just("/srv"), Just("./app"), Just("../../app")];
+    let member = prop_oneof![
+        4 => file().prop_flat_map(spell).prop_map(Member::File),
+        2 => (file().prop_flat_map(spell), target)
+            .prop_map(|(name, to)| Member::Symlink(name, to.to_owned())),
+        1 => (dir().prop_map(str::to_owned).prop_flat_map(spell), dir_target)
+            .prop_map(|(name, to)| Member::Symlink(name, to.to_owned())),
+        1 => (file().prop_flat_map(spell), file().prop_flat_map(spell))
+            .prop_map(|(name, to)| Member::HardLink(name, to)),
+        1 => (dir(), prop_oneof![Just("m"), Just("n")])
+            .prop_map(|(d, f)| format!("{d}/.wh.{f}"))
+            .prop_flat_map(spell)
+            .prop_map(Member::File),
+        1 => dir()
+            .prop_map(|d| format!("{d}/.wh..wh..opq"))
+            .prop_flat_map(spell)
+            .prop_map(Member::File),
+    ];
+    proptest::collection::vec(proptest::collection::vec(member, 1..5), 1..4)
+}
+
+/// A stack as Docker takes it: in each layer, one member per (cleaned) name, no whiteout beside
+/// the file it removes, no member below a file or a symlink the layer itself made (this Docker
+/// loads the latter but cannot `docker save` the image again), and a hard link only to a file
+/// made earlier in its layer (else it is a file of its own).
+fn loadable(stack: Vec<Vec<Member>>) -> Vec<Vec<Member>> {
+    stack
+        .into_iter()
+        .map(|members| {
+            let mut kept: Vec<Member> = Vec::new();
+            for member in members {
+                let name = cleaned(member.name());
+                let below = |other: &Member| {
+                    !matches!(other, Member::HardLink(..))
+                        && name.starts_with(&format!("{}/", cleaned(other.name())))
+                };
+                // A whiteout and the file it removes in one layer: no diff holds both.
+                let whiteout_of = |whiteout: &str, file: &str| {
+                    let (dir, name) = file.rsplit_once('/').unwrap_or(("", file));
+                    whiteout == format!("{dir}/.wh.{name}").trim_start_matches('/')
+                };
+                let contradicts = |other: &Member| {
+                    let other = cleaned(other.name());
+                    whiteout_of(&other, &name) || whiteout_of(&name, &other)
+                };
+                let same = |other: &Member| cleaned(other.name()) == name;
+                if kept.iter().any(below) || kept.iter().any(contradicts) || kept.iter().any(same) {
+                    continue;
+                }
+                let member = match member {
+                    Member::HardLink(name, to)
+                        if !kept.iter().any(
+                            |m| matches!(m, Member::File(f) if cleaned(f) == cleaned(&to)),
+                        ) =>
+                    {
+                        Member::File(name)
+                    }
+                    member => member,
+                };
+                kept.push(member);
+            }
+            kept
+        })
+        .collect()
+}
+
+/// Whether `docker save` of `image` succeeds.
+fn docker_saves(image: &str) -> bool {
+    std::process::Command::new("docker")
+        .args(["save", "-o", "/dev/null", image])
+        .output()
+        .is_ok_and(|out| out.status.success())
+}
+
+/// The gate's merged view of an image's entrypoint and model equals what Docker shows for the
+/// same image (`docker create` + `docker cp -L`), on random layer stacks (a bounded number,
+/// from a fixed seed, so a run is repeatable).
+#[test]
+fn the_merged_view_is_what_docker_shows_for_random_layer_stacks() {
+    use proptest::test_runner::{Config, RngAlgorithm, TestCaseError, TestRng, TestRunner};
+    let _serial = serial();
+    let config = Config {
+        cases: 40,
+        max_shrink_iters: 32,
+        failure_persistence: None,
+        ..Config::default()
+    };
+    let mut runner =
+        TestRunner::new_with_rng(config, TestRng::deterministic_rng(RngAlgorithm::ChaCha));
+    let case = std::sync::atomic::AtomicUsize::new(0);
+    // Stacks in which Docker shows a file at /app/m: the comparison must see both outcomes.
+    let found = std::sync::atomic::AtomicUsize::new(0);
+    let result = runner.run(&stacks(), |stack| {
+        let stack = loadable(stack);
+        let n = case.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let layers: Vec<Vec<u8>> = stack
+            .iter()
+            .enumerate()
+            .map(|(l, members)| {
+                let contents: Vec<String> = (0..members.len())
+                    .map(|i| format!("layer {l} member {i}"))
+                    .collect();
+                let entries: Vec<Entry<'_>> = members
+                    .iter()
+                    .zip(&contents)
+                    .map(|(member, content)| match member {
+                        Member::File(name) if name.contains(".wh.") => {
+                            Entry::RawName(name, Vec::new())
+                        }
+                        Member::File(name) => Entry::RawName(name, content.as_bytes().to_vec()),
+                        Member::Symlink(name, to) => Entry::RawSymlink(name, to),
+                        Member::HardLink(name, to) => Entry::RawHardLink(name, to),
+                    })
+                    .collect();
+                layer(&entries)
+            })
+            .collect();
+        // Docker refuses some stacks outright (two members of one name in a layer, say).
+        let image = try_forge(&format!("random-{n}"), &layers, "/app/m")
+            .map_err(|_| TestCaseError::reject("docker load refuses this stack"))?;
+        let facts = harness::inspect_image(&image, Some("/app/m"));
+        let docker = docker_view(&image, "/app/m");
+        let docker_cannot_save = facts.is_err() && !docker_saves(&image);
+        let _ = std::process::Command::new("docker")
+            .args(["rmi", &image])
+            .output();
+        let facts = match facts {
+            Ok(facts) => facts,
+            // Docker loads some stacks it cannot save again: they say nothing about the gate.
+            Err(_) if docker_cannot_save => {
+                return Err(TestCaseError::reject("Docker cannot save this stack"));
+            }
+            Err(e) => return Err(TestCaseError::fail(format!("the gate refused it: {e}"))),
+        };
+        let gate = facts.model.as_ref().map(|m| m.sha256.clone());
+        if docker.is_some() {
+            found.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        }
+        let docker_sha = docker
+            .as_ref()
+            .map(|b| hex::encode(sha2::Sha256::digest(b)));
+        if gate != docker_sha {
+            return Err(TestCaseError::fail(format!(
+                "the model: the gate read {:?} ({:?}), Docker shows {:?}\n{stack:?}",
+                gate,
+                facts.model_problem,
+                docker.map(|b| String::from_utf8_lossy(&b).into_owned())
+            )));
+        }
+        let runs = !matches!(facts.program, harness::Executable::Missing { .. });
+        if runs != docker.is_some() {
+            return Err(TestCaseError::fail(format!(
+                "the entrypoint: the gate found {:?}, Docker shows {}\n{stack:?}",
+                facts.program,
+                if docker.is_some() {
+                    "a file"
+                } else {
+                    "nothing"
+                }
+            )));
+        }
+        Ok(())
+    });
+    if let Err(failure) = result {
+        panic!("{failure}");
+    }
+    let found = found.into_inner();
+    assert!(
+        (5..35).contains(&found),
+        "{found} of 40 stacks had a file at /app/m: the stacks do not vary enough"
+    );
 }

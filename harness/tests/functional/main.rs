@@ -14,6 +14,7 @@ mod support;
 
 mod action;
 mod action_install;
+mod bounded;
 mod cli;
 mod contracts;
 mod gate;

@@ -276,3 +276,101 @@ pub(crate) fn compile_model(model: &Path, out: &Path) {
         model.display()
     );
 }
+
+/// The spec file at `relative`, its TOML changed by `edit`, written as `lambda-gate.toml` into
+/// `dir` for the CLI. The paths the spec names are made absolute first (the file moved; its
+/// commands still run in `dir`), so `edit` may add absolute ones.
+pub(crate) fn spec_file(
+    relative: &str,
+    dir: &Path,
+    edit: impl FnOnce(&mut toml::Table),
+) -> PathBuf {
+    let path = workspace().join(relative);
+    let root = path.parent().expect("a directory").to_path_buf();
+    let text = std::fs::read_to_string(&path).expect("the spec file");
+    let mut table: toml::Table = text.parse().expect("the spec is TOML");
+    let absolute = |value: &mut toml::Value| {
+        if let Some(relative) = value.as_str() {
+            *value = root.join(relative).display().to_string().into();
+        }
+    };
+    for (section, key) in [
+        ("image", "dockerfile"),
+        ("image", "context"),
+        ("goldens", "dir"),
+        ("malformed", "cases"),
+        ("provenance", "source"),
+        ("generated", "regressions"),
+    ] {
+        if let Some(value) = table
+            .get_mut(section)
+            .and_then(|s| s.as_table_mut())
+            .and_then(|s| s.get_mut(key))
+        {
+            absolute(value);
+        }
+    }
+    if let Some(sources) = table
+        .get_mut("goldens")
+        .and_then(|g| g.get_mut("sources"))
+        .and_then(|s| s.as_table_mut())
+    {
+        sources.iter_mut().for_each(|(_, value)| absolute(value));
+    }
+    edit(&mut table);
+    let file = dir.join("lambda-gate.toml");
+    std::fs::write(&file, table.to_string()).expect("write the spec");
+    file
+}
+
+/// Runs `command` to its end (failing the test after `limit`); returns the exit code, stdout,
+/// stderr and the process's peak resident memory in bytes. The peak is the kernel's
+/// high-water mark (`VmHWM`), read from `/proc` while the process runs: it only grows, so the
+/// last reading holds every peak before it.
+pub(crate) fn output_and_peak_rss(
+    command: &mut Command,
+    limit: std::time::Duration,
+) -> (Option<i32>, String, String, u64) {
+    use std::io::Read as _;
+    let mut child = command
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("run lambda-gate");
+    let drain = |mut pipe: Box<dyn std::io::Read + Send>| {
+        std::thread::spawn(move || {
+            let mut text = String::new();
+            let _ = pipe.read_to_string(&mut text);
+            text
+        })
+    };
+    let stdout = drain(Box::new(child.stdout.take().expect("stdout")));
+    let stderr = drain(Box::new(child.stderr.take().expect("stderr")));
+    let status = format!("/proc/{}/status", child.id());
+    let deadline = std::time::Instant::now() + limit;
+    let mut peak_kib = 0u64;
+    let code = loop {
+        if let Some(kib) = std::fs::read_to_string(&status).ok().and_then(|text| {
+            text.lines()
+                .find_map(|line| line.strip_prefix("VmHWM:"))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        }) {
+            peak_kib = peak_kib.max(kib);
+        }
+        if let Some(status) = child.try_wait().expect("wait") {
+            break status.code();
+        }
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("lambda-gate ran longer than {limit:?}");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    (
+        code,
+        stdout.join().expect("stdout"),
+        stderr.join().expect("stderr"),
+        peak_kib * 1024,
+    )
+}

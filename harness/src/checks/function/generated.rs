@@ -1,6 +1,8 @@
 //! `malformed-generated`: proptest-generated payloads. Each must get a structured error from
 //! the contract (or a real answer when the mutation happened to stay valid), never a crash or a
-//! timeout. Seeded; failures are shrunk and their seeds persisted outside the source tree.
+//! timeout. Seeded; failures are shrunk and their seeds persisted outside the source tree,
+//! except failures of exhaustion (a timeout, running out of memory), whose cause may be the
+//! payloads before the one they happened on.
 
 use super::{CheckId, CheckResult, FunctionChecks, Recovery, Status};
 use crate::contract::judge_generated;
@@ -8,13 +10,73 @@ use crate::corpus::{Payload, payloads};
 use crate::runtime::Invocation;
 use proptest::strategy::Strategy;
 use proptest::test_runner::{
-    Config, FileFailurePersistence, RngAlgorithm, TestCaseError, TestError, TestRng, TestRunner,
+    Config, FailurePersistence, FileFailurePersistence, PersistedSeed, RngAlgorithm, TestCaseError,
+    TestError, TestRng, TestRunner,
 };
 use std::cell::{Cell, RefCell};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+/// Why a generated payload's answer broke the contract.
+#[derive(Clone, Debug)]
+struct Broken {
+    /// What was wrong.
+    reason: String,
+    /// Whether the function ran out of time or memory ([`crate::runtime::Outcome::is_exhaustion`]).
+    exhausted: bool,
+}
 
 /// A generated payload's body and its verdict, judged ahead of proptest's run (`None`: not
 /// sent, the run had to stop).
-type KnownVerdict = (Vec<u8>, Option<Result<(), String>>);
+type KnownVerdict = (Vec<u8>, Option<Result<(), Broken>>);
+
+/// proptest's file of failing seeds, except that a failure of exhaustion is not saved: a leak
+/// that adds up over a run ends in a timeout or out of memory on whichever payload comes then,
+/// and that payload's seed, replayed first on every later run, would stand for a cause it is
+/// not. proptest saves the seed of the first failing case of a run (before shrinking), so
+/// whether that case exhausted the function decides.
+#[derive(Clone, Debug)]
+struct SavedUnlessExhausted {
+    file: FileFailurePersistence,
+    /// Set by the test when the run's first failing case exhausted the function.
+    first_failure_exhausted: Arc<AtomicBool>,
+}
+
+impl FailurePersistence for SavedUnlessExhausted {
+    fn load_persisted_failures2(&self, source_file: Option<&'static str>) -> Vec<PersistedSeed> {
+        self.file.load_persisted_failures2(source_file)
+    }
+
+    fn save_persisted_failure2(
+        &mut self,
+        source_file: Option<&'static str>,
+        seed: PersistedSeed,
+        shrunken_value: &dyn std::fmt::Debug,
+    ) {
+        if !self.first_failure_exhausted.load(Ordering::SeqCst) {
+            self.file
+                .save_persisted_failure2(source_file, seed, shrunken_value);
+        }
+    }
+
+    fn box_clone(&self) -> Box<dyn FailurePersistence> {
+        Box::new(self.clone())
+    }
+
+    fn eq(&self, other: &dyn FailurePersistence) -> bool {
+        other.as_any().downcast_ref::<Self>().is_some_and(|other| {
+            other.file == self.file
+                && Arc::ptr_eq(
+                    &other.first_failure_exhausted,
+                    &self.first_failure_exhausted,
+                )
+        })
+    }
+
+    fn as_any(&self) -> &dyn std::any::Any {
+        self
+    }
+}
 
 impl FunctionChecks<'_> {
     /// proptest-generated payloads: each must get a structured error from the contract (or a
@@ -36,10 +98,14 @@ impl FunctionChecks<'_> {
         }
         // proptest keeps the persistence path for the whole process; one small leak per run.
         let path: &'static str = Box::leak(regressions.display().to_string().into_boxed_str());
+        let first_failure_exhausted = Arc::new(AtomicBool::new(false));
         let config = Config {
             cases,
             max_shrink_iters: 256,
-            failure_persistence: Some(Box::new(FileFailurePersistence::Direct(path))),
+            failure_persistence: Some(Box::new(SavedUnlessExhausted {
+                file: FileFailurePersistence::Direct(path),
+                first_failure_exhausted: first_failure_exhausted.clone(),
+            })),
             ..Config::default()
         };
         let mut seed_bytes = [0u8; 32];
@@ -61,6 +127,14 @@ impl FunctionChecks<'_> {
         // rest without sending them).
         let judged = Cell::new(0usize);
         let total = cases as usize;
+        // The first failure is the case whose seed proptest saves; shrinking comes after it.
+        let failed = Cell::new(false);
+        let fail = |broken: Broken| {
+            if !failed.replace(true) {
+                first_failure_exhausted.store(broken.exhausted, Ordering::SeqCst);
+            }
+            TestCaseError::fail(broken.reason)
+        };
         let this = RefCell::new(&mut *self);
         let result = runner().run(&strategy, |payload: Payload| {
             let n = done.get();
@@ -73,7 +147,7 @@ impl FunctionChecks<'_> {
                 return match verdict {
                     Some(verdict) => {
                         judged.set(judged.get() + 1);
-                        verdict.clone().map_err(TestCaseError::fail)
+                        verdict.clone().map_err(fail)
                     }
                     None => Err(TestCaseError::reject("the run stopped")),
                 };
@@ -89,18 +163,25 @@ impl FunctionChecks<'_> {
                 checks.progress.count("generated payloads", n + 1, total);
             }
             judged.set(judged.get() + 1);
-            checks
-                .verdict(&payload, &invocation)
-                .map_err(TestCaseError::fail)
+            checks.verdict(&payload, &invocation).map_err(fail)
         });
         let judged = judged.get();
         let broke = matches!(result, Err(TestError::Fail(..)));
         match result {
             Ok(()) => {}
-            Err(TestError::Fail(reason, payload)) => check.problem(format!(
-                "shrunk failing payload: {payload:?}\n{reason}\n(seed {seed}; the failure is saved to {} and replayed first next time)",
-                regressions.display()
-            )),
+            Err(TestError::Fail(reason, payload)) => {
+                let saved = if first_failure_exhausted.load(Ordering::SeqCst) {
+                    "not saved as a regression: running out of time or memory may be the work of the payloads before it, such as a leak, not of this one".to_owned()
+                } else {
+                    format!(
+                        "the failure is saved to {} and replayed first next time",
+                        regressions.display()
+                    )
+                };
+                check.problem(format!(
+                    "shrunk failing payload: {payload:?}\n{reason}\n(seed {seed}; {saved})"
+                ));
+            }
             // Aborted by the rejections above: the reason is the run's stop, reported below.
             Err(TestError::Abort(_))
                 if self.invoker.stop.is_some() || self.invoker.check_out_of_time => {}
@@ -150,13 +231,17 @@ impl FunctionChecks<'_> {
     }
 
     /// The verdict on the answer to a generated payload.
-    fn verdict(&self, payload: &Payload, invocation: &Invocation) -> Result<(), String> {
+    fn verdict(&self, payload: &Payload, invocation: &Invocation) -> Result<(), Broken> {
         judge_generated(
             payload.shape,
             invocation,
             self.contract(),
             &self.spec.errors,
         )
+        .map_err(|reason| Broken {
+            reason,
+            exhausted: invocation.outcome.is_exhaustion(),
+        })
     }
 }
 
