@@ -68,6 +68,17 @@ pub enum Error {
     /// died, the engine stopped answering): the image could not be judged.
     #[error("the run could not finish: {0}")]
     Infrastructure(String),
+    /// The run's deadline passed in the gate's own work, before the function was started.
+    #[error(
+        "the run's deadline ({} s, --deadline) passed while the gate was {phase}, before the function was started: nothing was judged; allow more time with --deadline",
+        .deadline.as_secs()
+    )]
+    Deadline {
+        /// What the gate was doing.
+        phase: &'static str,
+        /// The deadline.
+        deadline: std::time::Duration,
+    },
     /// The provenance compile command could not run or failed.
     #[error("provenance.compile {what}")]
     Compile {

@@ -59,9 +59,22 @@ pub fn verify(spec: &Spec, options: &VerifyOptions) -> Result<Report, Error> {
     let started = Instant::now();
     let arch = spec.function.arch;
     let progress = &options.progress;
+    // The gate's own phases count against the deadline too; one that uses it up is named
+    // (exit 2), not left for the function's first check to fail on.
+    let within_deadline = |phase: &'static str| {
+        if started.elapsed() > options.deadline {
+            progress.done();
+            return Err(Error::Deadline {
+                phase,
+                deadline: options.deadline,
+            });
+        }
+        Ok(())
+    };
     let run = Run::connect(spec, progress)?;
     let inputs = Inputs::load(spec)?;
     let image = run.image()?;
+    within_deadline("building the image (image.before, then docker build)")?;
     progress.step(format!("reading image {}", image.reference));
     let facts = crate::image::inspect(
         &run.docker,
@@ -69,12 +82,14 @@ pub fn verify(spec: &Spec, options: &VerifyOptions) -> Result<Report, Error> {
         &image.id,
         Some(&spec.provenance.model),
     )?;
+    within_deadline("reading the image")?;
     let compiled = spec
         .provenance
         .compile
         .as_ref()
         .map(|c| compile(c, &spec.shell, progress))
         .transpose()?;
+    within_deadline("running provenance.compile")?;
     let (architecture, runnable) = checks::architecture(&facts, arch);
     let mut report = Report {
         arch,

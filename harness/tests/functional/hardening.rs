@@ -628,3 +628,40 @@ fn a_generated_check_cut_short_does_not_claim_every_payload() {
         check.cases
     );
 }
+
+/// A deadline used up by the gate's own work (here `provenance.compile`) is named with the
+/// phase it cut, exit 2: not the function's `init` failing, which would blame the image.
+#[test]
+fn a_deadline_used_up_by_the_gates_own_command_names_it() {
+    let _serial = serial();
+    let image = build("harness/fixtures/classifier/lambda-gate.toml", Arch::X86_64);
+    let scratch = tempfile::tempdir().unwrap();
+    let model = workspace().join("golden/corpus/ctr_multiclass_str/model.json");
+    let spec = spec_edited(
+        "harness/fixtures/classifier/lambda-gate.toml",
+        |table| {
+            let provenance = section(table, "provenance");
+            provenance.insert("source".to_owned(), model.display().to_string().into());
+            provenance.insert(
+                "compile".to_owned(),
+                "sleep 12; cp {source} {output}".into(),
+            );
+        },
+        &harness::Overrides {
+            image: Some(image),
+            ..quick(Arch::X86_64, 10, scratch.path())
+        },
+    );
+    let options = harness::VerifyOptions {
+        deadline: Duration::from_secs(10),
+        progress: Progress::stderr(),
+        ..harness::VerifyOptions::default()
+    };
+    match harness::verify(&spec, &options) {
+        Err(harness::Error::Deadline { phase, .. }) => {
+            assert_eq!(phase, "running provenance.compile");
+        }
+        Err(other) => panic!("another error: {other}"),
+        Ok(report) => panic!("a report, not the deadline:\n{}", report.table()),
+    }
+}
