@@ -26,6 +26,14 @@ pub(crate) const MEMORY_MB: RangeInclusive<u32> = 128..=10_240;
 
 /// Function timeouts Lambda allows, in seconds.
 pub(crate) const TIMEOUT_S: RangeInclusive<u32> = 1..=900;
+/// Ephemeral storage (`/tmp`) sizes Lambda allows, in MB.
+pub(crate) const EPHEMERAL_STORAGE_MB: RangeInclusive<u32> = 512..=10_240;
+/// The most ephemeral storage a SnapStart function may have, in MB.
+pub(crate) const SNAPSTART_EPHEMERAL_STORAGE_MB: u32 = 512;
+/// The image label a container image opts in to SnapStart with (publishing a version of a
+/// SnapStart function whose image lacks it fails; AWS's own base images carry it).
+pub(crate) const SNAPSTART_LABEL: (&str, &str) =
+    ("com.amazonaws.lambda.feature.snapstart", "Allow");
 
 /// The total size of a function's environment variables (names and values).
 pub(crate) const ENV_LIMIT: usize = 4 * 1024;

@@ -295,11 +295,12 @@ pub(crate) fn provenance(
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
     use crate::image::{Layer, Loader};
 
-    fn facts(config_arch: &str, program: Executable) -> ImageFacts {
+    /// An image's facts as the tests need them: `config_arch`, one layer, `program`.
+    pub(in crate::checks) fn facts(config_arch: &str, program: Executable) -> ImageFacts {
         ImageFacts {
             reference: "test".to_owned(),
             id: "sha256:0".to_owned(),
@@ -317,6 +318,7 @@ mod tests {
             cmd: vec![],
             working_dir: None,
             env: vec![],
+            labels: Default::default(),
             program,
             model: None,
             model_problem: None,

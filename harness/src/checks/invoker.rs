@@ -144,10 +144,16 @@ impl<'a> Invoker<'a> {
 
     /// Sends `body` to the first target unless the run or the check has to stop; `None` then.
     pub(crate) fn invoke(&mut self, label: &str, body: &[u8]) -> Option<Invocation> {
+        self.invoke_on(0, label, body)
+    }
+
+    /// Sends `body` to target `t` (an environment of its own) unless the run or the check has
+    /// to stop; `None` then.
+    pub(crate) fn invoke_on(&mut self, t: usize, label: &str, body: &[u8]) -> Option<Invocation> {
         if !self.may_send() {
             return None;
         }
-        let target = self.targets[0];
+        let target = self.targets[t];
         let invocation = target.invoke(body);
         self.account(label, &invocation, target)
             .then_some(invocation)

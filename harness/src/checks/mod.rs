@@ -5,10 +5,12 @@
 mod function;
 mod image;
 mod invoker;
+mod snapstart;
 
 pub(crate) use function::{FunctionChecks, InitVerdict};
 pub(crate) use image::{Compiled, architecture, image_size, provenance};
 pub(crate) use invoker::{Budgets, Invoker, Stop};
+pub(crate) use snapstart::{InitEcho, snapstart};
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -33,6 +35,9 @@ pub enum CheckId {
     MalformedGenerated,
     /// What Lambda enforces and the emulator does not: payload sizes, timeouts, memory.
     LambdaLimits,
+    /// A function published with SnapStart: the image opts in, its settings are within
+    /// SnapStart's rules, and what init computes is the same in two environments.
+    SnapStart,
     /// `push`: the local image is still the verified one.
     VerifiedImage,
     /// `push`: the registry holds a single image manifest of the verified image.
@@ -67,6 +72,7 @@ impl CheckId {
             CheckId::MalformedCorpus => "malformed-corpus",
             CheckId::MalformedGenerated => "malformed-generated",
             CheckId::LambdaLimits => "lambda-limits",
+            CheckId::SnapStart => "snapstart",
             CheckId::VerifiedImage => "verified-image",
             CheckId::PushedManifest => "pushed-manifest",
             CheckId::PushedConfig => "pushed-config",

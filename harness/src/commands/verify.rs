@@ -2,7 +2,9 @@
 //! report. The whole gate.
 
 use super::setup::{Inputs, Run};
-use crate::checks::{self, Budgets, CheckId, CheckResult, Compiled, FunctionChecks, Stop};
+use crate::checks::{
+    self, Budgets, CheckId, CheckResult, Compiled, FunctionChecks, InitEcho, Stop,
+};
 use crate::commands::Error;
 use crate::digest::sha256_file;
 use crate::progress::Progress;
@@ -113,13 +115,23 @@ pub fn verify(spec: &Spec, options: &VerifyOptions) -> Result<Report, Error> {
             CheckId::Architecture,
             &format!("the image cannot run as an {arch} function (see architecture)"),
         );
+        let why = "the image cannot run (see architecture)".to_owned();
+        snapstart(&mut report, spec, InitEcho::NotJudged(why));
         progress.done();
         report.duration = started.elapsed();
         return Ok(report);
     }
     let rie = run.rie(options.rie.as_deref(), !options.allow_unverified_rie)?;
     report.rie = Some(rie.origin.clone());
-    match run.start(&image, &rie, &run.settings(), options.jobs) {
+    // SnapStart's init check compares two environments.
+    let init_echo = spec.snapstart.as_ref().and_then(|s| s.init_echo.as_deref());
+    let environments = if init_echo.is_some() {
+        options.jobs.max(2)
+    } else {
+        options.jobs
+    };
+    let mut echo = InitEcho::NotJudged("the function did not initialise".to_owned());
+    match run.start(&image, &rie, &run.settings(), environments) {
         // Docker failing around the container, or gone: the image was not judged (exit 2).
         Err(error) if !error.may_be_the_images() => {
             progress.done();
@@ -149,11 +161,31 @@ pub fn verify(spec: &Spec, options: &VerifyOptions) -> Result<Report, Error> {
                 progress.done();
                 return Err(Error::Infrastructure(why));
             }
+            if report.check(CheckId::Init).is_some_and(|c| c.passed()) {
+                echo = match init_echo {
+                    Some(pointer) => {
+                        progress.step("SnapStart: init in two environments");
+                        function.init_echo(pointer)
+                    }
+                    None => InitEcho::NotAsked,
+                };
+            }
         }
     }
+    snapstart(&mut report, spec, echo);
     progress.done();
     report.duration = started.elapsed();
     Ok(report)
+}
+
+/// Adds the `snapstart` check when the spec publishes the function with SnapStart, with what
+/// the environments reported at `snapstart.init_echo`.
+fn snapstart(report: &mut Report, spec: &Spec, echo: InitEcho) {
+    let (Some(snap), Some(facts)) = (&spec.snapstart, &report.image_facts) else {
+        return;
+    };
+    let check = checks::snapstart(facts, &spec.function, snap.init_echo.as_deref(), echo);
+    report.checks.push(check);
 }
 
 /// `init`, then, if the function initialised, every check that invokes it.

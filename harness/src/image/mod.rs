@@ -76,6 +76,8 @@ pub struct ImageFacts {
     pub working_dir: Option<String>,
     /// `Env` from the image config.
     pub env: Vec<String>,
+    /// `Labels` from the image config.
+    pub labels: std::collections::BTreeMap<String, String>,
     /// The program `ENTRYPOINT` + `CMD` starts, as found in the merged layers.
     pub program: Executable,
     /// The model file the spec names, if it was asked for and found.
@@ -245,6 +247,15 @@ fn read_archive(
             .filter(|w| !w.is_empty())
             .map(str::to_owned),
         env: strings(&image["Env"]),
+        labels: image["Labels"]
+            .as_object()
+            .map(|labels| {
+                labels
+                    .iter()
+                    .filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_owned())))
+                    .collect()
+            })
+            .unwrap_or_default(),
         program: Executable::Missing {
             command: String::new(),
             reason: "the image has neither ENTRYPOINT nor CMD".to_owned(),

@@ -111,6 +111,17 @@ pub struct Spec {
     pub(crate) tune: TuneSpec,
     /// How the spec's shell commands run (`[commands]`).
     pub(crate) shell: Shell,
+    /// `[snapstart]`: the function is published with SnapStart.
+    pub(crate) snapstart: Option<SnapStartSpec>,
+}
+
+/// How a SnapStart function's readiness is checked (`[snapstart]`).
+#[derive(Clone, Debug)]
+pub(crate) struct SnapStartSpec {
+    /// Where the function's answer reports a value it computed at init (a debug contract):
+    /// two environments must report the same one, since every environment restored from one
+    /// snapshot shares it.
+    pub(crate) init_echo: Option<String>,
 }
 
 /// How Lambda runs the function.
@@ -124,6 +135,8 @@ pub(crate) struct FunctionSpec {
     pub(crate) memory_mb: u32,
     /// Function timeout.
     pub(crate) timeout: Duration,
+    /// Ephemeral storage (`/tmp`) in MB.
+    pub(crate) ephemeral_storage_mb: u32,
     /// The function's own environment variables.
     pub(crate) environment: BTreeMap<String, String>,
 }

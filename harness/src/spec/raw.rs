@@ -29,6 +29,13 @@ pub(super) struct RawSpec {
     pub(super) tune: RawTune,
     #[serde(default)]
     pub(super) commands: RawCommands,
+    pub(super) snapstart: Option<RawSnapStart>,
+}
+
+#[derive(Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawSnapStart {
+    pub(super) init_echo: Option<String>,
 }
 
 #[derive(Default, Deserialize)]
@@ -47,8 +54,14 @@ pub(super) struct RawFunction {
     pub(super) memory_mb: u32,
     #[serde(default = "default_timeout")]
     pub(super) timeout_s: u32,
+    #[serde(default = "default_ephemeral_storage")]
+    pub(super) ephemeral_storage_mb: u32,
     #[serde(default)]
     pub(super) environment: BTreeMap<String, String>,
+}
+
+fn default_ephemeral_storage() -> u32 {
+    512
 }
 
 fn default_memory() -> u32 {

@@ -8,7 +8,7 @@ use super::raw::{
 use super::{
     Compile, DEFAULT_GENERATED_CASES, DEFAULT_MAX_IMAGE_SIZE, DEFAULT_SEED,
     DEFAULT_TUNE_INVOCATIONS, DEFAULT_TUNE_SIZES, FunctionSpec, ImageSpec, MAX_TUNE_INVOCATIONS,
-    Provenance, Spec, SpecError, TuneSpec,
+    Provenance, SnapStartSpec, Spec, SpecError, TuneSpec,
 };
 use crate::contract::{
     BatchContract, Contract, EVENT, EVENTS, ErrorContract, FieldRule, IdEcho, Template, Tolerance,
@@ -93,6 +93,17 @@ impl Validator<'_> {
             malformed: self.malformed(raw.malformed)?,
             generated,
             tune: self.tune(raw.tune)?,
+            snapstart: raw
+                .snapstart
+                .map(|s| {
+                    Ok::<_, SpecError>(SnapStartSpec {
+                        init_echo: s
+                            .init_echo
+                            .map(|p| self.pointer("snapstart.init_echo", p))
+                            .transpose()?,
+                    })
+                })
+                .transpose()?,
             function,
         })
     }
@@ -111,6 +122,15 @@ impl Validator<'_> {
             return Err(self.invalid(
                 "function.timeout_s",
                 format!("{} s: Lambda allows 1 to 900", raw.timeout_s),
+            ));
+        }
+        if !lambda::EPHEMERAL_STORAGE_MB.contains(&raw.ephemeral_storage_mb) {
+            return Err(self.invalid(
+                "function.ephemeral_storage_mb",
+                format!(
+                    "{} MB: Lambda allows 512 to 10240",
+                    raw.ephemeral_storage_mb
+                ),
             ));
         }
         let mut size = 0;
@@ -134,6 +154,7 @@ impl Validator<'_> {
             arch: raw.architecture,
             memory_mb: raw.memory_mb,
             timeout: Duration::from_secs(raw.timeout_s.into()),
+            ephemeral_storage_mb: raw.ephemeral_storage_mb,
             environment: raw.environment,
         })
     }

@@ -28,5 +28,6 @@ mod push;
 mod python_function;
 mod replay;
 mod root_cause;
+mod snapstart;
 mod tune;
 mod wheel;

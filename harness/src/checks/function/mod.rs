@@ -65,7 +65,7 @@ impl<'a> FunctionChecks<'a> {
         }
     }
 
-    fn contract(&self) -> &'a Contract {
+    pub(crate) fn contract(&self) -> &'a Contract {
         &self.spec.contract
     }
 
