@@ -306,15 +306,19 @@ pub(super) enum GoldenCommand {
 
 #[derive(Args)]
 pub(super) struct InitArgs {
-    /// Sample events, one JSON value a line (what the function takes, as the goldens hold it).
+    /// Sample events, one JSON value a line (what the function takes, as the goldens hold it),
+    /// or golden import's {"event": ..., "expected": ...} lines: then the answers are compared
+    /// with the expected ones and a tolerance is proposed per numeric field.
     #[arg(long, value_name = "FILE")]
     pub(super) events: PathBuf,
     /// Take this local image instead of building ./Dockerfile.
     #[arg(long, value_name = "REF")]
     pub(super) image: Option<String>,
-    /// The request for one event, JSON holding "$event" once; default: the event is the body.
-    #[arg(long, value_name = "TEMPLATE", default_value = "\"$event\"")]
-    pub(super) request: String,
+    /// The request for one event, JSON holding "$event" once [default: the first shape the
+    /// function answers every event in: the event as the body, in a list under a key its
+    /// error names, {"records": ["$event"]}, {"body": "$event"}, ...].
+    #[arg(long, value_name = "TEMPLATE")]
+    pub(super) request: Option<String>,
     /// The architecture the function is deployed with [default: this machine's].
     #[arg(long, value_enum, ignore_case = true)]
     pub(super) arch: Option<Arch>,

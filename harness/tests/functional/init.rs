@@ -1,8 +1,10 @@
-//! `lambda-gate init` on two functions with different contracts: the classifier fixture (the
+//! `lambda-gate init` on functions with different contracts: the classifier fixture (the
 //! event is the body, a bare list answered, no batches) goes from `init` to a passing `verify`
 //! by filling in only what the written spec marks TODO; the reference function's contract (a
 //! wrapped request, batches, an id and a model sha256 echoed) is inferred as its hand-written
-//! spec states it.
+//! spec states it, the request included; the Python example, given its events with their
+//! expected answers, gets its request, its tolerance and its ignored field from `init` and
+//! passes `verify` once the model's path and the goldens are filled in.
 
 use crate::support::*;
 use harness::{Arch, Spec};
@@ -30,6 +32,11 @@ fn events(dir: &Path, n: usize) -> String {
                 + "\n"
         })
         .collect()
+}
+
+/// The spec's text with its comments' wrapped lines joined, to find a sentence in them.
+fn flat(text: &str) -> String {
+    text.replace("\n# ", " ")
 }
 
 fn init(project: &Path, args: &[&str]) -> (Option<i32>, String, String) {
@@ -64,7 +71,10 @@ fn init_then_the_todos_give_the_classifier_a_passing_gate() {
         "function = [\"ValidationError\"]",
         "# expected = \"\"",
     ] {
-        assert!(text.contains(line), "{line}:\n{text}");
+        assert!(
+            text.contains(line) || flat(&text).contains(line),
+            "{line}:\n{text}"
+        );
     }
     assert!(!text.contains("batch_request"), "{text}");
     // It is a spec as written: it loads.
@@ -122,21 +132,16 @@ fn init_infers_the_reference_functions_contract_as_its_spec_states_it() {
         events(&workspace().join("golden"), 5),
     )
     .unwrap();
-    let (code, stdout, stderr) = init(
-        p.path(),
-        &[
-            "--image",
-            &image,
-            "--name",
-            "loan-grade",
-            "--request",
-            r#"{"records": ["$event"]}"#,
-        ],
-    );
+    let (code, stdout, stderr) = init(p.path(), &["--image", &image, "--name", "loan-grade"]);
     assert_eq!(code, Some(0), "{stdout}{stderr}");
     let text = std::fs::read_to_string(p.path().join("lambda-gate.toml")).unwrap();
-    // What the hand-written lambda-gate.toml says about the contract, found from the answers.
+    // What the hand-written lambda-gate.toml says about the contract, found from the answers:
+    // the request too, after the event as the body was answered with an error naming
+    // `records`.
     for line in [
+        "request = '{\"records\": [\"$event\"]}'",
+        "# Inferred: each of the 5 sample events sent as '{\"records\": [\"$event\"]}'",
+        "the event as the body was answered InvalidPayload",
         "prediction = \"/predictions/0\"",
         "batch_request = '{\"records\": \"$events\"}'",
         "batch_predictions = \"/predictions\"",
@@ -145,7 +150,122 @@ fn init_infers_the_reference_functions_contract_as_its_spec_states_it() {
         "# expected = \"/probability\"",
         "function = [\"InvalidPayload\"]",
     ] {
-        assert!(text.contains(line), "{line}:\n{text}");
+        assert!(
+            text.contains(line) || flat(&text).contains(line),
+            "{line}:\n{text}"
+        );
     }
     Spec::load(&p.path().join("lambda-gate.toml")).unwrap_or_else(|e| panic!("{e}\n{text}"));
+
+    // --request overrides the inference, and the comment says so.
+    let (code, stdout, stderr) = init(
+        p.path(),
+        &[
+            "--image",
+            &image,
+            "--force",
+            "--request",
+            r#"{"records": ["$event"], "debug": false}"#,
+        ],
+    );
+    assert_eq!(code, Some(0), "{stdout}{stderr}");
+    let text = std::fs::read_to_string(p.path().join("lambda-gate.toml")).unwrap();
+    assert!(
+        text.contains("# Given with --request.\nrequest = '{\"records\": [\"$event\"], \"debug\": false}'"),
+        "{text}"
+    );
+}
+
+/// `n` golden cases of the repository as `golden import` reads them: the event with the
+/// training-time answer expected for it.
+fn cases(n: usize) -> String {
+    let golden = workspace().join("golden");
+    let inputs = std::fs::read_to_string(golden.join("inputs.jsonl")).unwrap();
+    let expected = std::fs::read_to_string(golden.join("expected.jsonl")).unwrap();
+    let mut cases = String::new();
+    for (input, answer) in inputs.lines().zip(expected.lines()).take(n) {
+        let input: serde_json::Value = serde_json::from_str(input).unwrap();
+        let answer: serde_json::Value = serde_json::from_str(answer).unwrap();
+        assert_eq!(input["case_id"], answer["case_id"]);
+        let line = serde_json::json!({
+            "case_id": input["case_id"],
+            "event": input["event"],
+            "expected": answer["prediction"],
+        });
+        cases.push_str(&format!("{line}\n"));
+    }
+    cases
+}
+
+#[test]
+fn init_on_the_python_function_infers_request_and_tolerance_and_verify_passes() {
+    let _serial = serial();
+    let image = build("examples/python-function/lambda-gate.toml", Arch::X86_64);
+    let p = tempfile::tempdir().unwrap();
+    std::fs::write(p.path().join("events.jsonl"), cases(20)).unwrap();
+    let (code, stdout, stderr) = init(p.path(), &["--image", &image, "--name", "loan-grade-py"]);
+    assert_eq!(code, Some(0), "{stdout}{stderr}");
+    assert!(!stderr.contains("warning"), "{stderr}");
+    let path = p.path().join("lambda-gate.toml");
+    let text = std::fs::read_to_string(&path).unwrap();
+    for line in [
+        "request = '{\"records\": [\"$event\"]}'",
+        "prediction = \"/predictions/0\"",
+        "batch_request = '{\"records\": \"$events\"}'",
+        "echo_model_sha256 = \"/model_sha256\"",
+        "[contract.id]\nevent = \"/id\"\nprediction = \"/id\"",
+        // The goldens' raw score is the training side's own record: not in the answers.
+        "# The expected answers hold /raw, the predictions do not: it is not compared.\n\
+         [[contract.field]]\nexpected = \"/raw\"\nignore = true\n",
+        "# largest |diff| seen ",
+        "function = [\"InvalidPayload\"]",
+        "runtime = [\"Runtime.UnmarshalError\"]",
+        "`lambda-gate golden import events.jsonl --model",
+    ] {
+        assert!(
+            text.contains(line) || flat(&text).contains(line),
+            "{line}:\n{text}"
+        );
+    }
+    // The tolerance proposed for /probability is above what was seen, by its own comment.
+    let table: toml::Table = text.parse().unwrap();
+    let fields = table["contract"]["field"].as_array().unwrap();
+    let probability = fields
+        .iter()
+        .find(|f| f["expected"].as_str() == Some("/probability"))
+        .unwrap_or_else(|| panic!("no tolerance for /probability:\n{text}"));
+    let abs = probability["abs"].as_float().unwrap();
+    assert!(abs > 0.0 && abs <= 1e-6, "{abs}\n{text}");
+    assert!(!text.contains("expected = \"/class\""), "integers: exact\n{text}");
+    // Every line of the spec fits 80 columns but the TOML values and the header.
+    assert!(
+        text.lines()
+            .filter(|l| l.starts_with('#') && !l.contains("Written by") && !l.contains("TODO: the model"))
+            .all(|l| l.len() <= 80),
+        "{text}"
+    );
+
+    // The TODOs, as their comments say: the model's path in the image, and the goldens
+    // from the same events file.
+    std::fs::write(
+        &path,
+        text.replace(
+            "model = \"/TODO/model\"",
+            "model = \"/var/task/model/model.json\"",
+        ),
+    )
+    .unwrap();
+    let model = workspace().join("models/artifacts/model.json");
+    let (code, _, stderr) = output(
+        cli()
+            .current_dir(p.path())
+            .args(["golden", "import", "events.jsonl", "--model"])
+            .arg(&model)
+            .env_remove("CI")
+            .env_remove("LAMBDA_GATE_CONFIG"),
+    );
+    assert_eq!(code, Some(0), "{stderr}");
+    let scratch = tempfile::tempdir().unwrap();
+    let spec = Spec::load_with(&path, &quick(Arch::X86_64, 50, scratch.path())).unwrap();
+    assert_all_pass(&run(spec));
 }

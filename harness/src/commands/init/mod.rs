@@ -1,19 +1,27 @@
 //! `lambda-gate init`: a first spec from the function itself. The image is started as the
 //! gate starts it, the sample events are sent one at a time and together, `{}`, `null` and a
 //! body that is not JSON are sent for the error contract, and the answers say what the
-//! contract is: where the prediction sits, whether batches are taken and where their
-//! predictions are, an id or model sha256 echoed back, which values are numbers. What the
-//! answers cannot say (the model's path in the image, the goldens) is left as a `TODO` with
-//! what to put there.
+//! contract is: which request the function takes an event in (`request.rs`: shapes tried in
+//! turn, unless `--request` gives it), where the prediction sits, whether batches are taken
+//! and where their predictions are, an id or model sha256 echoed back, which values are
+//! numbers, and, when the events file carries expected answers, how far the predictions are
+//! from them and so which tolerance each field needs (`tolerance.rs`). What the answers cannot
+//! say (the model's path in the image, the goldens) is left as a `TODO` with what to put
+//! there.
+
+mod events;
+mod request;
+mod tolerance;
 
 use crate::arch::Arch;
 use crate::contract::{EVENT, EVENTS, Template};
 use crate::progress::Progress;
 use crate::runtime::{Outcome, Target};
 use crate::spec::{Spec, SpecError};
+pub(crate) use events::{Sample, read as read_events};
 use serde_json::Value;
 use std::fmt::Write as _;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 /// What `init` is told.
 pub(crate) struct InitOptions {
@@ -23,37 +31,57 @@ pub(crate) struct InitOptions {
     pub(crate) arch: Arch,
     /// An existing image; without it, `Dockerfile` in the spec's directory is built.
     pub(crate) image: Option<String>,
-    /// The request template for one event (`"$event"`: the event is the body).
-    pub(crate) request: String,
-    /// The sample events, each its JSON text.
-    pub(crate) events: Vec<String>,
+    /// The request template for one event (`--request`); `None`: found by trying shapes.
+    pub(crate) request: Option<String>,
+    /// The events file, as given (named in the spec's comments).
+    pub(crate) events_file: PathBuf,
+    /// The sample events, each with its expected answer when the file gives them.
+    pub(crate) samples: Vec<Sample>,
+}
+
+/// The spec `init` wrote, and what the terminal should hear about it.
+pub(crate) struct Written {
+    /// The spec's text.
+    pub(crate) text: String,
+    /// What needs the user's attention beyond the TODOs: answers that differ from the
+    /// expected ones, a request no shape was answered in.
+    pub(crate) warnings: Vec<String>,
 }
 
 /// The bodies sent to learn the error contract, and how the spec's comment names them.
 const PROBES: [(&str, &str); 3] = [("{}", "{}"), ("null", "null"), ("not json", "not JSON")];
 
-/// Starts the function and returns the text of a commented spec for it, to be written at
-/// `path` (whose directory is the spec's root).
+/// How the request template was decided.
+enum RequestFrom {
+    /// `--request`.
+    Flag,
+    /// Found by trying shapes.
+    Inferred(request::Inference),
+}
+
+/// Starts the function and returns a commented spec for it, to be written at `path` (whose
+/// directory is the spec's root).
 pub(crate) fn init(
     path: &Path,
     options: &InitOptions,
     progress: &Progress,
-) -> Result<String, super::Error> {
+) -> Result<Written, super::Error> {
     let root = path.parent().unwrap_or(Path::new("."));
     let image = match &options.image {
         Some(reference) => format!("reference = {}", quoted(reference)),
         None => "dockerfile = \"Dockerfile\"".to_owned(),
     };
+    let given = options.request.as_deref().unwrap_or(request::SHAPES[0]);
     // A spec to start the function with: only the function and the image matter here.
     let provisional = format!(
         "[function]\nname = {}\narchitecture = \"{}\"\n[image]\n{image}\n[contract]\nrequest = {}\n\
          [errors]\nfunction = [\"TODO\"]\n[provenance]\nmodel = \"/TODO\"\n[goldens]\ndir = \"golden\"\n",
         quoted(&options.name),
         options.arch,
-        quoted(&options.request),
+        quoted(given),
     );
     // The template is the flag's, not a key of a file the user wrote: say so.
-    Template::parse(&options.request, EVENT).map_err(|message| SpecError::Invalid {
+    Template::parse(given, EVENT).map_err(|message| SpecError::Invalid {
         path: path.to_path_buf(),
         key: "contract.request".to_owned(),
         flag: Some("--request"),
@@ -61,14 +89,31 @@ pub(crate) fn init(
     })?;
     let spec = Spec::parse(&provisional, path, root)?;
     let container = super::start(&spec, progress)?;
-    progress.step(format!("sending {} sample events", options.events.len()));
-    let singles: Vec<Outcome> = options
-        .events
-        .iter()
-        .map(|e| container.invoke(&spec.contract.request(e)).outcome)
-        .collect();
-    let batch = batch_template(&options.request).map(|text| {
-        let joined = format!("[{}]", options.events.join(","));
+    let events: Vec<String> = options.samples.iter().map(|s| s.event.clone()).collect();
+    let n = events.len();
+    let (template, singles, from) = match &options.request {
+        Some(text) => {
+            progress.step(format!("sending {n} sample events"));
+            let singles = events
+                .iter()
+                .map(|e| container.invoke(&spec.contract.request(e)).outcome)
+                .collect();
+            (text.clone(), singles, RequestFrom::Flag)
+        }
+        None => {
+            progress.step(format!(
+                "sending {n} sample events, trying request shapes in turn"
+            ));
+            let found = request::infer(&events, |body| container.invoke(body).outcome);
+            (
+                found.template.clone(),
+                found.outcomes.clone(),
+                RequestFrom::Inferred(found),
+            )
+        }
+    };
+    let batch = batch_template(&template).map(|text| {
+        let joined = format!("[{}]", events.join(","));
         let body = Template::parse(&text, EVENTS)
             .map(|t| t.render(joined.as_bytes()))
             .unwrap_or_default();
@@ -79,12 +124,52 @@ pub(crate) fn init(
         .map(|(body, _)| container.invoke(body.as_bytes()).outcome)
         .collect();
     progress.done();
-    let events: Vec<Value> = options
-        .events
+    let parsed: Vec<Value> = events
         .iter()
         .map(|e| serde_json::from_str(e).unwrap_or_default())
         .collect();
-    Ok(render(options, &events, &singles, batch.as_ref(), &probes))
+    let answers = Answers {
+        template: &template,
+        from: &from,
+        events: &parsed,
+        singles: &singles,
+        batch: batch.as_ref(),
+        probes: &probes,
+    };
+    Ok(render(options, &answers))
+}
+
+/// What the function answered.
+struct Answers<'a> {
+    /// The request template kept.
+    template: &'a str,
+    /// How it was decided.
+    from: &'a RequestFrom,
+    /// The sample events.
+    events: &'a [Value],
+    /// The answers to them one at a time, in `template` (up to the first that was not a
+    /// prediction when no shape was answered).
+    singles: &'a [Outcome],
+    /// The batch template and the answer to all events in it.
+    batch: Option<&'a (String, Outcome)>,
+    /// The answers to [`PROBES`].
+    probes: &'a [Outcome],
+}
+
+/// `text` as `#` comment lines of at most 80 columns.
+fn comment(out: &mut String, text: &str) {
+    let mut line = String::from("#");
+    for word in text.split_whitespace() {
+        if line.len() > 1 && line.len() + 1 + word.len() > 80 {
+            out.push_str(&line);
+            out.push('\n');
+            line = String::from("#");
+        }
+        line.push(' ');
+        line.push_str(word);
+    }
+    out.push_str(&line);
+    out.push('\n');
 }
 
 /// The batch template of a request template that puts the event in a one-item list:
@@ -102,10 +187,16 @@ fn quoted(text: &str) -> String {
 }
 
 /// The pointer to the prediction in the answer to one event: the one-item list of an object
-/// answer (`/predictions/0`), else the whole answer.
-fn prediction_pointer(answer: &Value) -> String {
+/// answer (`/predictions/0`), the one item of a list answer to a request that put the event in
+/// a one-item list (`/0`), else the whole answer.
+fn prediction_pointer(answer: &Value, template: &str) -> String {
+    let listed = template.contains(&format!("[\"{EVENT}\"]"));
     let Some(object) = answer.as_object() else {
-        return String::new();
+        return if listed && answer.as_array().is_some_and(|a| a.len() == 1) {
+            "/0".to_owned()
+        } else {
+            String::new()
+        };
     };
     let singles: Vec<&String> = object
         .iter()
@@ -180,15 +271,10 @@ fn float_places(prediction: &Value) -> Vec<String> {
 }
 
 /// The commented spec.
-fn render(
-    options: &InitOptions,
-    events: &[Value],
-    singles: &[Outcome],
-    batch: Option<&(String, Outcome)>,
-    probes: &[Outcome],
-) -> String {
+fn render(options: &InitOptions, answers: &Answers<'_>) -> Written {
     let mut out = String::new();
-    let n = options.events.len();
+    let mut warnings = Vec::new();
+    let n = options.samples.len();
     let _ = writeln!(
         out,
         "# Written by `lambda-gate init` from {n} sample events and the function's answers to them.\n\
@@ -210,27 +296,32 @@ fn render(
         }
     }
     out.push_str("[contract]\n");
-    let _ = writeln!(out, "request = {}", quoted(&options.request));
-    let answers: Vec<&Value> = singles
-        .iter()
-        .filter_map(|o| match o {
-            Outcome::Success(v) => Some(v),
-            _ => None,
-        })
-        .collect();
-    for (i, outcome) in singles.iter().enumerate() {
-        if !matches!(outcome, Outcome::Success(_)) {
-            let _ = writeln!(
-                out,
-                "# TODO: sample event {} was not answered with a prediction ({}): check `request`",
-                i + 1,
-                outcome.describe()
-            );
+    render_request(&mut out, &mut warnings, answers, n);
+    let _ = writeln!(out, "request = {}", quoted(answers.template));
+    let singles = answers.singles;
+    let first = singles.iter().find_map(|o| match o {
+        Outcome::Success(v) => Some(v),
+        _ => None,
+    });
+    let answered_all =
+        singles.len() == n && singles.iter().all(|o| matches!(o, Outcome::Success(_)));
+    if !answered_all && matches!(answers.from, RequestFrom::Flag) {
+        for (i, outcome) in singles.iter().enumerate() {
+            if !matches!(outcome, Outcome::Success(_)) {
+                comment(
+                    &mut out,
+                    &format!(
+                        "TODO: sample event {} was not answered with a prediction ({}): \
+                         check `request`",
+                        i + 1,
+                        request::brief(outcome)
+                    ),
+                );
+            }
         }
     }
-    let pointer = answers
-        .first()
-        .map(|a| prediction_pointer(a))
+    let pointer = first
+        .map(|a| prediction_pointer(a, answers.template))
         .unwrap_or_default();
     let _ = writeln!(
         out,
@@ -242,8 +333,8 @@ fn render(
         },
         quoted(&pointer)
     );
-    let prediction = answers.first().and_then(|a| a.pointer(&pointer));
-    if let Some((text, Outcome::Success(answer))) = batch
+    let prediction = first.and_then(|a| a.pointer(&pointer));
+    if let Some((text, Outcome::Success(answer))) = answers.batch
         && let Some(at) = batch_pointer(answer, n)
         && n >= 2
     {
@@ -264,7 +355,7 @@ fn render(
             quoted(&sha)
         );
     }
-    if let (Some(event), Some(prediction)) = (events.first(), prediction)
+    if let (Some(event), Some(prediction)) = (answers.events.first(), prediction)
         && let Some(id) = id_echo(event, prediction)
     {
         let _ = writeln!(
@@ -274,26 +365,104 @@ fn render(
             quoted(&id)
         );
     }
-    for place in prediction.map(float_places).unwrap_or_default() {
-        let _ = writeln!(
-            out,
-            "\n# {} holds fractional numbers, compared exactly by default. After the first\n\
-             # `verify`, golden-replay says the largest |diff| per field: give it a tolerance\n\
-             # above that, e.g.\n# [[contract.field]]\n# expected = {}\n# abs = 1e-9",
-            if place.is_empty() {
-                "The prediction"
-            } else {
-                place.as_str()
-            },
-            quoted(&place)
-        );
+    let with_expected = options.samples.iter().all(|s| s.expected.is_some());
+    if with_expected {
+        let pairs: Vec<(&Value, Option<&Value>)> = options
+            .samples
+            .iter()
+            .zip(singles.iter().map(Some).chain(std::iter::repeat(None)))
+            .filter_map(|(sample, outcome)| {
+                let prediction = match outcome {
+                    Some(Outcome::Success(answer)) => answer.pointer(&pointer),
+                    _ => None,
+                };
+                Some((sample.expected.as_ref()?, prediction))
+            })
+            .collect();
+        let seen = tolerance::compare(&pairs);
+        out.push('\n');
+        out.push_str(&seen.render(n));
+        warnings.extend(seen.summary());
+    } else {
+        for place in prediction.map(float_places).unwrap_or_default() {
+            let _ = writeln!(
+                out,
+                "\n# {} holds fractional numbers, compared exactly by default. After the first\n\
+                 # `verify`, golden-replay says the largest |diff| per field: give it a tolerance\n\
+                 # above that (or give init expected answers, see `golden import`), e.g.\n\
+                 # [[contract.field]]\n# expected = {}\n# abs = 1e-9",
+                if place.is_empty() {
+                    "The prediction"
+                } else {
+                    place.as_str()
+                },
+                quoted(&place)
+            );
+        }
     }
-    render_errors(&mut out, probes);
+    render_errors(&mut out, answers.probes);
     out.push_str(
-        "\n[provenance]\n# TODO: the model file's absolute path in the image; its sha256 must be the goldens' model_sha256.\nmodel = \"/TODO/model\"\n\
-         \n[goldens]\n# TODO: write them with `lambda-gate golden import FILE --model PATH` (see the README).\ndir = \"golden\"\n",
+        "\n[provenance]\n# TODO: the model file's absolute path in the image; its sha256 must be the goldens' model_sha256.\nmodel = \"/TODO/model\"\n\n[goldens]\n",
     );
-    out
+    let import = if with_expected {
+        format!(
+            "TODO: write them from the events file: `lambda-gate golden import {} --model \
+             PATH` (PATH: the model file the expected answers come from).",
+            options.events_file.display()
+        )
+    } else {
+        "TODO: write them with `lambda-gate golden import FILE --model PATH` (see the \
+         README)."
+            .to_owned()
+    };
+    comment(&mut out, &import);
+    out.push_str("dir = \"golden\"\n");
+    Written {
+        text: out,
+        warnings,
+    }
+}
+
+/// The comment on `request`: how it was decided.
+fn render_request(out: &mut String, warnings: &mut Vec<String>, answers: &Answers<'_>, n: usize) {
+    let found = match answers.from {
+        RequestFrom::Flag => {
+            out.push_str("# Given with --request.\n");
+            return;
+        }
+        RequestFrom::Inferred(found) => found,
+    };
+    let tried: Vec<String> = found
+        .ruled_out
+        .iter()
+        .map(|(shape, answer)| format!("{} was answered {answer}", request::describe(shape)))
+        .collect();
+    if found.answered {
+        let mut text = format!(
+            "Inferred: each of the {n} sample events sent as {} was answered with a \
+             prediction",
+            request::describe(&found.template)
+        );
+        if !tried.is_empty() {
+            text.push_str(&format!(" (tried first: {})", tried.join("; ")));
+        }
+        text.push_str(". `init --request TEMPLATE` overrides it.");
+        comment(out, &text);
+        return;
+    }
+    comment(
+        out,
+        &format!(
+            "TODO: no request shape was answered with a prediction for all {n} sample events: \
+             {}. Put the request here, or pass `init --request TEMPLATE`, e.g. \
+             '{{\"records\": [\"$event\"]}}'.",
+            tried.join("; ")
+        ),
+    );
+    warnings.push(format!(
+        "no request shape tried was answered with a prediction for all {n} events: \
+         pass --request (see the spec's TODO)"
+    ));
 }
 
 /// `[errors]` from the answers to the probes.
@@ -356,8 +525,9 @@ mod tests {
         assert_eq!(batch_template("\"$event\""), None);
         let answer =
             json!({"predictions": [{"id": "a", "p": 0.5, "model_sha256": "f".repeat(64)}]});
-        assert_eq!(prediction_pointer(&answer), "/predictions/0");
-        assert_eq!(prediction_pointer(&json!([0.1, 0.9])), "");
+        assert_eq!(prediction_pointer(&answer, "\"$event\""), "/predictions/0");
+        assert_eq!(prediction_pointer(&json!([0.1, 0.9]), "\"$event\""), "");
+        assert_eq!(prediction_pointer(&json!([[0.1, 0.9]]), "[\"$event\"]"), "/0");
         let batch = json!({"predictions": [1, 2, 3], "n": [1]});
         assert_eq!(batch_pointer(&batch, 3).unwrap(), "/predictions");
         let prediction = &answer["predictions"][0];
