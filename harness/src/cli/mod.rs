@@ -135,7 +135,7 @@ fn init(args: InitArgs, config: Option<PathBuf>, progress: &Progress) -> anyhow:
     for warning in &written.warnings {
         eprint_line(&format!("warning: {warning}"));
     }
-    let todos = written.text.matches("TODO").count();
+    let todos = written.text.matches("TODO:").count();
     out(&format!(
         "wrote {}: fill in its {todos} TODOs, then run `{}`\n",
         path.display(),

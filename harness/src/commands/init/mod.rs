@@ -88,10 +88,18 @@ pub(crate) fn init(
         message,
     })?;
     let spec = Spec::parse(&provisional, path, root)?;
-    let container = super::start(&spec, progress)?;
+    // As `commands::start`, keeping what Docker says of the image.
+    let run = super::setup::Run::connect(&spec, progress)?;
+    let image = run.image()?;
+    let rie = run.rie(None, false)?;
+    let container = run
+        .start(&image, &rie, &run.settings(), 1)?
+        .pop()
+        .ok_or_else(|| super::Error::Infrastructure("no container was started".to_owned()))?;
+    progress.done();
     let events: Vec<String> = options.samples.iter().map(|s| s.event.clone()).collect();
     let n = events.len();
-    let (template, singles, from) = match &options.request {
+    let (template, singles, from): (String, Vec<Outcome>, RequestFrom) = match &options.request {
         Some(text) => {
             progress.step(format!("sending {n} sample events"));
             let singles = events
@@ -129,6 +137,7 @@ pub(crate) fn init(
         .map(|e| serde_json::from_str(e).unwrap_or_default())
         .collect();
     let answers = Answers {
+        image_size: image.size,
         template: &template,
         from: &from,
         events: &parsed,
@@ -141,6 +150,8 @@ pub(crate) fn init(
 
 /// What the function answered.
 struct Answers<'a> {
+    /// The image's uncompressed size, as Docker reports it.
+    image_size: Option<u64>,
     /// The request template kept.
     template: &'a str,
     /// How it was decided.
@@ -275,12 +286,15 @@ fn render(options: &InitOptions, answers: &Answers<'_>) -> Written {
     let mut out = String::new();
     let mut warnings = Vec::new();
     let n = options.samples.len();
-    let _ = writeln!(
-        out,
-        "# Written by `lambda-gate init` from {n} sample events and the function's answers to them.\n\
-         # Each inferred value says what it was inferred from; TODO marks what init could not see.\n\
-         # The README's \"The spec file\" documents every key.\n"
+    comment(
+        &mut out,
+        &format!(
+            "Written by `lambda-gate init` from {n} sample events and the function's answers \
+             to them. Each inferred value says what it was inferred from; TODO marks what init \
+             could not see. The README's \"The spec file\" documents every key."
+        ),
     );
+    out.push('\n');
     let _ = writeln!(
         out,
         "[function]\nname = {}\narchitecture = \"{}\"\n",
@@ -289,12 +303,16 @@ fn render(options: &InitOptions, answers: &Answers<'_>) -> Written {
     );
     match &options.image {
         Some(reference) => {
-            let _ = writeln!(out, "[image]\nreference = {}\n", quoted(reference));
+            let _ = writeln!(out, "[image]\nreference = {}", quoted(reference));
         }
         None => {
-            let _ = writeln!(out, "[image]\ndockerfile = \"Dockerfile\"\n");
+            let _ = writeln!(out, "[image]\ndockerfile = \"Dockerfile\"");
         }
     }
+    if let Some(size) = answers.image_size {
+        render_max_size(&mut out, size);
+    }
+    out.push('\n');
     out.push_str("[contract]\n");
     render_request(&mut out, &mut warnings, answers, n);
     let _ = writeln!(out, "request = {}", quoted(answers.template));
@@ -401,9 +419,13 @@ fn render(options: &InitOptions, answers: &Answers<'_>) -> Written {
         }
     }
     render_errors(&mut out, answers.probes);
-    out.push_str(
-        "\n[provenance]\n# TODO: the model file's absolute path in the image; its sha256 must be the goldens' model_sha256.\nmodel = \"/TODO/model\"\n\n[goldens]\n",
+    out.push_str("\n[provenance]\n");
+    comment(
+        &mut out,
+        "TODO: the model file's absolute path in the image; its sha256 must be the goldens' \
+         model_sha256.",
     );
+    out.push_str("model = \"/TODO/model\"\n\n[goldens]\n");
     let import = if with_expected {
         format!(
             "TODO: write them from the events file: `lambda-gate golden import {} --model \
@@ -421,6 +443,36 @@ fn render(options: &InitOptions, answers: &Answers<'_>) -> Written {
         text: out,
         warnings,
     }
+}
+
+/// `max_size` for an image over the gate's default budget: a tenth above its size, rounded
+/// up to 100 MiB, so that the gate catches growth rather than the image as it is.
+fn render_max_size(out: &mut String, size: u64) {
+    const STEP: u64 = 100 * 1024 * 1024;
+    let default = crate::spec::DEFAULT_MAX_IMAGE_SIZE;
+    let human = crate::units::human_bytes;
+    if size <= default {
+        comment(
+            out,
+            &format!(
+                "The image is {} uncompressed, within the default budget (max_size) of {}.",
+                human(size),
+                human(default)
+            ),
+        );
+        return;
+    }
+    let budget = (size + size / 10).div_ceil(STEP) * STEP;
+    comment(
+        out,
+        &format!(
+            "The image is {} uncompressed, over the default budget of {}: this budget, a \
+             tenth above it rounded up to 100 MiB, catches its growth (Lambda allows 10 GB).",
+            human(size),
+            human(default)
+        ),
+    );
+    let _ = writeln!(out, "max_size = \"{}MiB\"", budget / (1024 * 1024));
 }
 
 /// The comment on `request`: how it was decided.
@@ -492,11 +544,8 @@ fn render_errors(out: &mut String, probes: &[Outcome]) {
         };
         seen.push(format!("{name} -> {answer}"));
     }
-    let _ = writeln!(
-        out,
-        "\n[errors]\n# The function's answers: {}.",
-        seen.join(", ")
-    );
+    out.push_str("\n[errors]\n");
+    comment(out, &format!("The function's answers: {}.", seen.join(", ")));
     if function.is_empty() {
         out.push_str(
             "# TODO: the errorTypes the function answers bad input with.\nfunction = [\"TODO\"]\n",
@@ -540,4 +589,18 @@ mod tests {
         assert_eq!(float_places(&json!([0.1, 0.9])), [""]);
         assert!(float_places(&json!({"class": 2})).is_empty());
     }
+
+    #[test]
+    fn init_proposes_a_budget_above_an_image_over_the_default() {
+        let mut out = String::new();
+        // The Python example's image.
+        render_max_size(&mut out, 1_030_225_920);
+        assert!(out.ends_with("max_size = \"1100MiB\"\n"), "{out}");
+        assert!(out.contains("# The image is 982.5 MiB uncompressed"), "{out}");
+        assert!(out.lines().all(|l| l.len() <= 80), "{out}");
+        let mut out = String::new();
+        render_max_size(&mut out, 20 * 1024 * 1024);
+        assert!(!out.contains("max_size ="), "{out}");
+    }
+
 }

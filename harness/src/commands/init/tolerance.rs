@@ -11,8 +11,8 @@ use std::collections::BTreeMap;
 /// A difference relative to the numbers larger than this is not rounding.
 const ROUNDING: f64 = 1e-4;
 
-/// The tolerance proposed for fractional numbers that came back exactly: the rounding of
-/// another architecture's double arithmetic.
+/// The least tolerance proposed for fractional numbers (those that came back exactly
+/// included): room for the rounding of another architecture's double arithmetic.
 const EXACT_F64: i32 = -12;
 /// The same for numbers that are all float32 values: float32 rounding.
 const EXACT_F32: i32 = -6;
@@ -228,19 +228,22 @@ impl Seen {
             if field.abs == 0.0 && !field.fractional {
                 continue;
             }
-            let (exponent, why) = if field.abs == 0.0 {
-                if field.float32 {
-                    (
-                        EXACT_F32,
-                        "the values are float32: room for another machine's float32 rounding",
-                    )
-                } else {
-                    (EXACT_F64, "room for another architecture's rounding")
-                }
+            let (floor, floor_why) = if field.float32 {
+                (
+                    EXACT_F32,
+                    "the values are float32: room for another machine's float32 rounding",
+                )
             } else {
-                // Ten to a hundred times the largest difference.
-                let exponent = field.abs.log10().ceil() as i32 + 1;
-                (exponent, "ten times or more above it, for another machine's rounding")
+                (EXACT_F64, "room for another architecture's rounding")
+            };
+            // Ten to a hundred times the largest difference, and no less than the floor.
+            let above = (field.abs > 0.0).then(|| field.abs.log10().ceil() as i32 + 1);
+            let (exponent, why) = match above {
+                Some(exponent) if exponent > floor => (
+                    exponent,
+                    "ten times or more above it, for another machine's rounding",
+                ),
+                _ => (floor, floor_why),
             };
             super::comment(
                 &mut out,
@@ -368,9 +371,9 @@ mod tests {
 
     #[test]
     fn exact_answers_get_room_for_rounding_and_float32_its_own() {
-        let found = seen(&[(json!([0.1, 0.9]), Some(json!([0.1, 0.9])))]);
+        let found = seen(&[(json!([0.1, 0.9]), Some(json!([0.1, 0.9 + 1.1e-16])))]);
         let text = found.render(1);
-        assert!(text.contains("seen 0 on the prediction"), "{text}");
+        assert!(text.contains("seen 1.1e-16 on the prediction"), "{text}");
         assert!(
             text.contains("expected = \"\"\nabs = 1e-12\n"),
             "a bare list: the rule at the root\n{text}"
