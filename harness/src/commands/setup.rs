@@ -42,8 +42,6 @@ pub(crate) struct RunImage {
     pub(crate) id: String,
     /// What Lambda executes: `ENTRYPOINT` followed by `CMD`.
     pub(crate) command: Vec<String>,
-    /// Its uncompressed size as Docker reports it.
-    pub(crate) size: Option<u64>,
 }
 
 /// A run of the spec's function on this machine's Docker.
@@ -85,7 +83,6 @@ impl<'a> Run<'a> {
         let inspected = self.docker.inspect(&reference)?;
         let config = inspected.config.unwrap_or_default();
         Ok(RunImage {
-            size: inspected.size.and_then(|s| u64::try_from(s).ok()),
             id: inspected.id.unwrap_or_else(|| reference.clone()),
             command: config
                 .entrypoint

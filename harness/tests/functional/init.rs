@@ -171,7 +171,9 @@ fn init_infers_the_reference_functions_contract_as_its_spec_states_it() {
     assert_eq!(code, Some(0), "{stdout}{stderr}");
     let text = std::fs::read_to_string(p.path().join("lambda-gate.toml")).unwrap();
     assert!(
-        text.contains("# Given with --request.\nrequest = '{\"records\": [\"$event\"], \"debug\": false}'"),
+        text.contains(
+            "# Given with --request.\nrequest = '{\"records\": [\"$event\"], \"debug\": false}'"
+        ),
         "{text}"
     );
 }
@@ -236,7 +238,10 @@ fn init_on_the_python_function_infers_request_and_tolerance_and_verify_passes() 
         .unwrap_or_else(|| panic!("no tolerance for /probability:\n{text}"));
     let abs = probability["abs"].as_float().unwrap();
     assert!(abs > 0.0 && abs <= 1e-6, "{abs}\n{text}");
-    assert!(!text.contains("expected = \"/class\""), "integers: exact\n{text}");
+    assert!(
+        !text.contains("expected = \"/class\""),
+        "integers: exact\n{text}"
+    );
     // Over the default budget of 256 MiB: a budget above its size.
     assert!(text.contains("\nmax_size = \""), "{text}");
     // Every comment fits 80 columns.

@@ -91,6 +91,9 @@ pub(crate) fn init(
     // As `commands::start`, keeping what Docker says of the image.
     let run = super::setup::Run::connect(&spec, progress)?;
     let image = run.image()?;
+    // Its size as the gate's image-size check measures it.
+    progress.step(format!("reading image {}", image.reference));
+    let facts = crate::image::inspect(&run.docker, &image.reference, &image.id, None)?;
     let rie = run.rie(None, false)?;
     let container = run
         .start(&image, &rie, &run.settings(), 1)?
@@ -137,7 +140,7 @@ pub(crate) fn init(
         .map(|e| serde_json::from_str(e).unwrap_or_default())
         .collect();
     let answers = Answers {
-        image_size: image.size,
+        image_size: facts.size_bytes(),
         template: &template,
         from: &from,
         events: &parsed,
@@ -150,8 +153,8 @@ pub(crate) fn init(
 
 /// What the function answered.
 struct Answers<'a> {
-    /// The image's uncompressed size, as Docker reports it.
-    image_size: Option<u64>,
+    /// The image's uncompressed size, as the image-size check measures it.
+    image_size: u64,
     /// The request template kept.
     template: &'a str,
     /// How it was decided.
@@ -309,9 +312,7 @@ fn render(options: &InitOptions, answers: &Answers<'_>) -> Written {
             let _ = writeln!(out, "[image]\ndockerfile = \"Dockerfile\"");
         }
     }
-    if let Some(size) = answers.image_size {
-        render_max_size(&mut out, size);
-    }
+    render_max_size(&mut out, answers.image_size);
     out.push('\n');
     out.push_str("[contract]\n");
     render_request(&mut out, &mut warnings, answers, n);
@@ -545,7 +546,10 @@ fn render_errors(out: &mut String, probes: &[Outcome]) {
         seen.push(format!("{name} -> {answer}"));
     }
     out.push_str("\n[errors]\n");
-    comment(out, &format!("The function's answers: {}.", seen.join(", ")));
+    comment(
+        out,
+        &format!("The function's answers: {}.", seen.join(", ")),
+    );
     if function.is_empty() {
         out.push_str(
             "# TODO: the errorTypes the function answers bad input with.\nfunction = [\"TODO\"]\n",
@@ -576,7 +580,10 @@ mod tests {
             json!({"predictions": [{"id": "a", "p": 0.5, "model_sha256": "f".repeat(64)}]});
         assert_eq!(prediction_pointer(&answer, "\"$event\""), "/predictions/0");
         assert_eq!(prediction_pointer(&json!([0.1, 0.9]), "\"$event\""), "");
-        assert_eq!(prediction_pointer(&json!([[0.1, 0.9]]), "[\"$event\"]"), "/0");
+        assert_eq!(
+            prediction_pointer(&json!([[0.1, 0.9]]), "[\"$event\"]"),
+            "/0"
+        );
         let batch = json!({"predictions": [1, 2, 3], "n": [1]});
         assert_eq!(batch_pointer(&batch, 3).unwrap(), "/predictions");
         let prediction = &answer["predictions"][0];
@@ -596,11 +603,13 @@ mod tests {
         // The Python example's image.
         render_max_size(&mut out, 1_030_225_920);
         assert!(out.ends_with("max_size = \"1100MiB\"\n"), "{out}");
-        assert!(out.contains("# The image is 982.5 MiB uncompressed"), "{out}");
+        assert!(
+            out.contains("# The image is 982.5 MiB uncompressed"),
+            "{out}"
+        );
         assert!(out.lines().all(|l| l.len() <= 80), "{out}");
         let mut out = String::new();
         render_max_size(&mut out, 20 * 1024 * 1024);
         assert!(!out.contains("max_size ="), "{out}");
     }
-
 }

@@ -409,7 +409,10 @@ mod tests {
             text.contains("/label differs from the expected answer for 1 of 2"),
             "{text}"
         );
-        assert!(text.contains("expected \"dog\", answered \"cat\""), "{text}");
+        assert!(
+            text.contains("expected \"dog\", answered \"cat\""),
+            "{text}"
+        );
         assert_eq!(found.summary().len(), 2);
         assert!(text.lines().all(|l| l.len() <= 80), "{text}");
     }
