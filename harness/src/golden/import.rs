@@ -220,6 +220,20 @@ mod tests {
     }
 
     #[test]
+    fn goldens_never_written_are_reported_with_the_import_that_writes_them() {
+        let (dir, _, _) = scratch();
+        let err = GoldenSet::load(&dir.path().join("golden"))
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(
+            err.contains("holds no golden files")
+                && err.contains("golden import FILE --model PATH"),
+            "{err}"
+        );
+    }
+
+    #[test]
     fn existing_goldens_are_replaced_only_with_force() {
         let (dir, file, model) = scratch();
         let goldens = dir.path().join("golden");
