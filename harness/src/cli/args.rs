@@ -326,7 +326,12 @@ pub(super) struct InitArgs {
     /// The function's name [default: the directory's name].
     #[arg(long)]
     pub(super) name: Option<String>,
-    /// Replace an existing spec.
+    /// The model file the function serves, as trained (on this machine): provenance.model is
+    /// the file in the image with its sha256, and with expected answers in the events file the
+    /// goldens are written from them as `golden import FILE --model PATH` writes them.
+    #[arg(long, value_name = "PATH")]
+    pub(super) model: Option<PathBuf>,
+    /// Replace an existing spec (and, with --model, existing golden files).
     #[arg(long)]
     pub(super) force: bool,
 }

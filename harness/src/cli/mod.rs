@@ -128,6 +128,8 @@ fn init(args: InitArgs, config: Option<PathBuf>, progress: &Progress) -> anyhow:
         request: args.request,
         events_file: args.events,
         samples,
+        model: args.model,
+        force: args.force,
     };
     let written = harness_init::init(&path, &options, progress)?;
     std::fs::write(&path, &written.text)
@@ -135,12 +137,22 @@ fn init(args: InitArgs, config: Option<PathBuf>, progress: &Progress) -> anyhow:
     for warning in &written.warnings {
         eprint_line(&format!("warning: {warning}"));
     }
+    if let Some((cases, dir)) = &written.goldens {
+        out(&format!("imported {cases} cases into {}\n", dir.display()));
+    }
     let todos = written.text.matches("TODO:").count();
-    out(&format!(
-        "wrote {}: fill in its {todos} TODOs, then run `{}`\n",
-        path.display(),
-        crate::environment::command("verify")
-    ));
+    let verify = crate::environment::command("verify");
+    out(&match todos {
+        0 => format!("wrote {}: run `{verify}`\n", path.display()),
+        1 => format!(
+            "wrote {}: see its TODO, then run `{verify}`\n",
+            path.display()
+        ),
+        _ => format!(
+            "wrote {}: fill in its {todos} TODOs, then run `{verify}`\n",
+            path.display()
+        ),
+    });
     Ok(ExitCode::SUCCESS)
 }
 

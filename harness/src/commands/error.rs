@@ -68,6 +68,15 @@ pub enum Error {
     /// died, the engine stopped answering): the image could not be judged.
     #[error("the run could not finish: {0}")]
     Infrastructure(String),
+    /// `init --model` names a file that cannot be read.
+    #[error("cannot read the model file {path} (init --model)")]
+    Model {
+        /// The file.
+        path: std::path::PathBuf,
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
+    },
     /// The provenance compile command could not run or failed.
     #[error("provenance.compile {what}")]
     Compile {

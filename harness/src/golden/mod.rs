@@ -15,7 +15,7 @@ mod import;
 mod regen;
 mod review;
 
-pub(crate) use import::{Import, import};
+pub(crate) use import::{Import, existing as existing_goldens, import};
 pub use regen::RegenError;
 use regen::write_files;
 pub(crate) use regen::{Loop, accept, check, regen, reject, review};

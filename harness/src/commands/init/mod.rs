@@ -5,9 +5,11 @@
 //! turn, unless `--request` gives it), where the prediction sits, whether batches are taken
 //! and where their predictions are, an id or model sha256 echoed back, which values are
 //! numbers, and, when the events file carries expected answers, how far the predictions are
-//! from them and so which tolerance each field needs (`tolerance.rs`). What the answers cannot
-//! say (the model's path in the image, the goldens) is left as a `TODO` with what to put
-//! there.
+//! from them and so which tolerance each field needs (`tolerance.rs`). Given the model file
+//! the expected answers come from (`--model`), the model's path in the image is the file of the
+//! merged layers with that file's sha256, and the goldens are written from the events file by
+//! `golden import`'s own function. What neither the answers nor the model can say is left as a
+//! `TODO` with what to put there.
 
 mod events;
 mod request;
@@ -15,11 +17,13 @@ mod tolerance;
 
 use crate::arch::Arch;
 use crate::contract::{EVENT, EVENTS, Template};
+use crate::golden::RegenError;
 use crate::progress::Progress;
 use crate::runtime::{Outcome, Target};
 use crate::spec::{Spec, SpecError};
 pub(crate) use events::{Sample, read as read_events};
 use serde_json::Value;
+use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
@@ -37,6 +41,11 @@ pub(crate) struct InitOptions {
     pub(crate) events_file: PathBuf,
     /// The sample events, each with its expected answer when the file gives them.
     pub(crate) samples: Vec<Sample>,
+    /// The training-time model file on this machine (`--model`): looked for in the image by
+    /// its sha256, and the goldens' model when the events carry expected answers.
+    pub(crate) model: Option<PathBuf>,
+    /// Replace golden files that are there already (as `golden import --force`).
+    pub(crate) force: bool,
 }
 
 /// The spec `init` wrote, and what the terminal should hear about it.
@@ -46,6 +55,24 @@ pub(crate) struct Written {
     /// What needs the user's attention beyond the TODOs: answers that differ from the
     /// expected ones, a request no shape was answered in.
     pub(crate) warnings: Vec<String>,
+    /// The golden files written: how many cases, into which directory.
+    pub(crate) goldens: Option<(usize, PathBuf)>,
+}
+
+/// The model file `--model` names, as it is looked for in the image.
+struct ModelFile<'a> {
+    /// Its path on this machine, as given.
+    path: &'a Path,
+    /// Its sha256.
+    sha256: String,
+    /// Its size in bytes.
+    size: u64,
+}
+
+/// What `init` learnt of the model: the file given, and the image's files with its content.
+struct ModelFound<'a> {
+    file: ModelFile<'a>,
+    in_image: Vec<String>,
 }
 
 /// The bodies sent to learn the error contract, and how the spec's comment names them.
@@ -67,6 +94,31 @@ pub(crate) fn init(
     progress: &Progress,
 ) -> Result<Written, super::Error> {
     let root = path.parent().unwrap_or(Path::new("."));
+    let with_expected = options.samples.iter().all(|s| s.expected.is_some());
+    let goldens_dir = root.join(GOLDENS_DIR);
+    let model = match &options.model {
+        Some(model) => {
+            let unreadable = |source| super::Error::Model {
+                path: model.clone(),
+                source,
+            };
+            let size = std::fs::metadata(model).map_err(unreadable)?.len();
+            let sha256 = crate::digest::sha256_file(model).map_err(unreadable)?;
+            Some(ModelFile {
+                path: model,
+                sha256,
+                size,
+            })
+        }
+        None => None,
+    };
+    // Before the image is built and started: goldens that are there stay there.
+    if model.is_some() && with_expected && !options.force {
+        let existing = crate::golden::existing_goldens(&goldens_dir);
+        if !existing.is_empty() {
+            return Err(RegenError::WouldReplace(existing).into());
+        }
+    }
     let image = match &options.image {
         Some(reference) => format!("reference = {}", quoted(reference)),
         None => "dockerfile = \"Dockerfile\"".to_owned(),
@@ -93,7 +145,21 @@ pub(crate) fn init(
     let image = run.image()?;
     // Its size as the gate's image-size check measures it.
     progress.step(format!("reading image {}", image.reference));
-    let facts = crate::image::inspect(&run.docker, &image.reference, &image.id, None)?;
+    let (facts, model) = match model {
+        Some(file) => {
+            let content = crate::image::Content {
+                sha256: &file.sha256,
+                size: file.size,
+            };
+            let (facts, in_image) =
+                crate::image::inspect_finding(&run.docker, &image.reference, &image.id, content)?;
+            (facts, Some(ModelFound { file, in_image }))
+        }
+        None => (
+            crate::image::inspect(&run.docker, &image.reference, &image.id, None)?,
+            None,
+        ),
+    };
     let rie = run.rie(None, false)?;
     let container = run
         .start(&image, &rie, &run.settings(), 1)?
@@ -148,8 +214,29 @@ pub(crate) fn init(
         batch: batch.as_ref(),
         probes: &probes,
     };
-    Ok(render(options, &answers))
+    // The goldens as `golden import` writes them, from the same file.
+    let goldens = match &model {
+        Some(found) if with_expected => {
+            let cases = crate::golden::import(
+                &options.events_file,
+                &crate::golden::Import {
+                    dir: &goldens_dir,
+                    model: found.file.path,
+                    sources: &BTreeMap::new(),
+                    force: options.force,
+                },
+            )?;
+            Some((cases, goldens_dir))
+        }
+        _ => None,
+    };
+    let mut written = render(options, &answers, model.as_ref(), goldens.as_ref());
+    written.goldens = goldens;
+    Ok(written)
 }
+
+/// `goldens.dir` in the spec `init` writes.
+const GOLDENS_DIR: &str = "golden";
 
 /// What the function answered.
 struct Answers<'a> {
@@ -285,7 +372,12 @@ fn float_places(prediction: &Value) -> Vec<String> {
 }
 
 /// The commented spec.
-fn render(options: &InitOptions, answers: &Answers<'_>) -> Written {
+fn render(
+    options: &InitOptions,
+    answers: &Answers<'_>,
+    model: Option<&ModelFound<'_>>,
+    goldens: Option<&(usize, PathBuf)>,
+) -> Written {
     let mut out = String::new();
     let mut warnings = Vec::new();
     let n = options.samples.len();
@@ -360,10 +452,20 @@ fn render(options: &InitOptions, answers: &Answers<'_>) -> Written {
         let _ = writeln!(
             out,
             "# {n} events in one request were answered with {n} predictions there.\n\
-             batch_request = {}\nbatch_predictions = {}\n\
-             max_batch = {n}  # TODO: the most events the function takes in one request",
+             batch_request = {}\nbatch_predictions = {}",
             quoted(text),
             quoted(&at)
+        );
+        comment(
+            &mut out,
+            &format!(
+                "max_batch: {n}, the most events init sent in one request, which verify \
+                 passes as it is; raise it to the function's own limit."
+            ),
+        );
+        let _ = writeln!(
+            out,
+            "max_batch = {n}  # TODO: the most events the function takes in one request"
         );
     }
     if let Some(sha) = prediction.and_then(sha_echo) {
@@ -421,28 +523,74 @@ fn render(options: &InitOptions, answers: &Answers<'_>) -> Written {
     }
     render_errors(&mut out, answers.probes);
     out.push_str("\n[provenance]\n");
-    comment(
-        &mut out,
-        "TODO: the model file's absolute path in the image; its sha256 must be the goldens' \
-         model_sha256.",
-    );
-    out.push_str("model = \"/TODO/model\"\n\n[goldens]\n");
-    let import = if with_expected {
-        format!(
-            "TODO: write them from the events file: `lambda-gate golden import {} --model \
-             PATH` (PATH: the model file the expected answers come from).",
-            options.events_file.display()
-        )
-    } else {
-        "TODO: write them with `lambda-gate golden import FILE --model PATH` (see the \
-         README)."
-            .to_owned()
+    render_model(&mut out, model);
+    out.push_str("\n[goldens]\n");
+    let events = options.events_file.display();
+    let import = match (goldens, model) {
+        (Some((cases, _)), Some(found)) => format!(
+            "Written by init as `lambda-gate golden import {events} --model {}` writes \
+             them: the {cases} cases of {events}, model_sha256 the sha256 of {}.",
+            found.file.path.display(),
+            found.file.path.display()
+        ),
+        _ if with_expected => format!(
+            "TODO: write them from the events file: `lambda-gate golden import {events} \
+             --model PATH` (PATH: the model file the expected answers come from), or run \
+             `init --model PATH` again."
+        ),
+        _ => "TODO: write them with `lambda-gate golden import FILE --model PATH` (see the \
+              README)."
+            .to_owned(),
     };
     comment(&mut out, &import);
-    out.push_str("dir = \"golden\"\n");
+    let _ = writeln!(out, "dir = {}", quoted(GOLDENS_DIR));
     Written {
         text: out,
         warnings,
+        goldens: None,
+    }
+}
+
+/// `[provenance] model`: the file of the image with the sha256 of `--model`'s file, or a
+/// TODO saying why there is none.
+fn render_model(out: &mut String, model: Option<&ModelFound<'_>>) {
+    let Some(found) = model else {
+        comment(
+            out,
+            "TODO: the model file's absolute path in the image; its sha256 must be the \
+             goldens' model_sha256. `init --model PATH` finds it by PATH's sha256.",
+        );
+        out.push_str("model = \"/TODO/model\"\n");
+        return;
+    };
+    let given = found.file.path.display();
+    let sha = &found.file.sha256;
+    match found.in_image.as_slice() {
+        [] => {
+            comment(
+                out,
+                &format!(
+                    "TODO: no file in the image has the sha256 of {given} (--model), {sha}: \
+                     the image does not hold that model. Put the model file's absolute path \
+                     in the image here; its sha256 must be the goldens' model_sha256."
+                ),
+            );
+            out.push_str("model = \"/TODO/model\"\n");
+        }
+        [first, others @ ..] => {
+            let mut text = format!(
+                "Found by content: {first} is the file in the image with the sha256 of \
+                 {given} (--model), {sha}."
+            );
+            if !others.is_empty() {
+                text.push_str(&format!(
+                    " The same content is also at {}.",
+                    others.join(", ")
+                ));
+            }
+            comment(out, &text);
+            let _ = writeln!(out, "model = {}", quoted(first));
+        }
     }
 }
 
@@ -595,6 +743,51 @@ mod tests {
         assert_eq!(float_places(prediction), ["/p"]);
         assert_eq!(float_places(&json!([0.1, 0.9])), [""]);
         assert!(float_places(&json!({"class": 2})).is_empty());
+    }
+
+    #[test]
+    fn the_models_path_is_the_image_file_with_its_sha256_or_a_todo_saying_none_has_it() {
+        let sha = "ab".repeat(32);
+        let found = |in_image: &[&str]| ModelFound {
+            file: ModelFile {
+                path: Path::new("models/artifacts/model.json"),
+                sha256: sha.clone(),
+                size: 10,
+            },
+            in_image: in_image.iter().map(|p| (*p).to_owned()).collect(),
+        };
+        let render = |model: Option<&ModelFound<'_>>| {
+            let mut out = String::new();
+            render_model(&mut out, model);
+            assert!(out.lines().all(|l| l.len() <= 80), "{out}");
+            out
+        };
+        let out = render(Some(&found(&["/var/task/model/model.json"])));
+        assert!(
+            out.ends_with("model = \"/var/task/model/model.json\"\n"),
+            "{out}"
+        );
+        assert!(!out.contains("TODO"), "{out}");
+        assert!(
+            out.replace("\n# ", " ").contains(&format!(
+                "# Found by content: /var/task/model/model.json is the file in the image with \
+                 the sha256 of models/artifacts/model.json (--model), {sha}."
+            )),
+            "{out}"
+        );
+        let out = render(Some(&found(&["/a/model.json", "/b/model.json"])));
+        assert!(out.ends_with("model = \"/a/model.json\"\n"), "{out}");
+        assert!(out.contains("also at /b/model.json."), "{out}");
+        let out = render(Some(&found(&[])));
+        assert!(out.ends_with("model = \"/TODO/model\"\n"), "{out}");
+        assert!(
+            out.replace("\n# ", " ").contains(
+                "TODO: no file in the image has the sha256 of models/artifacts/model.json"
+            ),
+            "{out}"
+        );
+        let out = render(None);
+        assert!(out.contains("`init --model PATH` finds it"), "{out}");
     }
 
     #[test]
