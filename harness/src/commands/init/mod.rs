@@ -528,9 +528,8 @@ fn render(
     let events = options.events_file.display();
     let import = match (goldens, model) {
         (Some((cases, _)), Some(found)) => format!(
-            "Written by init as `lambda-gate golden import {events} --model {}` writes \
-             them: the {cases} cases of {events}, model_sha256 the sha256 of {}.",
-            found.file.path.display(),
+            "Written by init from the {cases} cases of {events} as `lambda-gate golden \
+             import {events} --model {}` writes them (model_sha256: that file's sha256).",
             found.file.path.display()
         ),
         _ if with_expected => format!(
