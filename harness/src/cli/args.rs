@@ -70,9 +70,10 @@ pub(super) enum Command {
     /// Write a first lambda-gate.toml from the function itself: start its image under the RIE,
     /// send the sample events singly and together, and {}, null and a body that is not JSON,
     /// and infer the request, the contract and the error types from the answers (and, given
-    /// expected answers, a tolerance per field).
+    /// expected answers, a tolerance per field; given --model, the model's path in the image
+    /// and the goldens).
     #[command(
-        after_help = "Examples:\n  lambda-gate init --events cases.jsonl --arch x86_64\n  lambda-gate init --events events.jsonl --image my-fn:latest \\\n      --request '{\"records\": [\"$event\"]}'"
+        after_help = "Examples:\n  lambda-gate init --events cases.jsonl --model model.cbm --arch x86_64\n  lambda-gate init --events events.jsonl --image my-fn:latest \\\n      --request '{\"records\": [\"$event\"]}'"
     )]
     Init(InitArgs),
     /// Build the image as the spec says; prints the image reference last on stdout.

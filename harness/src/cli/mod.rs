@@ -144,13 +144,11 @@ fn init(args: InitArgs, config: Option<PathBuf>, progress: &Progress) -> anyhow:
     let verify = crate::environment::command("verify");
     out(&match todos {
         0 => format!("wrote {}: run `{verify}`\n", path.display()),
-        1 => format!(
-            "wrote {}: see its TODO, then run `{verify}`\n",
-            path.display()
-        ),
         _ => format!(
-            "wrote {}: fill in its {todos} TODOs, then run `{verify}`\n",
-            path.display()
+            "wrote {}: look at its {todos} TODO{} (each says what to put there), then run \
+             `{verify}`\n",
+            path.display(),
+            if todos == 1 { "" } else { "s" }
         ),
     });
     Ok(ExitCode::SUCCESS)
