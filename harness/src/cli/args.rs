@@ -69,9 +69,11 @@ pub(super) enum ColorChoice {
 pub(super) enum Command {
     /// Write a first lambda-gate.toml from the function itself: start its image under the RIE,
     /// send the sample events singly and together, and {}, null and a body that is not JSON,
-    /// and infer the contract and the error types from the answers.
+    /// and infer the request, the contract and the error types from the answers (and, given
+    /// expected answers, a tolerance per field; given --model, the model's path in the image
+    /// and the goldens).
     #[command(
-        after_help = "Examples:\n  lambda-gate init --events events.jsonl --arch x86_64\n  lambda-gate init --events events.jsonl --image my-fn:latest \\\n      --request '{\"records\": [\"$event\"]}'"
+        after_help = "Examples:\n  lambda-gate init --events cases.jsonl --model model.cbm --arch x86_64\n  lambda-gate init --events events.jsonl --image my-fn:latest \\\n      --request '{\"records\": [\"$event\"]}'"
     )]
     Init(InitArgs),
     /// Build the image as the spec says; prints the image reference last on stdout.
@@ -319,22 +321,31 @@ pub(super) struct AcceptArgs {
 
 #[derive(Args)]
 pub(super) struct InitArgs {
-    /// Sample events, one JSON value a line (what the function takes, as the goldens hold it).
+    /// Sample events, one JSON value a line (what the function takes, as the goldens hold it),
+    /// or golden import's {"event": ..., "expected": ...} lines: then the answers are compared
+    /// with the expected ones and a tolerance is proposed per numeric field.
     #[arg(long, value_name = "FILE")]
     pub(super) events: PathBuf,
     /// Take this local image instead of building ./Dockerfile.
     #[arg(long, value_name = "REF")]
     pub(super) image: Option<String>,
-    /// The request for one event, JSON holding "$event" once; default: the event is the body.
-    #[arg(long, value_name = "TEMPLATE", default_value = "\"$event\"")]
-    pub(super) request: String,
+    /// The request for one event, JSON holding "$event" once [default: the first shape the
+    /// function answers every event in: the event as the body, in a list under a key its
+    /// error names, {"records": ["$event"]}, {"body": "$event"}, ...].
+    #[arg(long, value_name = "TEMPLATE")]
+    pub(super) request: Option<String>,
     /// The architecture the function is deployed with [default: this machine's].
     #[arg(long, value_enum, ignore_case = true)]
     pub(super) arch: Option<Arch>,
     /// The function's name [default: the directory's name].
     #[arg(long)]
     pub(super) name: Option<String>,
-    /// Replace an existing spec.
+    /// The model file the function serves, as trained (on this machine): provenance.model is
+    /// the file in the image with its sha256, and with expected answers in the events file the
+    /// goldens are written from them as `golden import FILE --model PATH` writes them.
+    #[arg(long, value_name = "PATH")]
+    pub(super) model: Option<PathBuf>,
+    /// Replace an existing spec (and, with --model, existing golden files).
     #[arg(long)]
     pub(super) force: bool,
 }

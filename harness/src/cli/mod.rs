@@ -93,23 +93,7 @@ fn init(args: InitArgs, config: Option<PathBuf>, progress: &Progress) -> anyhow:
             path.display()
         );
     }
-    let text = std::fs::read_to_string(&args.events)
-        .with_context(|| format!("cannot read {}", args.events.display()))?;
-    let mut events = Vec::new();
-    for (i, line) in text
-        .lines()
-        .enumerate()
-        .filter(|(_, l)| !l.trim().is_empty())
-    {
-        serde_json::from_str::<serde_json::Value>(line)
-            .with_context(|| format!("{}:{}: not a JSON value", args.events.display(), i + 1))?;
-        events.push(line.trim().to_owned());
-    }
-    anyhow::ensure!(
-        !events.is_empty(),
-        "{} holds no events: one JSON value a line",
-        args.events.display()
-    );
+    let samples = harness_init::read_events(&args.events)?;
     let arch = args
         .arch
         .or_else(crate::Arch::host)
@@ -143,15 +127,31 @@ fn init(args: InitArgs, config: Option<PathBuf>, progress: &Progress) -> anyhow:
         arch,
         image: args.image,
         request: args.request,
-        events,
+        events_file: args.events,
+        samples,
+        model: args.model,
+        force: args.force,
     };
-    let spec = harness_init::init(&path, &options, progress)?;
-    std::fs::write(&path, spec).with_context(|| format!("cannot write {}", path.display()))?;
-    out(&format!(
-        "wrote {}: fill in its TODOs, then run `{}`\n",
-        path.display(),
-        crate::environment::command("verify")
-    ));
+    let written = harness_init::init(&path, &options, progress)?;
+    std::fs::write(&path, &written.text)
+        .with_context(|| format!("cannot write {}", path.display()))?;
+    for warning in &written.warnings {
+        eprint_line(&format!("warning: {warning}"));
+    }
+    if let Some((cases, dir)) = &written.goldens {
+        out(&format!("imported {cases} cases into {}\n", dir.display()));
+    }
+    let todos = written.text.matches("TODO:").count();
+    let verify = crate::environment::command("verify");
+    out(&match todos {
+        0 => format!("wrote {}: run `{verify}`\n", path.display()),
+        _ => format!(
+            "wrote {}: look at its {todos} TODO{} (each says what to put there), then run \
+             `{verify}`\n",
+            path.display(),
+            if todos == 1 { "" } else { "s" }
+        ),
+    });
     Ok(ExitCode::SUCCESS)
 }
 

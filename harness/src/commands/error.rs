@@ -79,6 +79,15 @@ pub enum Error {
         /// The deadline.
         deadline: std::time::Duration,
     },
+    /// `init --model` names a file that cannot be read.
+    #[error("cannot read the model file {path} (init --model)")]
+    Model {
+        /// The file.
+        path: std::path::PathBuf,
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
+    },
     /// The provenance compile command could not run or failed.
     #[error("provenance.compile {what}")]
     Compile {

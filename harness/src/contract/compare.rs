@@ -219,7 +219,7 @@ impl std::fmt::Display for Tolerance {
 }
 
 /// A difference or bound in two significant digits: `3.0e-8`, `0`, `2.0`, `1.5e5`.
-fn short(x: f64) -> String {
+pub(crate) fn short(x: f64) -> String {
     if x == 0.0 || !x.is_finite() {
         return x.to_string();
     }

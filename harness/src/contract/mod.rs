@@ -14,7 +14,7 @@ mod verdict;
 
 pub(crate) use answer::{Golden, Place, Shape, judge_golden};
 pub(crate) use compare::{
-    Diffs, FieldRule, Tolerance, compare, compare_measured, compared_exactly, comparison_at,
+    Diffs, FieldRule, Tolerance, compare, compare_measured, compared_exactly, comparison_at, short,
 };
 pub(crate) use verdict::{Expect, judge_generated, judge_malformed};
 

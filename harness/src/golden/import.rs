@@ -66,12 +66,17 @@ pub(crate) fn import(file: &Path, to: &Import<'_>) -> Result<usize, RegenError> 
     write_import(file, to)
 }
 
-fn write_import(file: &Path, to: &Import<'_>) -> Result<usize, RegenError> {
-    let existing: Vec<PathBuf> = super::FILES_ALL
+/// The golden files in `dir` that an import would replace (only with `force`).
+pub(crate) fn existing(dir: &Path) -> Vec<PathBuf> {
+    super::FILES_ALL
         .iter()
-        .map(|name| to.dir.join(name))
+        .map(|name| dir.join(name))
         .filter(|p| p.exists())
-        .collect();
+        .collect()
+}
+
+fn write_import(file: &Path, to: &Import<'_>) -> Result<usize, RegenError> {
+    let existing = existing(to.dir);
     if !to.force && !existing.is_empty() {
         return Err(RegenError::WouldReplace(existing));
     }
@@ -218,6 +223,20 @@ mod tests {
         });
         let outcome = outcome.unwrap();
         assert!(outcome.passed(), "{}", outcome.render());
+    }
+
+    #[test]
+    fn goldens_never_written_are_reported_with_the_import_that_writes_them() {
+        let (dir, _, _) = scratch();
+        let err = GoldenSet::load(&dir.path().join("golden"))
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(
+            err.contains("holds no golden files")
+                && err.contains("golden import FILE --model PATH"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -15,7 +15,7 @@ mod import;
 mod regen;
 mod review;
 
-pub(crate) use import::{Import, import};
+pub(crate) use import::{Import, existing as existing_goldens, import};
 pub use regen::RegenError;
 use regen::write_files;
 pub(crate) use regen::{Decision, Decisions, Loop, accept, check, regen, reject, review};
@@ -148,6 +148,20 @@ pub enum GoldenError {
     /// There are no cases to replay.
     #[error("{0}: there are no golden cases; the gate needs at least one event to invoke")]
     Empty(PathBuf),
+    /// The golden directory holds none of the golden files: they were never written.
+    #[error(
+        "{dir} holds no golden files (manifest.json, inputs.jsonl, expected.jsonl): write them \
+         with `{import}` (FILE: {{\"event\": ..., \"expected\": ...}} a line; PATH: the model \
+         file the answers come from), or, with `goldens.regen` set, `{regen}` and `golden accept`"
+    )]
+    Missing {
+        /// The spec's `goldens.dir`.
+        dir: PathBuf,
+        /// The import command.
+        import: String,
+        /// The regen command.
+        regen: String,
+    },
 }
 
 /// What to do about golden files that are out of step, said after the problems.
@@ -237,6 +251,13 @@ impl GoldenSet {
     /// they do not describe the same cases ([`GoldenSet::out_of_step`]). `Err` when a file
     /// cannot be read or parsed, or no case has both an event and a prediction.
     pub(crate) fn load(dir: &Path) -> Result<Self, GoldenError> {
+        if FILES_ALL.iter().all(|name| !dir.join(name).exists()) {
+            return Err(GoldenError::Missing {
+                dir: dir.to_path_buf(),
+                import: crate::environment::command("golden import FILE --model PATH"),
+                regen: crate::environment::command("golden regen"),
+            });
+        }
         let manifest = read_manifest(&dir.join("manifest.json"))?;
         let inputs_path = dir.join("inputs.jsonl");
         let inputs: Vec<InputLine> = read_lines(&inputs_path)?;

@@ -177,6 +177,36 @@ impl Filesystem {
         Err(format!("{path} is a directory, not a file"))
     }
 
+    /// Every regular file of the merged view, as its absolute path and where its bytes are (a
+    /// hard link is listed under each of its names).
+    pub(super) fn files(&self) -> impl Iterator<Item = (String, &FileData)> {
+        self.nodes.iter().filter_map(|(path, node)| match node {
+            Node::File(data) => Some((format!("/{path}"), data)),
+            _ => None,
+        })
+    }
+
+    /// The paths of the regular files whose content has this sha256; only files of `size`
+    /// bytes are read, and an empty file (`size` 0) matches none.
+    pub(super) fn files_with_sha256(
+        &self,
+        index: &TarIndex,
+        sha256: &str,
+        size: u64,
+    ) -> Result<Vec<String>, ImageError> {
+        // An empty file names nothing: every empty file in the image would match it.
+        if size == 0 {
+            return Ok(Vec::new());
+        }
+        let mut found = Vec::new();
+        for (path, data) in self.files().filter(|(_, d)| d.size == size) {
+            if self.sha256(index, data)? == sha256 {
+                found.push(path);
+            }
+        }
+        Ok(found)
+    }
+
     /// The first `limit` bytes of a file (all of it with `u64::MAX`), in memory: for the
     /// heads of executables, never for a whole file of unknown size.
     pub(super) fn read(
@@ -349,6 +379,57 @@ mod tests {
     fn content(fs: &Filesystem, index: &TarIndex, path: &str) -> Result<String, String> {
         let found = fs.resolve(path)?;
         Ok(String::from_utf8(fs.read(index, &found.data, u64::MAX).unwrap()).unwrap())
+    }
+
+    #[test]
+    fn a_file_is_found_by_its_content_in_the_merged_view_only() {
+        let sha = |text: &str| crate::digest::sha256_hex(text.as_bytes());
+        let (_d, index, fs) = image(&[
+            layer(&[
+                ("opt/old/model.json", 'f', "model-v1"),
+                ("opt/gone.json", 'f', "model-v1"),
+                ("var/task/other.json", 'f', "model-v2"),
+            ]),
+            gzip(&layer(&[
+                ("opt/.wh.gone.json", 'f', ""),
+                ("var/task/model/model.json", 'f', "model-v1"),
+                ("var/task/link.json", 'h', "var/task/model/model.json"),
+            ])),
+        ]);
+        let files: Vec<(String, u64)> = fs.files().map(|(p, d)| (p, d.size)).collect();
+        assert!(
+            files.contains(&("/var/task/other.json".to_owned(), 8)),
+            "{files:?}"
+        );
+        assert!(
+            !files.iter().any(|(p, _)| p == "/opt/gone.json"),
+            "{files:?}"
+        );
+        assert_eq!(
+            fs.files_with_sha256(&index, &sha("model-v1"), 8).unwrap(),
+            [
+                "/opt/old/model.json",
+                "/var/task/link.json",
+                "/var/task/model/model.json"
+            ]
+        );
+        // Another size is not read, whatever its content.
+        assert!(
+            fs.files_with_sha256(&index, &sha("model-v1"), 9)
+                .unwrap()
+                .is_empty()
+        );
+        assert!(
+            fs.files_with_sha256(&index, &sha("model-v3"), 8)
+                .unwrap()
+                .is_empty()
+        );
+        // An empty model would match every empty file (a whiteout's too): it matches none.
+        assert!(
+            fs.files_with_sha256(&index, &sha(""), 0)
+                .unwrap()
+                .is_empty()
+        );
     }
 
     #[test]

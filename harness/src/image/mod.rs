@@ -176,6 +176,33 @@ pub(crate) fn inspect(
     Ok(facts)
 }
 
+/// A file to look for by its content, not its path: what `init` knows of the model file it
+/// was given.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Content<'a> {
+    /// Its sha256, lowercase hex.
+    pub(crate) sha256: &'a str,
+    /// Its size in bytes: only the image's files of this size are hashed.
+    pub(crate) size: u64,
+}
+
+/// As [`inspect`] without a model path, and the absolute paths of the regular files in the
+/// image's merged layers whose content is `content` (sorted; a hard link under each name).
+pub(crate) fn inspect_finding(
+    docker: &DockerClient,
+    reference: &str,
+    id: &str,
+    content: Content<'_>,
+) -> Result<(ImageFacts, Vec<String>), ImageError> {
+    let dir = tempfile::tempdir()?;
+    let archive = dir.path().join("image.tar");
+    docker.export(id, &archive)?;
+    let (mut facts, fs, index) = read_merged(reference, &archive, None)?;
+    facts.id = id.to_owned();
+    let found = fs.files_with_sha256(&index, content.sha256, content.size)?;
+    Ok((facts, found))
+}
+
 fn strings(v: &serde_json::Value) -> Vec<String> {
     v.as_array()
         .map(|a| {
@@ -191,6 +218,16 @@ fn read_archive(
     archive: &Path,
     model: Option<&str>,
 ) -> Result<ImageFacts, ImageError> {
+    read_merged(reference, archive, model).map(|(facts, _, _)| facts)
+}
+
+/// The facts of the saved image at `archive`, with its merged layers and the archive's index
+/// to read their files with.
+fn read_merged(
+    reference: &str,
+    archive: &Path,
+    model: Option<&str>,
+) -> Result<(ImageFacts, Filesystem, TarIndex), ImageError> {
     let index = TarIndex::open(archive)?;
     let manifest = index.json("manifest.json")?;
     let entries = manifest
@@ -282,5 +319,5 @@ fn read_archive(
             Err(problem) => facts.model_problem = Some(problem),
         }
     }
-    Ok(facts)
+    Ok((facts, fs, index))
 }
