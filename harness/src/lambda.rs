@@ -35,11 +35,18 @@ pub(crate) const SNAPSTART_EPHEMERAL_STORAGE_MB: u32 = 512;
 pub(crate) const SNAPSTART_LABEL: (&str, &str) =
     ("com.amazonaws.lambda.feature.snapstart", "Allow");
 
+/// Requests one Lambda Managed Instances execution environment may serve at once
+/// (`PerExecutionEnvironmentMaxConcurrency`).
+pub(crate) const MAX_CONCURRENCY: RangeInclusive<u32> = 1..=1600;
+/// How Lambda Managed Instances tells the runtime how many requests to serve at once; the RIE
+/// runs in its Managed Instances mode when it is set.
+pub(crate) const MAX_CONCURRENCY_ENV: &str = "AWS_LAMBDA_MAX_CONCURRENCY";
+
 /// The total size of a function's environment variables (names and values).
 pub(crate) const ENV_LIMIT: usize = 4 * 1024;
 
 /// Environment variables Lambda sets itself; a function may not define them.
-pub(crate) const RESERVED_ENV: [&str; 18] = [
+pub(crate) const RESERVED_ENV: [&str; 19] = [
     "_HANDLER",
     "_X_AMZN_TRACE_ID",
     "AWS_DEFAULT_REGION",
@@ -58,6 +65,7 @@ pub(crate) const RESERVED_ENV: [&str; 18] = [
     "AWS_LAMBDA_RUNTIME_API",
     "LAMBDA_TASK_ROOT",
     "LAMBDA_RUNTIME_DIR",
+    MAX_CONCURRENCY_ENV,
 ];
 
 /// `errorType`s that mean the function crashed: never an answer a contract may accept.

@@ -7,7 +7,7 @@ mod image;
 mod invoker;
 mod snapstart;
 
-pub(crate) use function::{FunctionChecks, InitVerdict};
+pub(crate) use function::{FunctionChecks, InitVerdict, in_flight};
 pub(crate) use image::{Compiled, architecture, image_size, provenance};
 pub(crate) use invoker::{Budgets, Invoker, Stop};
 pub(crate) use snapstart::{InitEcho, snapstart};
@@ -35,6 +35,9 @@ pub enum CheckId {
     MalformedGenerated,
     /// What Lambda enforces and the emulator does not: payload sizes, timeouts, memory.
     LambdaLimits,
+    /// A function on Lambda Managed Instances: the goldens with several requests in flight in
+    /// one environment get the answers they get one at a time.
+    Concurrency,
     /// A function published with SnapStart: the image opts in, its settings are within
     /// SnapStart's rules, and what init computes is the same in two environments.
     SnapStart,
@@ -72,6 +75,7 @@ impl CheckId {
             CheckId::MalformedCorpus => "malformed-corpus",
             CheckId::MalformedGenerated => "malformed-generated",
             CheckId::LambdaLimits => "lambda-limits",
+            CheckId::Concurrency => "concurrency",
             CheckId::SnapStart => "snapstart",
             CheckId::VerifiedImage => "verified-image",
             CheckId::PushedManifest => "pushed-manifest",
@@ -91,7 +95,8 @@ impl CheckId {
             CheckId::GoldenReplay
             | CheckId::MalformedCorpus
             | CheckId::MalformedGenerated
-            | CheckId::LambdaLimits => Some(CheckId::Init),
+            | CheckId::LambdaLimits
+            | CheckId::Concurrency => Some(CheckId::Init),
             CheckId::PushedConfig => Some(CheckId::PushedManifest),
             _ => None,
         }

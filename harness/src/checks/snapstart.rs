@@ -161,6 +161,7 @@ mod tests {
             memory_mb: 1024,
             timeout: std::time::Duration::from_secs(3),
             ephemeral_storage_mb,
+            max_concurrency: 1,
             environment: Default::default(),
         }
     }

@@ -1,7 +1,7 @@
 //! `lambda-gate verify`: build or take the image, read it, run it under the RIE, check it,
 //! report. The whole gate.
 
-use super::setup::{Inputs, Run};
+use super::setup::{Inputs, Run, RunImage};
 use crate::checks::{
     self, Budgets, CheckId, CheckResult, Compiled, FunctionChecks, InitEcho, Stop,
 };
@@ -9,7 +9,7 @@ use crate::commands::Error;
 use crate::digest::sha256_file;
 use crate::progress::Progress;
 use crate::report::Report;
-use crate::runtime::{ContainerError, Target};
+use crate::runtime::{ContainerError, Rie, Target};
 use crate::shell::Shell;
 use crate::spec::{Compile, Spec};
 use std::path::{Path, PathBuf};
@@ -116,6 +116,7 @@ pub fn verify(spec: &Spec, options: &VerifyOptions) -> Result<Report, Error> {
             &format!("the image cannot run as an {arch} function (see architecture)"),
         );
         let why = "the image cannot run (see architecture)".to_owned();
+        not_judged_concurrency(&mut report, spec, CheckId::Architecture, &why);
         snapstart(&mut report, spec, InitEcho::NotJudged(why));
         progress.done();
         report.duration = started.elapsed();
@@ -131,6 +132,12 @@ pub fn verify(spec: &Spec, options: &VerifyOptions) -> Result<Report, Error> {
         options.jobs
     };
     let mut echo = InitEcho::NotJudged("the function did not initialise".to_owned());
+    let budgets = Budgets {
+        deadline: started + options.deadline,
+        per_check: options.check_budget,
+    };
+    // What golden replay found right one at a time, once the function initialised.
+    let mut right_singly = None;
     match run.start(&image, &rie, &run.settings(), environments) {
         // Docker failing around the container, or gone: the image was not judged (exit 2).
         Err(error) if !error.may_be_the_images() => {
@@ -149,10 +156,6 @@ pub fn verify(spec: &Spec, options: &VerifyOptions) -> Result<Report, Error> {
             );
         }
         Ok(containers) => {
-            let budgets = Budgets {
-                deadline: started + options.deadline,
-                per_check: options.check_budget,
-            };
             let targets: Vec<&dyn Target> = containers.iter().map(|c| c as &dyn Target).collect();
             let mut function =
                 FunctionChecks::new(targets, &inputs.golden, spec, progress, budgets);
@@ -162,6 +165,7 @@ pub fn verify(spec: &Spec, options: &VerifyOptions) -> Result<Report, Error> {
                 return Err(Error::Infrastructure(why));
             }
             if report.check(CheckId::Init).is_some_and(|c| c.passed()) {
+                right_singly = Some(function.right_singly.clone());
                 echo = match init_echo {
                     Some(pointer) => {
                         progress.step("SnapStart: init in two environments");
@@ -172,10 +176,85 @@ pub fn verify(spec: &Spec, options: &VerifyOptions) -> Result<Report, Error> {
             }
         }
     }
+    if spec.function.max_concurrency > 1 {
+        match right_singly {
+            Some(right) => {
+                let check = concurrency(&run, &image, &rie, &inputs, budgets, &right)?;
+                report.checks.push(check);
+            }
+            None => {
+                let why = "the function did not start or initialise (see init)";
+                not_judged_concurrency(&mut report, spec, CheckId::Init, why);
+            }
+        }
+    }
     snapstart(&mut report, spec, echo);
     progress.done();
     report.duration = started.elapsed();
     Ok(report)
+}
+
+/// The `concurrency` check, in an environment of its own: the image under the RIE in its
+/// Managed Instances mode, serving `function.max_concurrency` requests at once (bounded, see
+/// [`checks::in_flight`]). `right_singly`: the golden cases golden replay found right one at a
+/// time.
+fn concurrency(
+    run: &Run<'_>,
+    image: &RunImage,
+    rie: &Rie,
+    inputs: &Inputs,
+    budgets: Budgets,
+    right_singly: &[bool],
+) -> Result<CheckResult, Error> {
+    let spec = run.spec;
+    let progress = run.progress;
+    let in_flight = checks::in_flight(spec.function.max_concurrency);
+    progress.step(format!(
+        "concurrency: {in_flight} requests at once in one environment (Managed Instances)"
+    ));
+    if let Err(why) = crate::runtime::managed_mode_runs(&image.command) {
+        let mut check = CheckResult::new(CheckId::Concurrency);
+        check.problem(why);
+        check.summary = "the RIE's Managed Instances mode cannot start this image".to_owned();
+        return Ok(check);
+    }
+    let mut settings = run.settings();
+    settings.max_concurrency = Some(spec.function.max_concurrency);
+    let container = match run.start(image, rie, &settings, 1) {
+        Err(error) if !error.may_be_the_images() => {
+            progress.done();
+            return Err(error.into());
+        }
+        Err(error) => {
+            let mut check = CheckResult::new(CheckId::Concurrency);
+            check.problem(format!(
+                "with {}={}: {error}",
+                crate::lambda::MAX_CONCURRENCY_ENV,
+                spec.function.max_concurrency
+            ));
+            check.summary =
+                "the function did not start in the RIE's Managed Instances mode".to_owned();
+            return Ok(check);
+        }
+        Ok(mut containers) => containers.remove(0),
+    };
+    let targets: Vec<&dyn Target> = vec![&container as &dyn Target; in_flight];
+    let mut function = FunctionChecks::new(targets, &inputs.golden, spec, progress, budgets);
+    let check = function.concurrency(right_singly);
+    if let Some(Stop::Broken(why)) = function.invoker.stop {
+        progress.done();
+        return Err(Error::Infrastructure(why));
+    }
+    Ok(check)
+}
+
+/// Adds `concurrency`, when the spec runs the function on Managed Instances, as not judged
+/// because `cause` failed (`why`).
+fn not_judged_concurrency(report: &mut Report, spec: &Spec, cause: CheckId, why: &str) {
+    if spec.function.max_concurrency > 1 {
+        let check = CheckResult::not_judged(CheckId::Concurrency, cause, why);
+        report.checks.push(check);
+    }
 }
 
 /// Adds the `snapstart` check when the spec publishes the function with SnapStart, with what

@@ -28,6 +28,8 @@ const RIE_MOUNT: &str = "/aws-lambda/aws-lambda-rie";
 const RIE_PORT: ContainerPort = ContainerPort::Tcp(8080);
 /// The RIE's invoke path.
 const INVOKE_PATH: &str = "/2015-03-31/functions/function/invocations";
+/// How soon a request the Managed Instances mode refused as busy is sent again.
+const BUSY_RETRY: Duration = Duration::from_millis(5);
 
 /// Lambda settings the container is given.
 #[derive(Clone, Debug, serde::Serialize)]
@@ -44,6 +46,9 @@ pub(crate) struct LambdaSettings {
     pub(crate) environment: BTreeMap<String, String>,
     /// CPUs the container may use (Lambda gives CPU in proportion to memory); `None`: no limit.
     pub(crate) cpus: Option<f64>,
+    /// Requests served at once (Lambda Managed Instances, `AWS_LAMBDA_MAX_CONCURRENCY`; the
+    /// RIE then runs in its Managed Instances mode); `None`: one at a time, as classic Lambda.
+    pub(crate) max_concurrency: Option<u32>,
 }
 
 impl LambdaSettings {
@@ -62,6 +67,7 @@ impl LambdaSettings {
             tmp_mb: lambda::TMP_MB,
             environment,
             cpus: None,
+            max_concurrency: None,
         }
     }
 }
@@ -111,9 +117,13 @@ pub struct FunctionContainer {
     docker: DockerClient,
     network: String,
     memory_bytes: u64,
-    /// One invocation at a time, as one Lambda execution environment serves them (and as the
-    /// RIE, which panics on a second concurrent request, needs).
-    turn: Mutex<()>,
+    /// One invocation at a time, as one classic Lambda execution environment serves them (and
+    /// as the RIE's classic mode, which panics on a second concurrent request, needs); `None`
+    /// in the Managed Instances mode, which serves several at once.
+    turn: Option<Mutex<()>>,
+    /// How long a request refused because the runtime's polling loops are all busy is sent
+    /// again (Managed Instances mode): the function's timeout.
+    busy_wait: Duration,
 }
 
 impl Drop for FunctionContainer {
@@ -184,7 +194,8 @@ impl FunctionContainer {
             docker,
             network,
             memory_bytes: u64::from(settings.memory_mb) * 1024 * 1024,
-            turn: Mutex::new(()),
+            turn: settings.max_concurrency.is_none().then(|| Mutex::new(())),
+            busy_wait: settings.timeout,
         })
     }
 
@@ -235,21 +246,21 @@ impl FunctionContainer {
         if let Some(refused) = refuse_over_limit(body) {
             return (refused, Vec::new());
         }
-        let _turn = self.turn.lock().unwrap_or_else(|p| p.into_inner());
+        let _turn = self
+            .turn
+            .as_ref()
+            .map(|turn| turn.lock().unwrap_or_else(|p| p.into_inner()));
         let started = Instant::now();
-        let result = self
-            .client
-            .post(&self.endpoint)
-            .header("content-type", "application/json")
-            .body(body.to_vec())
-            .send()
-            .map_err(|e| e.to_string())
-            .and_then(|mut r| {
-                let status = r.status().as_u16();
-                super::read_capped(&mut r)
-                    .map(|b| (status, b))
-                    .map_err(|e| e.to_string())
-            });
+        let mut result = self.post(body);
+        // Every polling loop of the runtime busy: Lambda would hold the request back, the
+        // RIE's Managed Instances mode refuses it; sent again until one is free.
+        while self.turn.is_none()
+            && started.elapsed() < self.busy_wait
+            && matches!(&result, Ok((400, Ok(b))) if is_busy(b))
+        {
+            std::thread::sleep(BUSY_RETRY);
+            result = self.post(body);
+        }
         let elapsed = started.elapsed();
         let (mut outcome, answer, response_bytes) = match result {
             Ok((status, Ok(bytes))) => {
@@ -287,6 +298,31 @@ impl FunctionContainer {
         };
         (invocation, answer)
     }
+}
+
+impl FunctionContainer {
+    /// Posts `body` to the emulator: the HTTP status and the answer (or its length, when it
+    /// is over Lambda's response limit), or why there is none.
+    fn post(&self, body: &[u8]) -> Result<(u16, Result<Vec<u8>, usize>), String> {
+        self.client
+            .post(&self.endpoint)
+            .header("content-type", "application/json")
+            .body(body.to_vec())
+            .send()
+            .map_err(|e| e.to_string())
+            .and_then(|mut r| {
+                let status = r.status().as_u16();
+                super::read_capped(&mut r)
+                    .map(|b| (status, b))
+                    .map_err(|e| e.to_string())
+            })
+    }
+}
+
+/// Whether an answer of the RIE's Managed Instances mode says every polling loop is busy.
+fn is_busy(answer: &[u8]) -> bool {
+    serde_json::from_slice::<serde_json::Value>(answer)
+        .is_ok_and(|v| v["errorType"] == "Runtime.Unavailable")
 }
 
 impl Target for FunctionContainer {
@@ -357,10 +393,22 @@ fn request(
     let memory = i64::from(settings.memory_mb) * 1024 * 1024;
     let tmp = i64::from(settings.tmp_mb) * 1024 * 1024;
     let nano_cpus = settings.cpus.map(|c| (c * 1e9) as i64);
-    let mut request = GenericImage::new(name, tag)
+    let managed = settings.max_concurrency.is_some();
+    // The classic mode says when it has exec'd the runtime; the Managed Instances mode
+    // initialises before its HTTP server answers.
+    let image = GenericImage::new(name, tag)
         .with_entrypoint(RIE_MOUNT)
-        .with_exposed_port(RIE_PORT)
-        .with_wait_for(WaitFor::message_on_stderr("exec '"))
+        .with_exposed_port(RIE_PORT);
+    let image = if managed {
+        image
+    } else {
+        image.with_wait_for(WaitFor::message_on_stderr("exec '"))
+    };
+    // The Managed Instances mode starts the runtime as the sandbox user itself (setuid and
+    // setgid to 993:990), so the emulator runs as root with those two capabilities alone; the
+    // function still runs as the sandbox user with none.
+    let user = if managed { "0:0" } else { lambda::SANDBOX_USER };
+    let mut request = image
         .with_wait_for(WaitFor::http(
             HttpWaitStrategy::new("/")
                 .with_port(RIE_PORT)
@@ -374,7 +422,7 @@ fn request(
         )
         .with_mount(Mount::tmpfs_mount("/tmp").with_size_bytes(tmp))
         .with_readonly_rootfs(true)
-        .with_user(lambda::SANDBOX_USER)
+        .with_user(user)
         .with_env_var("AWS_LAMBDA_FUNCTION_NAME", settings.function_name.clone())
         .with_env_var(
             "AWS_LAMBDA_FUNCTION_TIMEOUT",
@@ -387,6 +435,9 @@ fn request(
         .with_env_var("AWS_REGION", "us-east-1");
     for (key, value) in &settings.environment {
         request = request.with_env_var(key.clone(), value.clone());
+    }
+    if let Some(n) = settings.max_concurrency {
+        request = request.with_env_var(lambda::MAX_CONCURRENCY_ENV, n.to_string());
     }
     request
         .with_ulimit(
@@ -403,14 +454,15 @@ fn request(
             config.memory = Some(memory);
             config.memory_swap = Some(memory);
             config.nano_cpus = nano_cpus;
-            lock_down(config);
+            lock_down(config, managed);
         })
         .with_startup_timeout(Duration::from_secs(120))
 }
 
 /// Least privilege: the port on the loopback interface only (not 0.0.0.0 and [::]), no
-/// capabilities, no privilege gain, no name resolution.
-fn lock_down(config: &mut testcontainers::bollard::models::HostConfig) {
+/// capabilities (but setuid and setgid for the Managed Instances mode, `managed`, whose
+/// emulator starts the runtime as the sandbox user), no privilege gain, no name resolution.
+fn lock_down(config: &mut testcontainers::bollard::models::HostConfig, managed: bool) {
     config.publish_all_ports = Some(false);
     config.port_bindings = Some(
         [(
@@ -424,6 +476,9 @@ fn lock_down(config: &mut testcontainers::bollard::models::HostConfig) {
         .collect(),
     );
     config.cap_drop = Some(vec!["ALL".to_owned()]);
+    if managed {
+        config.cap_add = Some(vec!["SETUID".to_owned(), "SETGID".to_owned()]);
+    }
     config.security_opt = Some(vec!["no-new-privileges".to_owned()]);
     config.dns = Some(vec!["127.0.0.1".to_owned()]);
 }

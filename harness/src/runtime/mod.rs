@@ -19,9 +19,9 @@ pub use container::FunctionContainer;
 pub(crate) use container::LambdaSettings;
 pub(crate) use docker::DockerClient;
 pub use docker::DockerError;
-pub(crate) use rie::Rie;
 pub use rie::RieError;
 pub(crate) use rie::RieOrigin;
+pub(crate) use rie::{Rie, managed_mode_runs};
 
 use crate::lambda;
 use std::time::Duration;

@@ -23,6 +23,27 @@ pub(crate) const RIE_PATH_ENV: &str = "LAMBDA_GATE_RIE";
 /// Environment variable naming the Python interpreter whose pip fetches the wheel.
 pub(crate) const PYTHON_ENV: &str = "LAMBDA_GATE_PYTHON";
 
+/// Where the RIE's Managed Instances mode looks for the runtime, in order: it treats every
+/// function as a .zip function (working directory `/var/task`) and ignores the image's
+/// `ENTRYPOINT` and `CMD`.
+const MANAGED_BOOTSTRAPS: [&str; 3] = [
+    "/var/runtime/bootstrap",
+    "/var/task/bootstrap",
+    "/opt/bootstrap",
+];
+
+/// Whether the RIE's Managed Instances mode runs `command` (the image's `ENTRYPOINT` + `CMD`):
+/// only a lone bootstrap at one of its places; otherwise why not.
+pub(crate) fn managed_mode_runs(command: &[String]) -> Result<(), String> {
+    match command {
+        [one] if MANAGED_BOOTSTRAPS.contains(&one.as_str()) => Ok(()),
+        _ => Err(format!(
+            "the RIE's Managed Instances mode (aws-sam-cli {SAM_CLI_VERSION}) runs only a bootstrap at {} with /var/task as working directory, and ignores ENTRYPOINT and CMD; this image runs {command:?}. Put the runtime there (ENTRYPOINT [\"/var/runtime/bootstrap\"], arguments in its environment), or set function.max_concurrency = 1",
+            MANAGED_BOOTSTRAPS.join(", ")
+        )),
+    }
+}
+
 fn pinned_sha256(arch: Arch) -> &'static str {
     match arch {
         Arch::Arm64 => RIE_ARM64_SHA256,
@@ -327,6 +348,19 @@ fn set_executable(path: &Path) -> std::io::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_managed_instances_mode_runs_only_a_lone_bootstrap_at_its_places() {
+        let command = |c: &[&str]| c.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>();
+        assert!(managed_mode_runs(&command(&["/var/runtime/bootstrap"])).is_ok());
+        assert!(managed_mode_runs(&command(&["/opt/bootstrap"])).is_ok());
+        let why = managed_mode_runs(&command(&["/opt/bin/fn", "regressor"])).unwrap_err();
+        assert!(
+            why.contains(r#"this image runs ["/opt/bin/fn", "regressor"]"#),
+            "{why}"
+        );
+        assert!(managed_mode_runs(&command(&["/var/runtime/bootstrap", "x"])).is_err());
+    }
 
     #[test]
     fn a_local_binary_for_another_architecture_is_refused() {

@@ -137,6 +137,9 @@ pub(crate) struct FunctionSpec {
     pub(crate) timeout: Duration,
     /// Ephemeral storage (`/tmp`) in MB.
     pub(crate) ephemeral_storage_mb: u32,
+    /// Requests one execution environment serves at once (Lambda Managed Instances); 1 is
+    /// Lambda's classic one at a time, and more adds the `concurrency` check.
+    pub(crate) max_concurrency: u32,
     /// The function's own environment variables.
     pub(crate) environment: BTreeMap<String, String>,
 }

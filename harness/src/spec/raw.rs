@@ -56,12 +56,18 @@ pub(super) struct RawFunction {
     pub(super) timeout_s: u32,
     #[serde(default = "default_ephemeral_storage")]
     pub(super) ephemeral_storage_mb: u32,
+    #[serde(default = "default_max_concurrency")]
+    pub(super) max_concurrency: u32,
     #[serde(default)]
     pub(super) environment: BTreeMap<String, String>,
 }
 
 fn default_ephemeral_storage() -> u32 {
     512
+}
+
+fn default_max_concurrency() -> u32 {
+    1
 }
 
 fn default_memory() -> u32 {

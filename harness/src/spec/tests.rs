@@ -45,6 +45,10 @@ fn parse_with_image(text: &str, reference: &str) -> Result<Spec, SpecError> {
 fn a_minimal_spec_gets_the_defaults() {
     let spec = parse(MINIMAL).unwrap();
     assert_eq!(spec.function.memory_mb, 1024);
+    assert_eq!(
+        spec.function.max_concurrency, 1,
+        "one request at a time, as classic Lambda"
+    );
     assert_eq!(spec.contract.request.render(b"[1]"), b"[1]");
     assert_eq!(spec.contract.prediction, "");
     assert!(spec.contract.batch.is_none());
@@ -105,6 +109,21 @@ fn semantic_mistakes_name_the_key() {
             "architecture = \"x86_64\"",
             "architecture = \"x86_64\"\nmemory_mb = 64",
             "function.memory_mb",
+        ),
+        (
+            "architecture = \"x86_64\"",
+            "architecture = \"x86_64\"\nmax_concurrency = 0",
+            "function.max_concurrency",
+        ),
+        (
+            "architecture = \"x86_64\"",
+            "architecture = \"x86_64\"\nmax_concurrency = 1601",
+            "function.max_concurrency",
+        ),
+        (
+            "architecture = \"x86_64\"",
+            "architecture = \"x86_64\"\nenvironment = { AWS_LAMBDA_MAX_CONCURRENCY = \"4\" }",
+            "function.environment.AWS_LAMBDA_MAX_CONCURRENCY",
         ),
         (
             "architecture = \"x86_64\"",

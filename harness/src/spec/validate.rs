@@ -133,6 +133,15 @@ impl Validator<'_> {
                 ),
             ));
         }
+        if !lambda::MAX_CONCURRENCY.contains(&raw.max_concurrency) {
+            return Err(self.invalid(
+                "function.max_concurrency",
+                format!(
+                    "{}: Lambda Managed Instances allow 1 to 1600 requests at once per environment (1: one at a time, as classic Lambda)",
+                    raw.max_concurrency
+                ),
+            ));
+        }
         let mut size = 0;
         for (name, value) in &raw.environment {
             if lambda::RESERVED_ENV.contains(&name.as_str()) {
@@ -155,6 +164,7 @@ impl Validator<'_> {
             memory_mb: raw.memory_mb,
             timeout: Duration::from_secs(raw.timeout_s.into()),
             ephemeral_storage_mb: raw.ephemeral_storage_mb,
+            max_concurrency: raw.max_concurrency,
             environment: raw.environment,
         })
     }

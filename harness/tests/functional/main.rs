@@ -16,6 +16,7 @@ mod action;
 mod action_install;
 mod bounded;
 mod cli;
+mod concurrency;
 mod contracts;
 mod gate;
 mod golden_import;

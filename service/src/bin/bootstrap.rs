@@ -16,6 +16,7 @@ use lambda_runtime::{LambdaEvent, LambdaInvocation, Runtime, service_fn};
 use service::{Function, FunctionError};
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
 use std::task::{Context, Poll};
 use tokio::task::futures::TaskLocalFuture;
 
@@ -44,6 +45,7 @@ impl<S> Layer<S> for RawBodyLayer {
     }
 }
 
+#[derive(Clone)]
 struct RawBody<S>(S);
 
 impl<S: Service<LambdaInvocation>> Service<LambdaInvocation> for RawBody<S> {
@@ -78,17 +80,27 @@ async fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let function = &function;
-    let handler = service_fn(move |_: LambdaEvent<serde::de::IgnoredAny>| async move {
-        BODY.try_with(|body| function.handle_json(body))
-            .unwrap_or_else(|_| {
-                Err(FunctionError::InvalidPayload {
-                    path: ".".to_owned(),
-                    message: "no request body".to_owned(),
+    let function = Arc::new(function);
+    let handler = service_fn(move |_: LambdaEvent<serde::de::IgnoredAny>| {
+        let function = Arc::clone(&function);
+        async move {
+            BODY.try_with(|body| function.handle_json(body))
+                .unwrap_or_else(|_| {
+                    Err(FunctionError::InvalidPayload {
+                        path: ".".to_owned(),
+                        message: "no request body".to_owned(),
+                    })
                 })
-            })
+        }
     });
-    match Runtime::new(handler).layer(RawBodyLayer).run().await {
+    // One request at a time, unless Lambda Managed Instances set AWS_LAMBDA_MAX_CONCURRENCY:
+    // then one polling loop per request it may send at once. The function keeps no state
+    // between requests, so it needs no lock.
+    match Runtime::new(handler)
+        .layer(RawBodyLayer)
+        .run_concurrent()
+        .await
+    {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             eprintln!("runtime failed: {error}");

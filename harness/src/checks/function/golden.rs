@@ -34,6 +34,7 @@ impl FunctionChecks<'_> {
             } else if first_right.is_none() {
                 first_right = Some(i);
             }
+            self.right_singly[i] = problems.is_empty();
             for p in problems {
                 check.problem(p);
             }

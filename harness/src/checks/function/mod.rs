@@ -5,14 +5,18 @@
 //! - `golden.rs`: every golden case, singly and in batches, against the training-time model;
 //! - `malformed.rs`: the malformed corpus, then the function must still serve;
 //! - `generated.rs`: proptest-generated payloads, shrunk and saved when one fails;
-//! - `limits.rs`: what Lambda enforces and the RIE does not, over all of the above.
+//! - `limits.rs`: what Lambda enforces and the RIE does not, over all of the above;
+//! - `concurrency.rs`: the goldens again, several requests at once in one environment (Lambda
+//!   Managed Instances), against what golden replay found right one at a time.
 
+mod concurrency;
 mod generated;
 mod golden;
 mod init;
 mod limits;
 mod malformed;
 
+pub(crate) use concurrency::in_flight;
 pub(crate) use init::InitVerdict;
 
 use super::invoker::{Budgets, Invoker, Stop};
@@ -36,6 +40,9 @@ pub(crate) struct FunctionChecks<'a> {
     recovery_case: Result<usize, String>,
     /// The check during which the run stopped (the function hangs, the deadline passed).
     stopped_in: Option<CheckId>,
+    /// Which golden cases golden replay found answered right one at a time (all `false`
+    /// before it has run).
+    pub(crate) right_singly: Vec<bool>,
 }
 
 /// What the recovery after abuse showed.
@@ -62,6 +69,7 @@ impl<'a> FunctionChecks<'a> {
             progress,
             recovery_case: Ok(0),
             stopped_in: None,
+            right_singly: vec![false; golden.cases.len()],
         }
     }
 
