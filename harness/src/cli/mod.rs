@@ -420,7 +420,11 @@ fn golden(
             out(&review.overview());
             let tally = review::decide(&review, review_loop, width)?;
             out(&tally.render());
-            Ok(ExitCode::SUCCESS)
+            Ok(if tally.interrupted {
+                ExitCode::from(130)
+            } else {
+                ExitCode::SUCCESS
+            })
         }
         GoldenCommand::Accept(args) => {
             let accepted = golden::accept(review_loop, args.all)?;

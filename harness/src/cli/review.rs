@@ -21,19 +21,29 @@ pub(super) struct Tally {
     pub(super) accepted: usize,
     pub(super) rejected: usize,
     pub(super) undecided: usize,
+    /// Ended by Ctrl-C (exit 130, as a shell says for SIGINT), the decisions so far kept.
+    pub(super) interrupted: bool,
 }
 
 /// Asks for a decision on every case of `review` not decided by an earlier review of the same
 /// pending files, and records each one.
 pub(super) fn decide(review: &Review, spec: Loop<'_>, width: usize) -> anyhow::Result<Tally> {
     let mut decisions = Decisions::start(spec)?;
+    // Accepted and rejected cases stay decided (a review cut short resumes at the first case
+    // not decided); skipped ones are asked again.
     let open: Vec<_> = review
         .cases()
-        .filter(|c| decisions.get(&c.case_id) != Some(Decision::Reject))
+        .filter(|c| {
+            !matches!(
+                decisions.get(&c.case_id),
+                Some(Decision::Accept | Decision::Reject)
+            )
+        })
         .collect();
     let term = Term::stdout();
     let height = usize::from(term.size().0).max(10);
     let mut rest_accepted = false;
+    let mut interrupted = false;
     for (i, case) in open.iter().enumerate() {
         if rest_accepted {
             decisions.decide(&case.case_id, Decision::Accept)?;
@@ -47,7 +57,9 @@ pub(super) fn decide(review: &Review, spec: Loop<'_>, width: usize) -> anyhow::R
         }
         let decision = loop {
             out(&prompt());
-            let key = term.read_key()?;
+            // Raw, so Ctrl-C is a key here: the review ends as quitting does, with the
+            // decisions kept, instead of racing the signal handler to an error.
+            let key = term.read_key_raw()?;
             let (word, decision) = match key {
                 Key::Char('a') | Key::Enter => ("accept", Some(Decision::Accept)),
                 Key::Char('r') => ("reject", Some(Decision::Reject)),
@@ -57,6 +69,10 @@ pub(super) fn decide(review: &Review, spec: Loop<'_>, width: usize) -> anyhow::R
                     ("accept this and the rest", Some(Decision::Accept))
                 }
                 Key::Char('q') | Key::Escape => ("quit", None),
+                Key::CtrlC => {
+                    interrupted = true;
+                    ("interrupted", None)
+                }
                 Key::Char('v') => {
                     out("pager\n");
                     page(&text);
@@ -83,6 +99,7 @@ pub(super) fn decide(review: &Review, spec: Loop<'_>, width: usize) -> anyhow::R
         accepted,
         rejected,
         undecided: review.cases().count() - accepted - rejected,
+        interrupted,
     })
 }
 

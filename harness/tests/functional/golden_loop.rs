@@ -85,9 +85,10 @@ fn gate_cli(project: &Path, args: &[&str]) -> (Option<i32>, String) {
 }
 
 /// `lambda-gate golden review` in `project` under a pseudo-terminal (util-linux `script`), a
-/// 100x50 one, typing `keys`; returns what the terminal showed. The pager is `cat`, so a tall
-/// case is shown through it without waiting for a reader. Bounded: killed after 120 s.
-fn review_on_a_terminal(project: &Path, keys: &str) -> String {
+/// 100x50 one, typing `keys`; returns what the terminal showed and the exit code. The pager is
+/// `cat`, so a tall case is shown through it without waiting for a reader. Bounded: killed
+/// after 120 s.
+fn review_on_a_terminal(project: &Path, keys: &str) -> (String, Option<i32>) {
     use std::io::Write as _;
     let command = format!(
         "stty rows 50 cols 100; exec '{}' golden review",
@@ -120,7 +121,8 @@ fn review_on_a_terminal(project: &Path, keys: &str) -> String {
     }
     drop(stdin);
     let output = child.wait_with_output().expect("output");
-    String::from_utf8_lossy(&output.stdout).replace('\r', "")
+    let screen = String::from_utf8_lossy(&output.stdout).replace('\r', "");
+    (screen, output.status.code())
 }
 
 /// The case ids a terminal review asked about, in order (from its `[n/N] id (...)` headings).
@@ -232,7 +234,7 @@ fn retrain_regen_review_accept_verify() {
     // Review on a terminal: accept the first case, reject the second, skip the third, quit.
     let pending = p.join("golden/.pending/expected.jsonl");
     let reviewed = read(pending.clone());
-    let screen = review_on_a_terminal(p, "arsq");
+    let (screen, _) = review_on_a_terminal(p, "arsq");
     let asked = asked_cases(&screen);
     assert!(
         asked.len() >= 4,
@@ -276,13 +278,19 @@ fn retrain_regen_review_accept_verify() {
     );
     assert!(pending.is_file(), "the skipped cases are still pending");
     // The next review asks only what is undecided: the rejected case is not asked again.
-    let screen = review_on_a_terminal(p, "q");
+    // Ctrl-C ends it as quitting does, exit 130, the decision before it kept.
+    let (screen, code) = review_on_a_terminal(p, "a\x03");
+    assert_eq!(code, Some(130), "{screen}");
+    assert!(screen.contains("interrupted\n"), "{screen}");
     let again = asked_cases(&screen);
     assert_eq!(again.first(), Some(third), "{screen}");
     assert!(
         !again.contains(second) && !again.contains(first),
         "{screen}"
     );
+    let fourth = again.get(1).expect("a case after the accepted one");
+    let (screen, _) = review_on_a_terminal(p, "q");
+    assert_eq!(asked_cases(&screen).first(), Some(fourth), "{screen}");
 
     // A pending file that changes after the review is not accepted.
     let mut tampered = reviewed.clone();

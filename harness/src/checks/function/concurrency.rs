@@ -97,8 +97,13 @@ impl FunctionChecks<'_> {
                 right.len()
             )
         } else {
+            let answers = if sent == right.len() {
+                String::new()
+            } else {
+                format!(" ({wrong} of {sent} answers)")
+            };
             format!(
-                "{} of {} golden cases got another answer with {in_flight} requests in flight than one at a time ({wrong} of {sent} answers): the handler shares state between invocations",
+                "{} of {} golden cases got another answer with {in_flight} requests in flight than one at a time{answers}: the handler shares state between invocations",
                 differ.len(),
                 right.len()
             )
