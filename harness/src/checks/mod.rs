@@ -7,7 +7,7 @@ mod image;
 mod invoker;
 mod snapstart;
 
-pub(crate) use function::{FunctionChecks, InitVerdict, in_flight};
+pub(crate) use function::{FunctionChecks, InitVerdict, in_flight, nothing_to_compare};
 pub(crate) use image::{Compiled, architecture, image_size, provenance};
 pub(crate) use invoker::{Budgets, Invoker, Stop};
 pub(crate) use snapstart::{InitEcho, snapstart};

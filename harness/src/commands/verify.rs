@@ -218,6 +218,9 @@ fn concurrency(
         check.summary = "the RIE's Managed Instances mode cannot start this image".to_owned();
         return Ok(check);
     }
+    if let Some(not_judged) = checks::nothing_to_compare(right_singly) {
+        return Ok(not_judged);
+    }
     let mut settings = run.settings();
     settings.max_concurrency = Some(spec.function.max_concurrency);
     let container = match run.start(image, rie, &settings, 1) {

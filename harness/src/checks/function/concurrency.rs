@@ -23,14 +23,28 @@ const MAX_IN_FLIGHT: u32 = 64;
 /// golden set), so that a small golden set still overlaps with itself.
 const REQUESTS_PER_SLOT: usize = 4;
 
+/// The check when golden replay found no case right one at a time (`right_singly`): not
+/// judged, before an environment is started for it, since no answer under concurrency could be
+/// told from the goldens' own mismatch.
+pub(crate) fn nothing_to_compare(right_singly: &[bool]) -> Option<CheckResult> {
+    (!right_singly.contains(&true)).then(|| {
+        CheckResult::not_judged(
+            CheckId::Concurrency,
+            CheckId::GoldenReplay,
+            "golden replay found no case answered right one at a time, so an answer under concurrency has nothing to be compared with",
+        )
+    })
+}
+
 /// How many requests the check keeps in flight for `max_concurrency`.
 pub(crate) fn in_flight(max_concurrency: u32) -> usize {
     max_concurrency.min(MAX_IN_FLIGHT) as usize
 }
 
 impl FunctionChecks<'_> {
-    /// The golden cases golden replay found right one at a time (`right_singly`), sent again
-    /// with one request in flight per target, each answer judged as golden replay judges it.
+    /// The golden cases golden replay found right one at a time (`right_singly`, at least one:
+    /// see [`nothing_to_compare`]), sent again with one request in flight per target, each
+    /// answer judged as golden replay judges it.
     pub(crate) fn concurrency(&mut self, right_singly: &[bool]) -> CheckResult {
         let (mut check, started) = self.begin(CheckId::Concurrency);
         let in_flight = self.invoker.targets.len();
@@ -38,14 +52,6 @@ impl FunctionChecks<'_> {
         let right: Vec<usize> = (0..self.golden.cases.len())
             .filter(|&i| right_singly.get(i) == Some(&true))
             .collect();
-        if right.is_empty() {
-            check.set_not_judged(
-                CheckId::GoldenReplay,
-                "golden replay found no case answered right one at a time, so an answer under concurrency has nothing to be compared with",
-            );
-            check.duration = started.elapsed();
-            return check;
-        }
         if let Some(why) = self.alone_in_managed_mode(right[0]) {
             check.problem(why);
             check.summary =
@@ -132,5 +138,21 @@ impl FunctionChecks<'_> {
                 self.target().log_tail(40)
             )
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::checks::Status;
+
+    #[test]
+    fn without_a_case_right_one_at_a_time_concurrency_is_not_judged_on_golden_replay() {
+        let check = nothing_to_compare(&[false, false]).expect("not judged");
+        assert_eq!(check.status, Status::NotJudged);
+        assert_eq!(check.cause, Some(CheckId::GoldenReplay));
+        assert!(nothing_to_compare(&[false, true]).is_none());
+        assert_eq!(in_flight(1600), 64);
+        assert_eq!(in_flight(8), 8);
     }
 }

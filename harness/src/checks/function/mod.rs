@@ -16,7 +16,7 @@ mod init;
 mod limits;
 mod malformed;
 
-pub(crate) use concurrency::in_flight;
+pub(crate) use concurrency::{in_flight, nothing_to_compare};
 pub(crate) use init::InitVerdict;
 
 use super::invoker::{Budgets, Invoker, Stop};
