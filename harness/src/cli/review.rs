@@ -6,7 +6,7 @@
 
 use super::terminal::out;
 use crate::contract::{FieldRule, comparison_at};
-use crate::golden::{ChangeKind, Decision, Decisions, Loop, Review, show};
+use crate::golden::{ChangeKind, Decision, Decisions, Loop, Review, cut, show};
 use console::{Key, Term, style};
 use std::fmt::Write as _;
 use std::io::{IsTerminal, Write as _};
@@ -178,14 +178,14 @@ fn render_case(
             let _ = writeln!(
                 text,
                 "    {}",
-                style(cut(&format!("- {}", show(&field.old)), width)).red()
+                style(indented(&format!("- {}", show(&field.old)), width)).red()
             );
         }
         if case.kind != ChangeKind::Removed {
             let _ = writeln!(
                 text,
                 "    {}",
-                style(cut(&format!("+ {}", show(&field.new)), width)).green()
+                style(indented(&format!("+ {}", show(&field.new)), width)).green()
             );
         }
         if !note.is_empty() {
@@ -196,14 +196,8 @@ fn render_case(
 }
 
 /// `line` cut to fit `width` columns after a 4-column indent.
-fn cut(line: &str, width: usize) -> String {
-    let room = width.saturating_sub(4).max(20);
-    if line.chars().count() <= room {
-        return line.to_owned();
-    }
-    let mut cut: String = line.chars().take(room - 3).collect();
-    cut.push_str("...");
-    cut
+fn indented(line: &str, width: usize) -> String {
+    cut(line, width.saturating_sub(4).max(20))
 }
 
 /// Shows `text` through the pager; when none can be started, prints it.

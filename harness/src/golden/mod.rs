@@ -19,7 +19,7 @@ pub(crate) use import::{Import, existing as existing_goldens, import};
 pub use regen::RegenError;
 use regen::write_files;
 pub(crate) use regen::{Decision, Decisions, Loop, accept, check, regen, reject, review};
-pub(crate) use review::{CaseChange, ChangeKind, Review, show};
+pub(crate) use review::{CaseChange, ChangeKind, Review, cut, show};
 
 use crate::contract::{Contract, Golden};
 use crate::digest::sha256_file;

@@ -426,8 +426,8 @@ pub(crate) fn show(value: &Value) -> String {
     }
 }
 
-/// `line` cut to `width` characters.
-fn cut(line: &str, width: usize) -> String {
+/// `line` cut to `width` characters (never below 10: too narrow to say anything).
+pub(crate) fn cut(line: &str, width: usize) -> String {
     if line.chars().count() <= width || width < 10 {
         line.to_owned()
     } else {
