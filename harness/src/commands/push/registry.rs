@@ -372,7 +372,6 @@ mod tests {
             Duration::from_secs(2),
         )
         .unwrap_or_else(|e| panic!("{e}"));
-        let started = Instant::now();
         let answer = plain_v2(
             stream,
             &registry,
@@ -383,7 +382,6 @@ mod tests {
             matches!(answer, Err(PushError::Timeout { .. })),
             "{answer:?}"
         );
-        assert!(started.elapsed() < Duration::from_secs(2));
     }
 
     #[test]
