@@ -5,6 +5,9 @@
 
 use crate::support::*;
 use harness::{Arch, CheckId, Overrides, Spec, Status};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
 
 const REGRESSOR: &str = "harness/fixtures/regressor/lambda-gate.toml";
 const LOAN: &str = "lambda-gate.toml";
@@ -158,4 +161,106 @@ fn an_image_the_managed_instances_mode_cannot_start_is_told_so_once() {
         "{:?}",
         check.details
     );
+}
+
+/// The Managed Instances container while it runs: `docker inspect`, and each process's uid,
+/// gid, name and effective capabilities (from the host's `/proc`).
+struct Seen {
+    inspect: serde_json::Value,
+    processes: Vec<(String, String, String, String)>,
+}
+
+/// Watches, while `run` goes on, for a running container of `image` with
+/// `AWS_LAMBDA_MAX_CONCURRENCY` set, and returns what it saw of it (bounded: the watch ends
+/// with the run).
+fn watch_managed(image: &str, run: impl FnOnce()) -> Option<Seen> {
+    let seen = Mutex::new(None);
+    let done = AtomicBool::new(false);
+    std::thread::scope(|scope| {
+        scope.spawn(|| {
+            while !done.load(Ordering::SeqCst) && seen.lock().unwrap().is_none() {
+                let ids = docker(&["ps", "-q", "--filter", &format!("ancestor={image}")]);
+                for id in ids.lines() {
+                    let inspect: serde_json::Value =
+                        serde_json::from_str(&docker(&["inspect", id])).unwrap_or_default();
+                    let managed = inspect[0]["Config"]["Env"]
+                        .as_array()
+                        .is_some_and(|env| env.iter().any(|v| v == "AWS_LAMBDA_MAX_CONCURRENCY=2"));
+                    let top = docker(&["top", id, "-eo", "pid,uid,gid,comm"]);
+                    if !managed || !top.contains("bootstrap") {
+                        continue;
+                    }
+                    let processes = top
+                        .lines()
+                        .skip(1)
+                        .filter_map(|line| {
+                            let f: Vec<&str> = line.split_whitespace().collect();
+                            let status =
+                                std::fs::read_to_string(format!("/proc/{}/status", f.first()?))
+                                    .ok()?;
+                            let caps = status
+                                .lines()
+                                .find_map(|l| l.strip_prefix("CapEff:"))?
+                                .trim()
+                                .to_owned();
+                            Some((
+                                f.get(1)?.to_string(),
+                                f.get(2)?.to_string(),
+                                f.get(3)?.to_string(),
+                                caps,
+                            ))
+                        })
+                        .collect();
+                    *seen.lock().unwrap() = Some(Seen { inspect, processes });
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            }
+        });
+        run();
+        done.store(true, Ordering::SeqCst);
+    });
+    seen.into_inner().unwrap()
+}
+
+#[test]
+fn the_managed_instances_emulator_has_setuid_alone_and_the_function_runs_as_the_sandbox_user() {
+    let _serial = serial();
+    let scratch = tempfile::tempdir().unwrap();
+    let image = bootstrap_regressor();
+    // The shared buffer's 20 ms per request, two at a time: the container lives for seconds.
+    let overrides = with_fault(quick(Arch::X86_64, 20, scratch.path()), "shared-buffer");
+    let spec = managed(REGRESSOR, image.clone(), 2, overrides);
+    let seen = watch_managed(&image, || {
+        run(spec);
+    })
+    .expect("the Managed Instances container was seen running");
+    let host = &seen.inspect[0]["HostConfig"];
+    assert_eq!(host["CapDrop"], serde_json::json!(["ALL"]));
+    let added: Vec<&str> = host["CapAdd"]
+        .as_array()
+        .expect("CapAdd")
+        .iter()
+        .map(|c| c.as_str().unwrap().trim_start_matches("CAP_"))
+        .collect();
+    assert_eq!(added, ["SETUID", "SETGID"]);
+    assert_eq!(
+        host["SecurityOpt"],
+        serde_json::json!(["no-new-privileges"])
+    );
+    assert_eq!(host["ReadonlyRootfs"], true);
+    let function: Vec<_> = seen
+        .processes
+        .iter()
+        .filter(|(_, _, name, _)| name == "bootstrap")
+        .collect();
+    assert!(!function.is_empty(), "{:?}", seen.processes);
+    for (uid, gid, _, caps) in function {
+        assert_eq!(
+            (uid.as_str(), gid.as_str()),
+            ("993", "990"),
+            "{:?}",
+            seen.processes
+        );
+        assert_eq!(caps, "0000000000000000", "the function has no capability");
+    }
 }

@@ -28,11 +28,6 @@ fn pinned_rie() -> std::path::PathBuf {
         .unwrap_or_else(|| panic!("no pinned emulator below {}", dir.display()))
 }
 
-fn docker(args: &[&str]) -> String {
-    let out = Command::new("docker").args(args).output().unwrap();
-    String::from_utf8_lossy(&out.stdout).trim().to_owned()
-}
-
 /// Waits (bounded) for a running container of `image`.
 fn running_container(image: &str, child: &mut std::process::Child) -> String {
     let deadline = Instant::now() + Duration::from_secs(120);

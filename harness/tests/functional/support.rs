@@ -171,6 +171,12 @@ pub(crate) fn assert_all_pass(report: &Report) {
     assert_eq!(verify, CheckId::VERIFY);
 }
 
+/// What `docker args` printed on stdout, trimmed (empty when it failed).
+pub(crate) fn docker(args: &[&str]) -> String {
+    let out = Command::new("docker").args(args).output().unwrap();
+    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+}
+
 /// The number of golden cases in the golden directory `relative`.
 pub(crate) fn golden_count(relative: &str) -> usize {
     std::fs::read_to_string(workspace().join(relative).join("inputs.jsonl"))
