@@ -65,3 +65,19 @@ pub use progress::{Progress, Verbosity};
 pub use report::Report;
 pub use runtime::{FunctionContainer, Invocation, Outcome, Target};
 pub use spec::{Overrides, Spec, SpecError};
+
+/// An error and its causes on one line, each said once (some errors, the AWS SDK's among
+/// them, repeat their source in their own message).
+pub(crate) fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        let cause_text = cause.to_string();
+        if !text.contains(&cause_text) {
+            text.push_str(": ");
+            text.push_str(&cause_text);
+        }
+        source = cause.source();
+    }
+    text
+}

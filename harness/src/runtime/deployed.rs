@@ -169,7 +169,7 @@ impl Target for DeployedFunction {
                 .lock()
                 .unwrap_or_else(|p| p.into_inner());
             failures.0 += 1;
-            failures.1 = chain(error.as_ref());
+            failures.1 = crate::error_chain(error.as_ref());
             if failures.0 >= MAX_TRANSPORT_FAILURES {
                 // No answer: the run stops and cannot be judged (see `health`).
                 outcome = Outcome::NoAnswer(failures.1.clone());
@@ -259,27 +259,11 @@ fn outcome(answer: &Result<InvokeOutput, Box<SdkError<InvokeError>>>) -> (Outcom
                 (classify(raw.status().as_u16(), body), body.len())
             }
             None => (
-                Outcome::Unexpected(format!("no answer: {}", chain(error.as_ref()))),
+                Outcome::Unexpected(format!("no answer: {}", crate::error_chain(error.as_ref()))),
                 0,
             ),
         },
     }
-}
-
-/// An error and its causes on one line, each said once (the SDK's errors repeat their
-/// source in their Debug form, which `DisplayErrorContext` appends).
-fn chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        let cause_text = cause.to_string();
-        if !text.contains(&cause_text) {
-            text.push_str(": ");
-            text.push_str(&cause_text);
-        }
-        source = cause.source();
-    }
-    text
 }
 
 /// The outcome of a 2xx answer. Lambda marks a function error with `X-Amz-Function-Error`; the
