@@ -6,10 +6,12 @@
 //!
 //! - [`compare`]: the field rules and the comparison of two predictions;
 //! - [`answer`]: where a prediction sits in an answer, and a golden answer's verdict;
-//! - [`verdict`]: the verdict on answers to malformed and generated payloads.
+//! - [`verdict`]: the verdict on answers to malformed and generated payloads;
+//! - [`drift`]: which feature drifted, when golden predictions differ.
 
 mod answer;
 mod compare;
+pub(crate) mod drift;
 mod verdict;
 
 pub(crate) use answer::{Golden, Place, Shape, judge_golden};

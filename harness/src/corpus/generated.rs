@@ -254,6 +254,7 @@ mod tests {
             case_id: "c".to_owned(),
             event: serde_json::value::RawValue::from_string("{\"n\": 1}".to_owned()).unwrap(),
             expected: Value::Null,
+            features: None,
         };
         let contract = crate::contract::Contract {
             request: crate::contract::Template::parse("\"$event\"", "$event").unwrap(),

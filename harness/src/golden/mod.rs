@@ -3,8 +3,10 @@
 //!
 //! A golden directory holds three files:
 //! - `inputs.jsonl`: one case per line, `{"case_id": "...", "tags": [...], "event": <any JSON>}`;
-//! - `expected.jsonl`: `{"case_id": "...", "prediction": <any JSON>}` per case (other keys, such
-//!   as the training-time features, are the team's and are not compared);
+//! - `expected.jsonl`: `{"case_id": "...", "prediction": <any JSON>}` per case, optionally with
+//!   `"features"`: the training-time features the prediction was computed from, an object by
+//!   feature name (or an array in the model's order); the drift search (`[drift]`) reads them
+//!   to name the feature a failing case drifted in. Other keys are the team's;
 //! - `manifest.json`: `{"cases": N, "model_sha256": "...", "inputs_sha256": "..."}` plus any keys
 //!   the team keeps (`model_version`, sha256s of other source files).
 //!
@@ -81,6 +83,9 @@ pub(crate) struct GoldenCase {
     pub(crate) event: Box<RawValue>,
     /// The training-time prediction.
     pub(crate) expected: serde_json::Value,
+    /// The training-time features the prediction was computed from, when the goldens carry
+    /// them.
+    pub(crate) features: Option<serde_json::Value>,
 }
 
 impl GoldenCase {
@@ -184,6 +189,8 @@ struct InputLine {
 struct ExpectedLine {
     case_id: String,
     prediction: serde_json::Value,
+    #[serde(default)]
+    features: Option<serde_json::Value>,
 }
 
 fn read_lines<T: for<'de> Deserialize<'de>>(path: &Path) -> Result<Vec<T>, GoldenError> {
@@ -286,6 +293,7 @@ impl GoldenSet {
                     case_id: input.case_id,
                     event: input.event,
                     expected: exp.prediction,
+                    features: exp.features,
                 }),
                 None => unanswered.push(input.case_id),
             }

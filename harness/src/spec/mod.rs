@@ -113,6 +113,8 @@ pub struct Spec {
     pub(crate) shell: Shell,
     /// `[snapstart]`: the function is published with SnapStart.
     pub(crate) snapstart: Option<SnapStartSpec>,
+    /// `[drift]`: how golden-replay mismatches are explained feature by feature.
+    pub(crate) drift: Option<crate::contract::drift::DriftSpec>,
 }
 
 /// How a SnapStart function's readiness is checked (`[snapstart]`).

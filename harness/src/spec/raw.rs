@@ -30,6 +30,35 @@ pub(super) struct RawSpec {
     #[serde(default)]
     pub(super) commands: RawCommands,
     pub(super) snapstart: Option<RawSnapStart>,
+    pub(super) drift: Option<RawDrift>,
+}
+
+#[derive(Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawDrift {
+    pub(super) model: Option<String>,
+    #[serde(default)]
+    pub(super) output: RawDriftOutput,
+    pub(super) echo: Option<RawDriftEcho>,
+}
+
+#[derive(Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawDriftOutput {
+    pub(super) raw: Option<String>,
+    pub(super) probability: Option<String>,
+    pub(super) class: Option<String>,
+    pub(super) value: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawDriftEcho {
+    pub(super) request: String,
+    pub(super) features: String,
+    pub(super) abs: Option<f64>,
+    pub(super) rel: Option<f64>,
+    pub(super) ulps: Option<u64>,
 }
 
 #[derive(Default, Deserialize)]

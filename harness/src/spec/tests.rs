@@ -437,3 +437,57 @@ fn a_toml_syntax_error_is_still_the_parsers_message() {
     let err = parse("[function\nname = 1").unwrap_err();
     assert!(matches!(err, SpecError::Syntax { .. }), "{err:?}");
 }
+
+#[test]
+fn drift_is_read_with_its_model_and_outputs_or_its_echo() {
+    let spec = parse(&format!(
+        "{MINIMAL}\n[drift]\nmodel = \"models/model.json\"\n[drift.output]\nprobability = \"/probability\"\n"
+    ))
+    .unwrap();
+    let drift = spec.drift.unwrap();
+    assert_eq!(
+        drift.model.as_deref(),
+        Some(Path::new("/p/models/model.json"))
+    );
+    assert_eq!(drift.output.probability.as_deref(), Some("/probability"));
+    assert!(drift.echo.is_none());
+    let spec = parse(&format!(
+        "{MINIMAL}\n[drift.echo]\nrequest = '{{\"echo\": \"$event\"}}'\nfeatures = \"/features\"\nabs = 1e-9\n"
+    ))
+    .unwrap();
+    let echo = spec.drift.unwrap().echo.unwrap();
+    assert_eq!(echo.features, "/features");
+    assert_eq!(echo.tolerance.abs, Some(1e-9));
+    assert!(parse(MINIMAL).unwrap().drift.is_none());
+}
+
+#[test]
+fn drift_mistakes_name_the_key() {
+    let cases = [
+        ("[drift]\nmodel = \"m.json\"\n", "`drift.output`"),
+        ("[drift.output]\nraw = \"/raw\"\n", "`drift.model`"),
+        ("[drift]\n", "`drift`: needs `model`"),
+        (
+            "[drift]\nmodel = \"m.json\"\n[drift.output]\nraw = \"raw\"\n",
+            "`drift.output.raw`",
+        ),
+        (
+            "[drift.echo]\nrequest = '{}'\nfeatures = \"/f\"\n",
+            "`drift.echo.request`",
+        ),
+        (
+            "[drift.echo]\nrequest = '\"$event\"'\nfeatures = \"/f\"\nrel = -1\n",
+            "`drift.echo.rel`",
+        ),
+        (
+            "[drift]\nmodel = \"m.json\"\n[drift.output]\nraw = \"/raw\"\n[drift.echo]\nrequest = '\"$event\"'\nfeatures = \"/f\"\n",
+            "`drift.echo`: give `model` or `[drift.echo]`, not both",
+        ),
+    ];
+    for (section, key) in cases {
+        let e = parse(&format!("{MINIMAL}\n{section}"))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains(key), "{section}: {e}");
+    }
+}

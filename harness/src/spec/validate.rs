@@ -2,14 +2,15 @@
 //! with its key (and the flag that set it, for an override).
 
 use super::raw::{
-    RawContract, RawErrors, RawFunction, RawGoldens, RawImage, RawMalformed, RawProvenance,
-    RawSpec, RawTune,
+    RawContract, RawDrift, RawErrors, RawFunction, RawGoldens, RawImage, RawMalformed,
+    RawProvenance, RawSpec, RawTune,
 };
 use super::{
     Compile, DEFAULT_GENERATED_CASES, DEFAULT_MAX_IMAGE_SIZE, DEFAULT_SEED,
     DEFAULT_TUNE_INVOCATIONS, DEFAULT_TUNE_SIZES, FunctionSpec, ImageSpec, MAX_TUNE_INVOCATIONS,
     Provenance, SnapStartSpec, Spec, SpecError, TuneSpec,
 };
+use crate::contract::drift::{DriftSpec, FeatureEcho, Outputs};
 use crate::contract::{
     BatchContract, Contract, EVENT, EVENTS, ErrorContract, FieldRule, IdEcho, Template, Tolerance,
 };
@@ -104,6 +105,7 @@ impl Validator<'_> {
                     })
                 })
                 .transpose()?,
+            drift: raw.drift.map(|d| self.drift(d)).transpose()?,
             function,
         })
     }
@@ -329,21 +331,7 @@ impl Validator<'_> {
                 .actual
                 .map(|a| self.pointer(&format!("{key}.actual"), a))
                 .transpose()?;
-            for (name, value) in [("abs", field.abs), ("rel", field.rel)] {
-                if let Some(v) = value
-                    && !(v.is_finite() && v >= 0.0)
-                {
-                    return Err(self.invalid(
-                        &format!("{key}.{name}"),
-                        format!("{v}: a tolerance is a finite number >= 0"),
-                    ));
-                }
-            }
-            let tolerance = Tolerance {
-                abs: field.abs,
-                rel: field.rel,
-                ulps: field.ulps,
-            };
+            let tolerance = self.tolerance(&key, field.abs, field.rel, field.ulps)?;
             if field.ignore && (!tolerance.is_exact() || actual.is_some()) {
                 return Err(self.invalid(
                     &format!("{key}.ignore"),
@@ -377,6 +365,93 @@ impl Validator<'_> {
             fields,
             id,
             echo_model_sha256,
+        })
+    }
+
+    /// The tolerance of the rule at `key`: each bound finite and >= 0.
+    fn tolerance(
+        &self,
+        key: &str,
+        abs: Option<f64>,
+        rel: Option<f64>,
+        ulps: Option<u64>,
+    ) -> Result<Tolerance, SpecError> {
+        for (name, value) in [("abs", abs), ("rel", rel)] {
+            if let Some(v) = value
+                && !(v.is_finite() && v >= 0.0)
+            {
+                return Err(self.invalid(
+                    &format!("{key}.{name}"),
+                    format!("{v}: a tolerance is a finite number >= 0"),
+                ));
+            }
+        }
+        Ok(Tolerance { abs, rel, ulps })
+    }
+
+    /// `[drift]`: a CatBoost model with its outputs' places, a feature echo, or both.
+    fn drift(&self, raw: RawDrift) -> Result<DriftSpec, SpecError> {
+        let pointer = |key: &str, p: Option<String>| {
+            p.map(|p| self.pointer(&format!("drift.output.{key}"), p))
+                .transpose()
+        };
+        let o = raw.output;
+        let output = Outputs {
+            raw: pointer("raw", o.raw)?,
+            probability: pointer("probability", o.probability)?,
+            class: pointer("class", o.class)?,
+            value: pointer("value", o.value)?,
+        };
+        let any_output = [
+            &output.raw,
+            &output.probability,
+            &output.class,
+            &output.value,
+        ]
+        .iter()
+        .any(|p| p.is_some());
+        match (&raw.model, any_output) {
+            (Some(_), false) => {
+                return Err(self.invalid(
+                    "drift.output",
+                    "is required with `model`: where the model's outputs sit in a golden prediction, e.g. probability = \"/probability\"",
+                ));
+            }
+            (None, true) => {
+                return Err(self.invalid(
+                    "drift.model",
+                    "is required with `output`: the CatBoost JSON export of the goldens' model",
+                ));
+            }
+            _ => {}
+        }
+        let echo = raw
+            .echo
+            .map(|e| {
+                Ok::<_, SpecError>(FeatureEcho {
+                    request: Template::parse(&e.request, EVENT)
+                        .map_err(|m| self.invalid("drift.echo.request", m))?,
+                    features: self.pointer("drift.echo.features", e.features)?,
+                    tolerance: self.tolerance("drift.echo", e.abs, e.rel, e.ulps)?,
+                })
+            })
+            .transpose()?;
+        if raw.model.is_some() && echo.is_some() {
+            return Err(self.invalid(
+                "drift.echo",
+                "give `model` or `[drift.echo]`, not both: the echo is for functions whose model the gate cannot evaluate",
+            ));
+        }
+        if raw.model.is_none() && echo.is_none() {
+            return Err(self.invalid(
+                "drift",
+                "needs `model` (the CatBoost JSON export, with `[drift.output]`) or `[drift.echo]` (the function echoes its features)",
+            ));
+        }
+        Ok(DriftSpec {
+            model: raw.model.map(|m| self.file(&m)),
+            output,
+            echo,
         })
     }
 

@@ -91,6 +91,66 @@ fn serving_time_feature_skew_in_the_classifier_fails_golden_replay() {
 }
 
 #[test]
+fn the_feature_echo_names_the_feature_the_function_computes_otherwise() {
+    let _serial = serial();
+    let scratch = tempfile::tempdir().unwrap();
+    // The regressor's model is not given: the function echoes its features instead.
+    let spec = spec_edited(
+        REGRESSOR,
+        |table| {
+            let mut drift = toml::Table::new();
+            let mut echo = toml::Table::new();
+            echo.insert("request".into(), "{\"echo_features\": \"$event\"}".into());
+            echo.insert("features".into(), "/features".into());
+            echo.insert("abs".into(), 1e-12.into());
+            drift.insert("echo".into(), echo.into());
+            table.insert("drift".into(), drift.into());
+        },
+        &with_fault(quick(Arch::X86_64, 20, scratch.path()), "skew"),
+    );
+    let report = run(spec);
+    let check = report.check(CheckId::GoldenReplay).unwrap();
+    assert_eq!(check.status, Status::Failed);
+    assert!(
+        check
+            .summary
+            .contains("the function computes `feature 0` otherwise than training in"),
+        "{}",
+        check.summary
+    );
+    let why = details(&report, CheckId::GoldenReplay);
+    assert!(
+        why.contains("the function's features differ: `feature 0`: trained "),
+        "{why}"
+    );
+}
+
+#[test]
+fn the_drift_search_names_the_feature_the_rust_function_skews() {
+    let _serial = serial();
+    let scratch = tempfile::tempdir().unwrap();
+    // `skew`: the function adds 0.5 to its first float feature, `f0`.
+    let report = run(spec_with(
+        CLASSIFIER,
+        &with_fault(quick(Arch::X86_64, 20, scratch.path()), "skew"),
+    ));
+    let check = report.check(CheckId::GoldenReplay).unwrap();
+    assert_eq!(check.status, Status::Failed);
+    assert!(
+        check.summary.contains("; `f0` alone explains"),
+        "{}",
+        check.summary
+    );
+    let failing = check.metrics["mismatched_single"].as_u64().unwrap();
+    let top = &check.metrics["drift"]["ranked"][0];
+    assert_eq!(top["features"], serde_json::json!(["f0"]));
+    assert!(
+        top["cases"].as_u64().unwrap() * 100 >= failing * 95,
+        "{top} of {failing}"
+    );
+}
+
+#[test]
 fn a_classifier_that_panics_on_bad_input_fails_malformed_corpus() {
     caught(CLASSIFIER, "panic", "malformed-corpus", "crashed");
 }

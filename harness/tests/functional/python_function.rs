@@ -128,13 +128,80 @@ fn a_feature_engineering_change_in_serving_fails_golden_replay() {
     );
     let report = run(spec);
     assert_eq!(status(&report, CheckId::GoldenReplay), Status::Failed);
+    let why = details(&report, CheckId::GoldenReplay);
+    assert!(why.contains("/probability: expected"), "{why}");
+    // The headline names the drifted feature, and it explains at least 95% of the cases.
+    let check = report.check(CheckId::GoldenReplay).unwrap();
     assert!(
-        details(&report, CheckId::GoldenReplay).contains("/probability: expected"),
+        check.summary.contains("; `loan_to_income` alone explains"),
         "{}",
-        details(&report, CheckId::GoldenReplay)
+        check.summary
+    );
+    let drift = &check.metrics["drift"];
+    let top = &drift["ranked"][0];
+    assert_eq!(
+        top["features"],
+        serde_json::json!(["loan_to_income"]),
+        "{drift}"
+    );
+    let failing = check.metrics["mismatched_single"].as_u64().unwrap();
+    assert!(
+        top["cases"].as_u64().unwrap() * 100 >= failing * 95,
+        "{} of {failing} explained",
+        top["cases"]
+    );
+    assert!(
+        why.contains("`loan_to_income`: trained ") && why.contains(", served a value "),
+        "{why}"
     );
     // The image is otherwise fine: right architecture, right model.
     assert_eq!(status(&report, CheckId::Provenance), Status::Passed);
+}
+
+#[test]
+fn a_category_served_as_another_is_named_by_the_drift_search() {
+    let _serial = serial();
+    let (_context, _scratch, spec) = variant(
+        "models/features.py",
+        "f[\"home_ownership\"] = applicant[\"home_ownership\"]",
+        "f[\"home_ownership\"] = {\"MORTGAGE\": \"RENT\"}.get(applicant[\"home_ownership\"], applicant[\"home_ownership\"])",
+    );
+    let report = run(spec);
+    let check = report.check(CheckId::GoldenReplay).unwrap();
+    assert_eq!(check.status, Status::Failed);
+    assert!(
+        check.summary.contains("`home_ownership` alone explains"),
+        "{}",
+        check.summary
+    );
+    let why = details(&report, CheckId::GoldenReplay);
+    assert!(
+        why.contains("`home_ownership`: trained \"MORTGAGE\", served \"RENT\""),
+        "{why}"
+    );
+}
+
+#[test]
+fn float32_probabilities_are_blamed_on_rounding_not_on_a_feature() {
+    let _serial = serial();
+    let (_context, _scratch, spec) = variant(
+        "examples/python-function/handler.py",
+        "\"probability\": proba[:, positive],",
+        "\"probability\": proba[:, positive].astype(np.float32),",
+    );
+    let report = run(spec);
+    let check = report.check(CheckId::GoldenReplay).unwrap();
+    assert_eq!(check.status, Status::Failed);
+    assert!(
+        check
+            .summary
+            .contains("differ at the size of float32 rounding, not by a feature"),
+        "{}",
+        check.summary
+    );
+    let ranked = &check.metrics["drift"]["ranked"];
+    assert_eq!(ranked.as_array().unwrap().len(), 1, "{ranked}");
+    assert_eq!(ranked[0]["kind"], "rounding");
 }
 
 #[test]

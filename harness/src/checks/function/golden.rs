@@ -2,6 +2,7 @@
 //! contract has them, against the training-time predictions.
 
 use super::{CheckId, CheckResult, FunctionChecks};
+use crate::contract::drift::{Explanation, Finding};
 use crate::contract::{Diffs, Place};
 use crate::golden::GoldenCase;
 use crate::runtime::{Invocation, Outcome};
@@ -26,15 +27,22 @@ impl FunctionChecks<'_> {
             .invoker
             .invoke_all(&jobs, self.progress, "golden cases");
         let mut first_right = None;
+        let mut wrong: Vec<(usize, Vec<String>)> = Vec::new();
         for (i, (case, answer)) in cases.iter().zip(&answers).enumerate() {
             let Some(invocation) = answer else { break };
             let problems = self.judge(case, &invocation.outcome, Place::Single, &mut diffs);
+            self.right_singly[i] = problems.is_empty();
             if !problems.is_empty() {
                 mismatched += 1;
+                wrong.push((i, problems));
             } else if first_right.is_none() {
                 first_right = Some(i);
             }
-            self.right_singly[i] = problems.is_empty();
+        }
+        let failing: Vec<usize> = wrong.iter().map(|(i, _)| *i).collect();
+        let drift = self.explain_drift(&answers, &failing);
+        let headline = explained(&mut check, drift, &mut wrong, cases);
+        for (_, problems) in wrong {
             for p in problems {
                 check.problem(p);
             }
@@ -68,7 +76,13 @@ impl FunctionChecks<'_> {
         } else if mismatched == 0 {
             format!("{total} cases match singly, but not in batches")
         } else {
-            format!("{mismatched} of {total} cases differ from the training-time model")
+            let mut summary =
+                format!("{mismatched} of {total} cases differ from the training-time model");
+            if let Some(headline) = headline {
+                summary.push_str("; ");
+                summary.push_str(&headline);
+            }
+            summary
         };
         self.end(check, started)
     }
@@ -127,6 +141,48 @@ impl FunctionChecks<'_> {
     }
 }
 
+/// Records the drift search's result in `check`: the ranking first, each case's finding
+/// after its own problems (`wrong`), the search itself as the `drift` metric. Returns the
+/// headline for the summary.
+fn explained(
+    check: &mut CheckResult,
+    drift: Option<Result<Explanation, String>>,
+    wrong: &mut [(usize, Vec<String>)],
+    cases: &[GoldenCase],
+) -> Option<String> {
+    let explanation = match drift? {
+        Ok(explanation) => explanation,
+        Err(why) => {
+            check.problem(format!("the drift search could not run: {why}"));
+            return None;
+        }
+    };
+    let ranking: Vec<String> = explanation.ranked.iter().map(|r| r.to_string()).collect();
+    check.problem(format!(
+        "drift, cases each explanation covers: {}",
+        ranking.join(", ")
+    ));
+    if let Some(pattern) = &explanation.pattern {
+        check.problem(pattern.clone());
+    }
+    let by_id: std::collections::HashMap<&str, &Finding> = explanation
+        .cases
+        .iter()
+        .map(|c| (c.case_id.as_str(), &c.finding))
+        .collect();
+    for (i, problems) in wrong.iter_mut() {
+        let id = cases[*i].case_id.as_str();
+        if let Some(finding) = by_id.get(id) {
+            problems.push(format!("{id}: {finding}"));
+        }
+    }
+    check.metric(
+        "drift",
+        serde_json::to_value(&explanation).unwrap_or_default(),
+    );
+    explanation.headline
+}
+
 /// A batch of `chunk` that got `outcome` instead of predictions, named by what its cases got
 /// alone (`alone`, in order): the cases that fail alone too are the cause; when each was
 /// answered alone, the batch itself is.
@@ -171,6 +227,7 @@ mod tests {
             case_id: id.to_owned(),
             event: serde_json::value::RawValue::from_string("{}".to_owned()).unwrap(),
             expected: serde_json::Value::Null,
+            features: None,
         }
     }
 

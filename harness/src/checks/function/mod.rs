@@ -2,7 +2,8 @@
 //! (`replay`). They share one [`Invoker`] (the way to the function, the time limits and the
 //! record of every invocation), in the order they run:
 //! - `init.rs`: the first invocation and Lambda's init limit;
-//! - `golden.rs`: every golden case, singly and in batches, against the training-time model;
+//! - `golden.rs`: every golden case, singly and in batches, against the training-time model,
+//!   with `drift.rs` naming the feature a failing case drifted in (`[drift]`);
 //! - `malformed.rs`: the malformed corpus, then the function must still serve;
 //! - `generated.rs`: proptest-generated payloads, shrunk and saved when one fails;
 //! - `limits.rs`: what Lambda enforces and the RIE does not, over all of the above;
@@ -10,6 +11,7 @@
 //!   Managed Instances), against what golden replay found right one at a time.
 
 mod concurrency;
+mod drift;
 mod generated;
 mod golden;
 mod init;
