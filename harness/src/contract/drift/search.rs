@@ -270,7 +270,7 @@ pub(crate) fn summarize(
     let ranked = rank(&cases);
     Explanation {
         headline: ranked.first().and_then(|r| headline(r, failing.len())),
-        pattern: constant_offset(&cases, failing, rules),
+        pattern: pattern(&cases, failing, rules),
         ranked,
         cases,
         evaluations: 0,
@@ -769,6 +769,23 @@ fn headline(top: &Ranked, failing: usize) -> Option<String> {
         ),
         "no_features" => format!("the goldens carry no usable training-time features for {of}"),
         _ => return None,
+    })
+}
+
+/// What the cases nothing explains look like: a constant offset, or, when nothing explains
+/// any case, another model.
+fn pattern(cases: &[CaseFinding], failing: &[Failing<'_>], rules: &[FieldRule]) -> Option<String> {
+    let unexplained = cases
+        .iter()
+        .filter(|c| matches!(c.finding, Finding::Unexplained { .. }))
+        .count();
+    if unexplained == 0 {
+        return None;
+    }
+    constant_offset(cases, failing, rules).or_else(|| {
+        (unexplained == cases.len()).then(|| {
+            "no feature, nor a pair, explains any failing case: the function's predictions look like another model's (provenance says which model the image holds), or several features drifted at once".to_owned()
+        })
     })
 }
 

@@ -246,6 +246,24 @@ fn a_constant_added_after_the_model_is_said_as_such() {
 }
 
 #[test]
+fn predictions_nothing_explains_look_like_another_model() {
+    let mut fx = fixture();
+    fx.cases.truncate(4);
+    let served: Vec<(usize, Value)> = (0..4)
+        .map(|i| {
+            let mut served = fx.cases[i].2.clone();
+            let p = served["probability"].as_f64().unwrap();
+            served["probability"] = serde_json::json!(p * 0.5 + 0.01 * i as f64);
+            (i, served)
+        })
+        .collect();
+    let found = fx.explain(&served);
+    assert_eq!(found.ranked[0].kind, "unexplained", "{:?}", found.ranked);
+    let pattern = found.pattern.unwrap();
+    assert!(pattern.contains("look like another model's"), "{pattern}");
+}
+
+#[test]
 fn cases_without_training_time_features_are_not_blamed_on_a_feature() {
     let fx = fixture();
     let mut served = fx.cases[0].2.clone();
