@@ -109,19 +109,10 @@ fn the_feature_echo_names_the_feature_the_function_computes_otherwise() {
         &with_fault(quick(Arch::X86_64, 20, scratch.path()), "skew"),
     );
     let report = run(spec);
-    let check = report.check(CheckId::GoldenReplay).unwrap();
-    assert_eq!(check.status, Status::Failed);
-    assert!(
-        check
-            .summary
-            .contains("the function computes `feature 0` otherwise than training in"),
-        "{}",
-        check.summary
-    );
-    let why = details(&report, CheckId::GoldenReplay);
-    assert!(
-        why.contains("the function's features differ: `feature 0`: trained "),
-        "{why}"
+    golden_replay_failed(
+        &report,
+        "the function computes `feature 0` otherwise than training in",
+        "the function's features differ: `feature 0`: trained ",
     );
 }
 
@@ -134,12 +125,10 @@ fn the_drift_search_names_the_feature_the_rust_function_skews() {
         CLASSIFIER,
         &with_fault(quick(Arch::X86_64, 20, scratch.path()), "skew"),
     ));
-    let check = report.check(CheckId::GoldenReplay).unwrap();
-    assert_eq!(check.status, Status::Failed);
-    assert!(
-        check.summary.contains("; `f0` alone explains"),
-        "{}",
-        check.summary
+    let check = golden_replay_failed(
+        &report,
+        "; `f0` alone explains",
+        "explained by one feature alone: `f0`: trained ",
     );
     let failing = check.metrics["mismatched_single"].as_u64().unwrap();
     let top = &check.metrics["drift"]["ranked"][0];

@@ -153,6 +153,23 @@ pub(crate) fn details(report: &Report, check: CheckId) -> String {
         .unwrap_or_default()
 }
 
+/// `golden-replay` failed, its summary holding `summary` and its summary or details `detail`;
+/// returns the check (for its metrics).
+pub(crate) fn golden_replay_failed<'r>(
+    report: &'r Report,
+    summary: &str,
+    detail: &str,
+) -> &'r harness::CheckResult {
+    let check = report
+        .check(CheckId::GoldenReplay)
+        .expect("golden-replay ran");
+    assert_eq!(check.status, Status::Failed, "{}", check.summary);
+    assert!(check.summary.contains(summary), "{}", check.summary);
+    let why = details(report, CheckId::GoldenReplay);
+    assert!(why.contains(detail), "{why}");
+    check
+}
+
 pub(crate) fn assert_all_pass(report: &Report) {
     let failed: Vec<String> = report
         .checks

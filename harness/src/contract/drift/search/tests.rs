@@ -78,6 +78,22 @@ impl Fixture {
             .collect()
     }
 
+    /// The first `n` cases served with their golden probability changed by `change(p, i)`.
+    fn probability_served(
+        &self,
+        n: usize,
+        change: impl Fn(f64, usize) -> f64,
+    ) -> Vec<(usize, Value)> {
+        (0..n)
+            .map(|i| {
+                let mut served = self.cases[i].2.clone();
+                let p = served["probability"].as_f64().unwrap();
+                served["probability"] = serde_json::json!(change(p, i));
+                (i, served)
+            })
+            .collect()
+    }
+
     fn explain(&self, served: &[(usize, Value)]) -> Explanation {
         let failing: Vec<Failing<'_>> = served
             .iter()
@@ -173,15 +189,8 @@ fn a_category_mapped_to_another_is_named_with_the_category_served() {
 fn float32_probabilities_are_rounding_not_a_feature() {
     let fx = fixture();
     let served: Vec<(usize, Value)> = fx
-        .cases
-        .iter()
-        .enumerate()
-        .map(|(i, (_, _, expected))| {
-            let mut served = expected.clone();
-            let p = expected["probability"].as_f64().unwrap();
-            served["probability"] = serde_json::json!(f64::from(p as f32));
-            (i, served)
-        })
+        .probability_served(fx.cases.len(), |p, _| f64::from(p as f32))
+        .into_iter()
         .filter(|(i, served)| !compare(&fx.cases[*i].2, served, &fx.rules).is_empty())
         .collect();
     assert!(served.len() > 200, "{} differ", served.len());
@@ -220,14 +229,7 @@ fn goldens_the_model_does_not_reproduce_blame_the_model_not_a_feature() {
 fn a_constant_added_after_the_model_is_said_as_such() {
     let mut fx = fixture();
     fx.cases.truncate(4);
-    let served: Vec<(usize, Value)> = (0..4)
-        .map(|i| {
-            let mut served = fx.cases[i].2.clone();
-            let p = served["probability"].as_f64().unwrap();
-            served["probability"] = serde_json::json!(p + 0.5);
-            (i, served)
-        })
-        .collect();
+    let served = fx.probability_served(4, |p, _| p + 0.5);
     let found = fx.explain(&served);
     assert!(
         found
@@ -249,14 +251,7 @@ fn a_constant_added_after_the_model_is_said_as_such() {
 fn predictions_nothing_explains_look_like_another_model() {
     let mut fx = fixture();
     fx.cases.truncate(4);
-    let served: Vec<(usize, Value)> = (0..4)
-        .map(|i| {
-            let mut served = fx.cases[i].2.clone();
-            let p = served["probability"].as_f64().unwrap();
-            served["probability"] = serde_json::json!(p * 0.5 + 0.01 * i as f64);
-            (i, served)
-        })
-        .collect();
+    let served = fx.probability_served(4, |p, i| p * 0.5 + 0.01 * i as f64);
     let found = fx.explain(&served);
     assert_eq!(found.ranked[0].kind, "unexplained", "{:?}", found.ranked);
     let pattern = found.pattern.unwrap();
